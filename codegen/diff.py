@@ -19,6 +19,7 @@ from graphql import (
     build_schema,
     find_breaking_changes,
     find_dangerous_changes,
+    is_specified_scalar_type,
 )
 from graphql.error import GraphQLSyntaxError
 
@@ -99,8 +100,8 @@ def diff_sdl(old_sdl: str, new_sdl: str) -> SchemaDiff:
 def _safe_changes(old: GraphQLSchema, new: GraphQLSchema) -> list[Change]:
     changes: list[Change] = []
     for name, new_type in new.type_map.items():
-        if name.startswith("__"):
-            continue
+        if name.startswith("__") or is_specified_scalar_type(new_type):
+            continue  # built-ins appear in a type map only once something uses them
         old_type = old.type_map.get(name)
         if old_type is None:
             changes.append(Change("TYPE_ADDED", f"{name} was added."))

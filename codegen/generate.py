@@ -65,7 +65,15 @@ class ParameterRow:
 
 def generate(check: bool = False) -> list[str]:
     """Regenerate (or, with ``check``, compare); returns the files that differ."""
+    previous = Path.cwd()
     os.chdir(ROOT)  # ariadne-codegen embeds configured (relative) paths in its headers
+    try:
+        return _generate(check)
+    finally:
+        os.chdir(previous)
+
+
+def _generate(check: bool) -> list[str]:
     with tempfile.TemporaryDirectory(prefix="viesus-generate-") as tmp:
         fresh = Path(tmp) / PACKAGE
         _run_ariadne_codegen(Path(tmp))

@@ -1,0 +1,149 @@
+"""``codegen pull`` against real servers on 127.0.0.1: round trip, errors, CLI."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from syrupy.assertion import SnapshotAssertion
+
+from codegen.pull import PullError, fetch_sdl
+from tests.codegen.conftest import ROOT, schema_app
+from tests.servers import serve_in_thread
+
+
+def test_pull_round_trip_equals_committed_file(
+    schema_server: str, committed_sdl: str, snapshot: SnapshotAssertion
+) -> None:
+    pulled = fetch_sdl(schema_server, api_key="")
+    assert pulled == committed_sdl
+    assert pulled == snapshot
+
+
+def test_pull_cli_writes_identical_file(schema_server: str, tmp_path: Path) -> None:
+    out = tmp_path / "pulled.graphql"
+    for expected in ("written", "unchanged"):
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "codegen",
+                "pull",
+                "--endpoint",
+                schema_server,
+                "--out",
+                str(out),
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        assert expected in result.stdout
+    assert out.read_bytes() == (ROOT / "schema" / "viesus.graphql").read_bytes()
+
+
+def _app_answering(status: int, body: bytes, content_type: str) -> Any:
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        assert scope["type"] == "http"
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(b"content-type", content_type.encode())],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    return app
+
+
+def test_pull_sends_api_key_and_reports_401() -> None:
+    seen: list[str | None] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        headers = dict(scope["headers"])
+        seen.append(headers.get(b"x-api-key", b"").decode() or None)
+        body = json.dumps({"errors": [{"message": "bad key"}]}).encode()
+        await send({"type": "http.response.start", "status": 401, "headers": []})
+        await send({"type": "http.response.body", "body": body})
+
+    with (
+        serve_in_thread(app) as base,
+        pytest.raises(PullError, match=r"refused the API key \(HTTP 401\)") as info,
+    ):
+        fetch_sdl(f"{base}/graphql?token=abc", api_key="key-123")
+    assert seen == ["key-123"]
+    assert "key-123" not in str(info.value)
+    assert "token=abc" not in str(info.value)
+
+
+def test_pull_reports_a_non_graphql_answer() -> None:
+    with (
+        serve_in_thread(_app_answering(200, b"<html>hi</html>", "text/html")) as base,
+        pytest.raises(PullError, match="not a GraphQL response"),
+    ):
+        fetch_sdl(base, api_key="")
+
+
+def test_pull_reports_graphql_errors() -> None:
+    body = json.dumps({"errors": [{"message": "introspection is disabled"}]}).encode()
+    with (
+        serve_in_thread(_app_answering(200, body, "application/json")) as base,
+        pytest.raises(PullError, match="introspection is disabled"),
+    ):
+        fetch_sdl(base, api_key="")
+
+
+def test_pull_reports_an_unreachable_endpoint() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(PullError, match="could not reach"):
+        fetch_sdl(f"http://127.0.0.1:{port}/graphql", api_key="", timeout=5)
+
+
+def test_pull_falls_back_when_input_value_deprecation_is_unsupported(committed_sdl: str) -> None:
+    """Older servers reject includeDeprecated on args: the pull retries without it."""
+    inner = schema_app()
+    calls: list[bool] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        full_query = b"args(includeDeprecated" in body
+        calls.append(full_query)
+        if full_query:
+            payload = json.dumps(
+                {"errors": [{"message": 'Unknown argument "includeDeprecated" on field "args"'}]}
+            ).encode()
+            await _app_answering(200, payload, "application/json")(scope, receive, send)
+            return
+
+        replayed = False
+
+        async def replay() -> dict[str, Any]:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            message = await receive()
+            return dict(message)
+
+        await inner(scope, replay, send)
+
+    with serve_in_thread(app) as base:
+        pulled = fetch_sdl(f"{base}/", api_key="")
+    assert calls == [True, False]
+    # Without input-value deprecations the SDL is the same here (none are deprecated).
+    assert pulled == committed_sdl
