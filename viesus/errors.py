@@ -107,3 +107,63 @@ class InsufficientCredits(ViesusError):
 
 class WebhookVerificationError(ViesusError):
     """A webhook delivery failed signature verification or could not be parsed."""
+
+
+class InvalidOption(InvalidInput):
+    """An enhancement option is out of range or unknown; names it by both of its names.
+
+    ``python_name`` is the ``EnhancedImageInput`` attribute (dotted when nested), ``graphql_name``
+    the API's name (``customColorConfig.highlightfac``), ``allowed`` the rule in words.
+    """
+
+    def __init__(self, python_name: str, graphql_name: str, value: object, allowed: str) -> None:
+        super().__init__(
+            f"option {python_name} ({graphql_name})", f"value {value} is not allowed: {allowed}"
+        )
+        self.python_name = python_name
+        self.graphql_name = graphql_name
+        self.value = value
+        self.allowed = allowed
+
+
+class WebhookSignatureError(WebhookVerificationError):
+    """The signature header is missing, malformed or matches none of the secrets (HTTP 401)."""
+
+
+class WebhookPayloadError(WebhookVerificationError):
+    """The signed body is not a webhook event (bad JSON or missing fields; HTTP 400)."""
+
+
+class WebhookLimitReached(LimitExceeded):
+    """The account already has the maximum number of webhooks; ``existing`` lists them.
+
+    ``existing`` holds ``(id, redacted url)`` pairs, so the message can say what to delete.
+    """
+
+    def __init__(self, maximum: int, existing: tuple[tuple[str, str], ...]) -> None:
+        listing = ", ".join(f"{webhook_id} ({url})" for webhook_id, url in existing)
+        super().__init__(
+            "webhooks",
+            "the number of registered webhooks",
+            len(existing),
+            maximum,
+            f"delete one first (viesus webhooks remove ID): {listing}",
+        )
+        self.existing = existing
+
+
+class WebhookAlreadyRegistered(ViesusError):
+    """A webhook for this URL exists; its secret cannot be read again, so replace it or reuse it."""
+
+    def __init__(self, webhook_id: str, url: str) -> None:
+        super().__init__(
+            f"webhook {webhook_id} is already registered for {url}; its secret is shown only "
+            "once, so use the secret saved at registration or register again with replace=True "
+            "(deletes and re-creates it with a new secret)"
+        )
+        self.webhook_id = webhook_id
+        self.url = url
+
+
+class JournalError(ViesusError):
+    """The batch journal cannot be used (newer schema version, unknown item, unsafe transition)."""
