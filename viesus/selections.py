@@ -1,0 +1,34 @@
+"""Selections for aliased documents, equal to the generated fragments in ``queries/``.
+
+The batch documents are built with ariadne-codegen's custom-operation builders; their answers
+are validated with the generated fragment models, so the selections here must match those
+fragments field for field (a test checks it).
+"""
+
+from __future__ import annotations
+
+from viesus_client.custom_fields import EnhancedImageFields, UploadFields
+from viesus_client.custom_queries import Query
+
+
+def job_selection(field: EnhancedImageFields) -> EnhancedImageFields:
+    """The ``EnhancedImageFields`` fragment."""
+    return field.fields(
+        EnhancedImageFields.id,
+        EnhancedImageFields.status,
+        EnhancedImageFields.full_url,
+        EnhancedImageFields.filename,
+        EnhancedImageFields.viesus_duration,
+        EnhancedImageFields.error_code,
+    )
+
+
+def poll_job(job_id: str) -> EnhancedImageFields:
+    return job_selection(Query.enhanced_image(id=job_id))
+
+
+def upload_jobs(upload_id: str) -> UploadFields:
+    """An upload with every job made from it: how a lost create answer is found again."""
+    return Query.upload(id=upload_id).fields(
+        UploadFields.id, job_selection(UploadFields.enhanced_images())
+    )
