@@ -221,10 +221,10 @@ def parse_event(body: bytes) -> WebhookEvent:
         raise WebhookPayloadError(f"webhook body is not an event ({problems})") from None
 
 
-def _secret_list(secrets: str | Sequence[str]) -> tuple[str, ...]:
+def _secret_list(secrets: str | Sequence[str], *, allow_none: bool = False) -> tuple[str, ...]:
     candidates = (secrets,) if isinstance(secrets, str) else tuple(secrets)
     candidates = tuple(secret for secret in candidates if secret)
-    if not candidates:
+    if not candidates and not allow_none:
         raise ValueError("no webhook secret given: pass the secret returned by createWebhook")
     return candidates
 
@@ -247,7 +247,7 @@ EventCallback = Callable[[WebhookEvent], Awaitable[None] | None]
 
 @dataclass
 class WebhookStats:
-    """What a receiver did: ``rejected`` covers 400/401/405/413, ``failed`` callback errors."""
+    """What a receiver did: ``rejected`` covers 400/401/405/413/503, ``failed`` callback errors."""
 
     accepted: int = 0
     duplicates: int = 0
@@ -288,6 +288,7 @@ class WebhookReceiver:
     not POST                                 405
     body over ``max_body_bytes``             413    checked on Content-Length and while reading
     missing / wrong signature                401
+    no secret set yet (``set_secrets``)      503    the sender retries once it is registered
     signed, but not a JSON event             400
     callback raised                          500    the id is not remembered: a retry is handled
     ======================================== ====== ===========================================
@@ -305,7 +306,7 @@ class WebhookReceiver:
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         remembered_events: int = DEFAULT_REMEMBERED_EVENTS,
     ) -> None:
-        self._secrets = _secret_list(secrets)
+        self._secrets = _secret_list(secrets, allow_none=True)
         self._on_event = on_event
         self.max_body_bytes = max_body_bytes
         self._seen = _RecentIds(remembered_events)
@@ -313,8 +314,12 @@ class WebhookReceiver:
         self.stats = WebhookStats()
 
     def set_secrets(self, secrets: str | Sequence[str]) -> None:
-        """Replace the accepted secrets (rotation: keep the old one until it stops arriving)."""
-        self._secrets = _secret_list(secrets)
+        """Replace the accepted secrets (rotation: keep the old one until it stops arriving).
+
+        A receiver may start with no secret, so that it listens before the webhook pointing at
+        it is registered (the secret exists only after that); until then it answers 503.
+        """
+        self._secrets = _secret_list(secrets, allow_none=True)
 
     def __repr__(self) -> str:
         return f"WebhookReceiver(secrets={len(self._secrets)}, stats={self.stats})"
@@ -338,6 +343,8 @@ class WebhookReceiver:
         body = await self._read_body(headers, receive)
         if body is None:
             return self._reject(413, f"body larger than {self.max_body_bytes} bytes")
+        if not self._secrets:
+            return self._reject(503, "no webhook secret configured yet; retry later")
         try:
             event = unwrap(body, headers, self._secrets)
         except WebhookSignatureError as exc:

@@ -486,6 +486,18 @@ async def test_secret_rotation_on_a_running_receiver(
     ).status_code == 200
 
 
+async def test_receiver_without_secret_yet_answers_503_until_set(recorder: Recorder) -> None:
+    app = WebhookReceiver([], recorder)
+    body = job_event("evt_early")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://h") as c:
+        early = await c.post("/", content=body, headers=signed(body))
+        app.set_secrets(SECRET)
+        later = await c.post("/", content=body, headers=signed(body))
+
+    assert (early.status_code, later.status_code) == (503, 200)
+    assert [event.id for event in recorder.events] == ["evt_early"]
+
+
 async def test_lifespan_is_answered(receiver: WebhookReceiver) -> None:
     incoming = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
     sent: list[str] = []
