@@ -23,11 +23,14 @@ from viesus.errors import (
 from viesus.jobs import Job
 from viesus.journal import Journal
 from viesus.polling import PollSchedule
+from viesus.redact import install_log_redaction
 from viesus.results import EnhanceResult
 from viesus.retries import RetryPolicy
 from viesus.webhooks import WebhookEvent, WebhookListener, WebhookReceiver, unwrap, verify_signature
 
 __version__ = "0.1.0"
+
+install_log_redaction()
 
 __all__ = [
     "AuthenticationError",
@@ -51,6 +54,7 @@ __all__ = [
     "WebhookEvent",
     "WebhookListener",
     "WebhookReceiver",
+    "WebhookVerificationError",
     "__version__",
     "unwrap",
     "verify_signature",

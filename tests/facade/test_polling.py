@@ -1,0 +1,157 @@
+"""The coalescing poller with a fake fetch: batching, schedule, deadlines, per-job errors."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+
+import pytest
+
+from viesus.errors import AuthenticationError, GraphQLRequestError, ServerError, WaitTimeout
+from viesus.jobs import Job
+from viesus.polling import FetchResult, Poller, PollSchedule
+
+FAST = PollSchedule(first=0.01, factor=1.5, cap=0.05, jitter=0.2, error_backoff=0.01)
+
+
+class FakeService:
+    """Jobs that finish after a number of looks; records each fetch's batch."""
+
+    def __init__(self, looks_needed: dict[str, int]) -> None:
+        self.looks_needed = looks_needed
+        self.looks: dict[str, int] = dict.fromkeys(looks_needed, 0)
+        self.batches: list[list[str]] = []
+        self.fail_next: BaseException | None = None
+        self.per_job_error: dict[str, BaseException] = {}
+
+    async def fetch(self, ids: list[str]) -> FetchResult:
+        self.batches.append(list(ids))
+        if self.fail_next is not None:
+            exc, self.fail_next = self.fail_next, None
+            raise exc
+        result: FetchResult = {}
+        for job_id in ids:
+            if job_id in self.per_job_error:
+                result[job_id] = self.per_job_error[job_id]
+                continue
+            if job_id not in self.looks:
+                result[job_id] = None
+                continue
+            self.looks[job_id] += 1
+            done = self.looks[job_id] >= self.looks_needed[job_id]
+            result[job_id] = Job(
+                id=job_id,
+                status="FINISHED" if done else "QUEUED",
+                full_url="http://x/y" if done else None,
+            )
+        return result
+
+
+async def test_many_waits_share_few_requests() -> None:
+    ids = [f"j{i}" for i in range(200)]
+    service = FakeService({j: 1 + i % 4 for i, j in enumerate(ids)})
+    poller = Poller(service.fetch, batch_size=50, schedule=FAST)
+    try:
+        jobs = await asyncio.gather(*(poller.wait(j, timeout=10) for j in ids))
+    finally:
+        await poller.aclose()
+    assert all(j.finished for j in jobs)
+    assert max(len(b) for b in service.batches) <= 50
+    looks = sum(len(b) for b in service.batches)
+    assert looks >= sum(service.looks_needed.values())
+    # 200 jobs needing 500 looks in all, served by far fewer requests than looks.
+    assert len(service.batches) < looks / 10
+
+
+async def test_one_job_waited_twice_is_polled_once_per_tick() -> None:
+    service = FakeService({"a": 3})
+    poller = Poller(service.fetch, batch_size=10, schedule=FAST)
+    try:
+        first, second = await asyncio.gather(
+            poller.wait("a", timeout=5), poller.wait("a", timeout=5)
+        )
+    finally:
+        await poller.aclose()
+    assert first == second
+    assert all(batch.count("a") == 1 for batch in service.batches)
+
+
+async def test_deadline_raises_wait_timeout_with_the_job_id() -> None:
+    service = FakeService({"slow": 10_000})
+    poller = Poller(service.fetch, schedule=FAST)
+    try:
+        with pytest.raises(WaitTimeout) as info:
+            await poller.wait("slow", timeout=0.1)
+    finally:
+        await poller.aclose()
+    assert info.value.job_id == "slow"
+    assert info.value.last_status == "QUEUED"
+    assert poller.pending == 0
+
+
+async def test_error_on_one_alias_fails_that_job_only() -> None:
+    service = FakeService({"ok": 2, "bad": 2})
+    service.per_job_error["bad"] = GraphQLRequestError("boom", code="INTERNAL")
+    poller = Poller(service.fetch, schedule=FAST)
+    try:
+        ok, bad = await asyncio.gather(
+            poller.wait("ok", timeout=5), poller.wait("bad", timeout=5), return_exceptions=True
+        )
+    finally:
+        await poller.aclose()
+    assert isinstance(ok, Job)
+    assert ok.finished
+    assert isinstance(bad, GraphQLRequestError)
+
+
+async def test_unknown_job_is_not_found() -> None:
+    poller = Poller(FakeService({}).fetch, schedule=FAST)
+    try:
+        with pytest.raises(GraphQLRequestError, match="not found"):
+            await poller.wait("ghost", timeout=5)
+    finally:
+        await poller.aclose()
+
+
+async def test_request_failure_backs_off_and_keeps_waiting() -> None:
+    service = FakeService({"a": 1})
+    service.fail_next = ServerError("HTTP 503 after retries", 503)
+    poller = Poller(service.fetch, schedule=FAST)
+    try:
+        job = await poller.wait("a", timeout=5)
+    finally:
+        await poller.aclose()
+    assert job.finished
+    assert len(service.batches) == 2
+
+
+async def test_authentication_failure_ends_the_wait() -> None:
+    service = FakeService({"a": 1})
+    service.fail_next = AuthenticationError("bad key")
+    poller = Poller(service.fetch, schedule=FAST)
+    try:
+        with pytest.raises(AuthenticationError):
+            await poller.wait("a", timeout=5)
+    finally:
+        await poller.aclose()
+
+
+async def test_resolve_from_a_webhook_wakes_the_wait_without_a_poll() -> None:
+    service = FakeService({"a": 10_000})
+    poller = Poller(service.fetch, schedule=PollSchedule(first=30.0))
+    try:
+        waiting = asyncio.create_task(poller.wait("a", timeout=5))
+        await asyncio.sleep(0.01)
+        assert poller.resolve(Job(id="a", status="FINISHED", full_url="http://x"))
+        job = await waiting
+    finally:
+        await poller.aclose()
+    assert job.finished
+    assert service.batches == []
+
+
+def test_schedule_grows_to_the_cap_with_bounded_jitter() -> None:
+    schedule = PollSchedule(first=2.0, factor=1.5, cap=30.0, jitter=0.2)
+    for attempt, base in zip(itertools.count(), [2.0, 3.0, 4.5, 6.75, 10.125]):
+        assert base * 0.8 <= schedule.interval(attempt) <= base * 1.2
+    assert schedule.interval(50) <= 36.0
