@@ -57,6 +57,7 @@ __all__ = [
     "WebhookReceiver",
     "WebhookStats",
     "compute_signature",
+    "parse_event",
     "register_webhook",
     "remove_webhook",
     "unwrap",
