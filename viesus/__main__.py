@@ -1,0 +1,5 @@
+"""``python -m viesus`` runs the ``viesus`` command line."""
+
+from viesus.cli import main
+
+main()

@@ -1,0 +1,51 @@
+"""Every error code the emulator emits, in one place, so the README and clients can rely on them.
+
+GraphQL error codes travel in ``errors[].extensions.code``; job error codes in
+``EnhancedImage.errorCode``; upload failure codes in ``Upload.metadata.error.code``. The real
+service documents none of them: these are the emulator's own, chosen to be self-explanatory.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from graphql import GraphQLError
+
+# --- GraphQL / HTTP request errors ------------------------------------------------------------
+UNAUTHENTICATED: Final = "UNAUTHENTICATED"  # HTTP 401: missing or unknown x-api-key
+BAD_REQUEST: Final = "BAD_REQUEST"  # HTTP 400: body is not a GraphQL request
+GRAPHQL_PARSE_FAILED: Final = "GRAPHQL_PARSE_FAILED"  # HTTP 400: syntax error
+GRAPHQL_VALIDATION_FAILED: Final = "GRAPHQL_VALIDATION_FAILED"  # HTTP 400: not valid for schema
+TOO_MANY_ROOT_FIELDS: Final = "TOO_MANY_ROOT_FIELDS"  # HTTP 400: max_root_fields exceeded
+METHOD_NOT_ALLOWED: Final = "METHOD_NOT_ALLOWED"  # HTTP 405: mutation via GET, other verbs
+NOT_ACCEPTABLE: Final = "NOT_ACCEPTABLE"  # HTTP 406: Accept names no JSON type
+UNSUPPORTED_MEDIA_TYPE: Final = "UNSUPPORTED_MEDIA_TYPE"  # HTTP 415: POST body not JSON
+RATE_LIMITED: Final = "RATE_LIMITED"  # HTTP 429 (injected fault), with Retry-After
+INTERNAL_SERVER_ERROR: Final = "INTERNAL_SERVER_ERROR"  # HTTP 500 (injected) or a bug
+
+# --- Field errors (HTTP 200, data for that field null) ----------------------------------------
+BAD_USER_INPUT: Final = "BAD_USER_INPUT"  # invalid arguments; nothing created, nothing charged
+NOT_FOUND: Final = "NOT_FOUND"  # a mutation names an unknown id
+UPLOAD_NOT_READY: Final = "UPLOAD_NOT_READY"  # enhancing an upload that is not UPLOAD_FINISHED
+UPLOAD_NOT_RECEIVED: Final = "UPLOAD_NOT_RECEIVED"  # completeSignedUpload before the PUT
+INSUFFICIENT_CREDITS: Final = "INSUFFICIENT_CREDITS"  # cost > remaining - reserved
+LIMIT_EXCEEDED: Final = "LIMIT_EXCEEDED"  # a sixth webhook
+UNSUPPORTED_FORMAT: Final = "UNSUPPORTED_FORMAT"  # analyzePdf (PDFs are not emulated yet)
+
+# --- EnhancedImage.errorCode (job ended ERROR, never charged) ---------------------------------
+# Engine codes pass through unchanged: UNSUPPORTED_FORMAT, CORRUPT_INPUT, IMAGE_TOO_LARGE,
+# LIMITS_EXCEEDED, BACKGROUND_UNREADABLE. The server adds:
+UPSCALING_LIMIT_EXCEEDED: Final = "UPSCALING_LIMIT_EXCEEDED"  # input > 3000 px, > 4x, > 11996 px
+BACKGROUND_FETCH_FAILED: Final = "BACKGROUND_FETCH_FAILED"  # replacement image not fetchable
+PROCESSING_FAILED: Final = "PROCESSING_FAILED"  # injected job fault or an unexpected failure
+
+# --- Upload.metadata.error.code (upload ended UPLOAD_FAILED) ----------------------------------
+FETCH_FAILED: Final = "FETCH_FAILED"  # URL not reachable, non-2xx answer, timeout
+FILE_TOO_LARGE: Final = "FILE_TOO_LARGE"  # more than max_upload_bytes
+EMPTY_FILE: Final = "EMPTY_FILE"  # zero bytes
+# ... plus the engine's probe codes UNSUPPORTED_FORMAT, CORRUPT_INPUT, IMAGE_TOO_LARGE.
+
+
+def graphql_error(code: str, message: str, **extensions: Any) -> GraphQLError:
+    """A GraphQL error whose ``extensions.code`` is ``code``; messages never carry secrets."""
+    return GraphQLError(message, extensions={"code": code, **extensions})

@@ -1,0 +1,130 @@
+"""Configuration of the local emulator: one dataclass for the server, one for injected faults.
+
+Both are plain dataclasses without heavy imports, so the CLI can build them before the server
+modules (ariadne, numpy, OpenCV) are loaded. ``FaultConfig`` is mutable on purpose: tests change
+the faults of a running emulator by assigning ``emu.state.faults`` (or ``emu.faults``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_API_KEY = "local"
+
+
+@dataclass
+class FaultConfig:
+    """Seeded per-request fault probabilities for GraphQL POST requests.
+
+    One random draw per eligible request picks at most one of the HTTP faults (their
+    probabilities must add up to at most 1); latency is drawn separately and can combine
+    with any of them. ``job_error_rate`` applies to every job, whatever ``only_operations`` says.
+    """
+
+    #: HTTP 500 with a GraphQL error body; the operation is not executed.
+    http_500: float = 0.0
+    #: HTTP 429 with ``Retry-After: retry_after`` seconds; the operation is not executed.
+    http_429: float = 0.0
+    #: The connection drops after the response head and part of a body; nothing was executed.
+    drop: float = 0.0
+    #: The operation IS executed, then the connection drops before the answer is complete:
+    #: the case in which a naive retry pays twice.
+    lost_response: float = 0.0
+    #: Seconds added before handling, with probability ``latency_rate``.
+    latency: float = 0.0
+    latency_rate: float = 0.0
+    #: Share of jobs that end ``ERROR`` with errorCode ``PROCESSING_FAILED`` (and are not charged).
+    job_error_rate: float = 0.0
+    #: Value of the ``Retry-After`` header of an injected 429, in seconds.
+    retry_after: int = 1
+    #: When set, HTTP faults and latency only hit requests whose operation name or one of whose
+    #: root fields is in this set (e.g. ``{"createEnhancedImage"}``).
+    only_operations: frozenset[str] | None = None
+
+    def __post_init__(self) -> None:
+        rates = {
+            "http_500": self.http_500,
+            "http_429": self.http_429,
+            "drop": self.drop,
+            "lost_response": self.lost_response,
+            "latency_rate": self.latency_rate,
+            "job_error_rate": self.job_error_rate,
+        }
+        for name, rate in rates.items():
+            if not 0.0 <= rate <= 1.0:
+                raise ValueError(f"fault rate {name} must be between 0 and 1, not {rate}")
+        if self.http_500 + self.http_429 + self.drop + self.lost_response > 1.0:
+            raise ValueError("the HTTP fault rates add up to more than 1")
+        if self.latency < 0:
+            raise ValueError("fault latency must not be negative")
+        if self.only_operations is not None:
+            self.only_operations = frozenset(self.only_operations)
+
+    @property
+    def any_http_fault(self) -> bool:
+        return bool(self.http_500 or self.http_429 or self.drop or self.lost_response)
+
+
+@dataclass
+class EmulatorConfig:
+    """Everything that shapes one emulator instance. The defaults suit tests and local work."""
+
+    #: Accepted ``x-api-key`` values. The default key is ``local``.
+    api_keys: tuple[str, ...] = (DEFAULT_API_KEY,)
+    host: str = "127.0.0.1"
+    #: 0 picks a free port; the bound port is read back after start.
+    port: int = 0
+    #: Base of every URL the server hands out (signed upload/download URLs). Defaults to
+    #: ``http://HOST:PORT`` with a wildcard host shown as 127.0.0.1.
+    public_base_url: str | None = None
+    #: Multiplies the engine's model of the processing time (2-180 s); 0 means no waiting.
+    time_scale: float = 1.0
+    #: Number of jobs processed at the same time (the rest wait in status QUEUED).
+    workers: int = 4
+    #: Credit allowance per period (a calendar month, UTC).
+    credits: int = 1000
+    #: Emulated server limit on root fields (aliases) per document; None means no limit.
+    max_root_fields: int | None = None
+    faults: FaultConfig = field(default_factory=FaultConfig)
+    #: Seeds the fault draws and the engine, so runs are reproducible.
+    seed: int = 0
+    #: Where uploads and results are stored; a temporary directory (removed on exit) if None.
+    data_dir: Path | None = None
+    #: Delays between webhook delivery attempts; attempts = 1 + len(webhook_retry_delays).
+    webhook_retry_delays: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0)
+    webhook_timeout: float = 5.0
+    max_webhooks: int = 5
+    #: Largest accepted upload (signed PUT and URL fetch), in bytes.
+    max_upload_bytes: int = 100 * 1024 * 1024
+    #: Timeout of the server-side fetch of ``createUploadFromUrl`` and background images.
+    fetch_timeout: float = 10.0
+    #: Lifetime of a signed upload URL, seconds.
+    upload_url_ttl: float = 3600.0
+    #: Lifetime of download URLs (``fullUrl``, ``Upload.url``): the emulated retention period.
+    download_url_ttl: float = 7 * 24 * 3600.0
+    #: Log one line per request (method, path without query string, status); never secrets.
+    access_log: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.api_keys or any(not key for key in self.api_keys):
+            raise ValueError("at least one non-empty API key is required")
+        if self.workers < 1:
+            raise ValueError("workers must be at least 1")
+        if self.time_scale < 0:
+            raise ValueError("time_scale must not be negative")
+        if self.credits < 0:
+            raise ValueError("credits must not be negative")
+        if self.max_root_fields is not None and self.max_root_fields < 1:
+            raise ValueError("max_root_fields must be at least 1")
+        self.api_keys = tuple(self.api_keys)
+        self.webhook_retry_delays = tuple(self.webhook_retry_delays)
+
+    def __repr__(self) -> str:
+        # API keys are secrets: never part of a repr that may end up in a log.
+        return (
+            f"EmulatorConfig(api_keys=<{len(self.api_keys)} redacted>, host={self.host!r}, "
+            f"port={self.port}, time_scale={self.time_scale}, workers={self.workers}, "
+            f"credits={self.credits}, max_root_fields={self.max_root_fields}, "
+            f"faults={self.faults!r}, seed={self.seed})"
+        )

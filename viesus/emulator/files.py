@@ -1,0 +1,131 @@
+"""Getting bytes onto disk: streamed server-side fetches and streamed PUT bodies.
+
+Nothing is buffered whole: chunks go straight to a ``.part`` file that is renamed when
+complete, and the size cap is enforced while streaming (a lying or missing Content-Length
+cannot make the server read more than the cap).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path, PurePosixPath
+from urllib.parse import unquote, urlsplit
+
+import anyio
+import httpx
+
+from viesus.emulator import codes
+from viesus.emulator.engine import EngineError, ImageInfo, probe
+
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\]+")
+
+
+class StoreError(Exception):
+    """Bytes could not be stored; ``code`` is one of the upload failure codes."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def safe_filename(name: str | None, fallback: str) -> str:
+    """A filename without path separators or control characters (it ends up in URLs)."""
+    cleaned = _UNSAFE.sub("_", name or "").strip().strip(".")
+    return cleaned[:200] or fallback
+
+
+def filename_from_url(url: str) -> str:
+    path = urlsplit(url).path
+    return safe_filename(unquote(PurePosixPath(path).name), "upload")
+
+
+def enhanced_filename(original: str | None, fallback_stem: str, extension: str) -> str:
+    """``photo.jpg`` -> ``photo_enhanced.jpg`` (extension of the result's format)."""
+    stem = PurePosixPath(original).stem if original else ""
+    return f"{safe_filename(stem, fallback_stem)}_enhanced.{extension}"
+
+
+async def write_stream(chunks: AsyncIterator[bytes], dest: Path, max_bytes: int) -> int:
+    """Stream ``chunks`` to ``dest`` (atomically, via a .part file); returns the byte count."""
+    part = dest.with_name(dest.name + ".part")
+    size = 0
+    try:
+        async with await anyio.open_file(part, "wb") as out:
+            async for chunk in chunks:
+                size += len(chunk)
+                if size > max_bytes:
+                    raise StoreError(
+                        codes.FILE_TOO_LARGE, f"the file is larger than {max_bytes} bytes"
+                    )
+                await out.write(chunk)
+        await anyio.Path(part).rename(dest)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            await anyio.Path(part).unlink(missing_ok=True)
+        raise
+    return size
+
+
+async def fetch_to_file(
+    http: httpx.AsyncClient, url: str, dest: Path, max_bytes: int, timeout: float
+) -> int:
+    """GET ``url`` into ``dest``; StoreError(FETCH_FAILED | FILE_TOO_LARGE) when it fails."""
+    try:
+        async with http.stream("GET", url, timeout=timeout, follow_redirects=True) as response:
+            if not 200 <= response.status_code <= 299:
+                raise StoreError(
+                    codes.FETCH_FAILED, f"the URL answered HTTP {response.status_code}"
+                )
+            declared = response.headers.get("content-length")
+            if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+                raise StoreError(codes.FILE_TOO_LARGE, f"the file is larger than {max_bytes} bytes")
+            return await write_stream(response.aiter_bytes(), dest, max_bytes)
+    except httpx.HTTPError as exc:
+        raise StoreError(
+            codes.FETCH_FAILED, f"the URL could not be fetched ({type(exc).__name__})"
+        ) from exc
+
+
+async def fetch_bytes(http: httpx.AsyncClient, url: str, max_bytes: int, timeout: float) -> bytes:
+    """GET a small resource into memory with the same cap (background replacement images)."""
+    try:
+        async with http.stream("GET", url, timeout=timeout, follow_redirects=True) as response:
+            if not 200 <= response.status_code <= 299:
+                raise StoreError(
+                    codes.FETCH_FAILED, f"the URL answered HTTP {response.status_code}"
+                )
+            data = bytearray()
+            async for chunk in response.aiter_bytes():
+                data += chunk
+                if len(data) > max_bytes:
+                    raise StoreError(
+                        codes.FILE_TOO_LARGE, f"the file is larger than {max_bytes} bytes"
+                    )
+            return bytes(data)
+    except httpx.HTTPError as exc:
+        raise StoreError(
+            codes.FETCH_FAILED, f"the URL could not be fetched ({type(exc).__name__})"
+        ) from exc
+
+
+def _probe_file(path: Path) -> ImageInfo:
+    data = path.read_bytes()
+    if not data:
+        raise StoreError(codes.EMPTY_FILE, "the file is empty (0 bytes)")
+    if data.startswith(b"%PDF-"):
+        raise StoreError(
+            codes.UNSUPPORTED_FORMAT, "PDF uploads are not supported by the emulator yet"
+        )
+    try:
+        return probe(data)
+    except EngineError as exc:
+        raise StoreError(exc.code, exc.message) from exc
+
+
+async def probe_file(path: Path) -> ImageInfo:
+    """Read an image header in a thread; StoreError with the engine's code when not an image."""
+    return await asyncio.to_thread(_probe_file, path)
