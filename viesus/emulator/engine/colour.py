@@ -5,7 +5,7 @@ The steps, in the order a retoucher would take them:
    sunset is warmed less than a real cast is removed);
 2. auto-levels on luminance (0.5/99.5 percentiles, one map for all channels: no new cast),
    with the stretch capped so noise in a nearly flat image is not blown up;
-3. shadow lift for dark images and highlight roll-off for bright ones (luminance curves applied
+3. shadow lift (stronger for dark images) and highlight roll-off (stronger for bright ones) (luminance curves applied
    as an RGB ratio, which keeps hue);
 4. mild CLAHE on L (local contrast, half strength);
 5. vibrance: chroma boosted most where saturation is low (skin and saturated areas suffer least).
@@ -13,8 +13,9 @@ Then, with faces: `skinToneAdjFac` lowers saturation inside faces, `addflashfac`
 darker than a target ("fill flash").
 
 `customColorConfig` factors are 0-1 with 0.5 = the automatic strength; each correction is
-multiplied by 2 x factor: highlightfac -> white point and highlight roll-off, shadowfac -> black
-point and shadow lift, colorfac -> white balance and vibrance.
+multiplied by 2 x factor: highlightfac -> highlight roll-off, shadowfac -> shadow lift (both also
+scale the local contrast), colorfac -> white balance and vibrance. Auto-levels are not scaled:
+they only undo a compressed range.
 """
 
 from __future__ import annotations
@@ -49,34 +50,37 @@ def white_balance(x: F32, strength: float) -> F32:
         return x
     means = s[keep].mean(axis=0)
     gains = np.clip(means.mean() / np.maximum(means, 1e-4), 0.6, 1.6)
-    gains = 1.0 + (gains - 1.0) * min(1.0, 0.85 * strength)
+    gains = 1.0 + (gains - 1.0) * min(1.0, 0.65 * strength)
     # Normalise so the luminance of a grey stays put: balance changes colour, not exposure.
     gains = gains / float(gains @ _LUMA)
     return as_f32(x * gains.astype(np.float32))
 
 
-def levels(x: F32, shadow: float, highlight: float) -> F32:
-    """Stretch luminance percentiles towards 0 and 1 (black/white point), capped gain."""
+def levels(x: F32) -> F32:
+    """Stretch the luminance percentiles to 0 and 1 (black/white point), with a capped gain."""
     y = _luma(_sample(x))
     lo, hi = (float(v) for v in np.percentile(y, [0.5, 99.5]))
     if hi - lo < 1e-3:
         return x
-    lo_t = lo * (1.0 - min(1.0, shadow))
-    hi_t = hi + (1.0 - hi) * min(1.0, highlight)
+    lo_t, hi_t = 0.0, 1.0
     gain = (hi_t - lo_t) / (hi - lo)
     if gain > MAX_LEVELS_GAIN:
-        mid_t = (lo_t + hi_t) / 2
+        # Nearly flat: stretch what the cap allows around the current middle.
         gain = MAX_LEVELS_GAIN
-        lo_t = mid_t - gain * (hi - lo) / 2
+        lo_t = max(0.0, min(1.0 - gain * (hi - lo), (lo + hi) / 2 - gain * (hi - lo) / 2))
     return as_f32((x - np.float32(lo)) * np.float32(gain) + np.float32(lo_t))
 
 
 def tone_curves(x: F32, shadow: float, highlight: float) -> F32:
-    """Lift shadows of dark images, roll off highlights of bright ones (hue-preserving)."""
+    """Lift shadows (more in dark images), roll off highlights (more in bright ones).
+
+    `shadow` and `highlight` are 2 x shadowfac / highlightfac: 1 is the automatic amount.
+    The curves act on luminance and are applied as an RGB ratio, which keeps hue.
+    """
     y = np.clip(_luma(x), 0.0, 1.0)
     mean = float(_sample(y).mean())
-    lift = 0.35 * max(0.0, 0.45 - mean) / 0.45 * shadow + 0.08 * max(0.0, shadow - 1.0)
-    roll = 0.35 * max(0.0, mean - 0.55) / 0.45 * highlight + 0.08 * max(0.0, highlight - 1.0)
+    lift = shadow * (0.05 + 0.3 * max(0.0, 0.5 - mean) / 0.5)
+    roll = highlight * (0.04 + 0.3 * max(0.0, mean - 0.5) / 0.5)
     if lift <= 1e-4 and roll <= 1e-4:
         return x
     curved = y + lift * 4.0 * y * (1.0 - y) ** 2 - roll * 4.0 * y**2 * (1.0 - y)
@@ -140,7 +144,7 @@ def auto_correct(rgb: U8, cfg: ColorConfig, faces: list[Face] | None = None) -> 
     x = rgb.astype(np.float32) / np.float32(255.0)
     if colour > 0:
         x = white_balance(x, colour)
-    x = levels(x, shadow, highlight)
+    x = levels(x)
     x = tone_curves(x, shadow, highlight)
     x = local_contrast_and_vibrance(x, 0.5 * (shadow + highlight), 0.25 * colour)
     if faces:
