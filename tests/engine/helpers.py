@@ -34,7 +34,16 @@ def pixels(data: bytes, mode: str = "RGB") -> U8:
 
 
 def luma(rgb: U8) -> F64:
-    return np.asarray(rgb, dtype=np.float64) @ np.array([0.299, 0.587, 0.114])
+    weights = np.array([0.299, 0.587, 0.114])
+    return np.asarray(np.asarray(rgb, dtype=np.float64) @ weights, dtype=np.float64)
+
+
+def cascade(name: str) -> Any:
+    """An OpenCV Haar cascade, asserted loaded (an empty one silently finds nothing)."""
+    base = str(getattr(cv2, "data").haarcascades)  # noqa: B009 (cv2.data is not in the stubs)
+    clf = cv2.CascadeClassifier(base + name)
+    assert not clf.empty()
+    return clf
 
 
 def sharpness(region: U8) -> float:
@@ -58,7 +67,7 @@ def scene(width: int, height: int, seed: int = 1) -> U8:
         disc = np.exp(-(((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * radius**2)))[:, :, None]
         img = img * (1 - disc) + colour * disc
     img[height // 3 : height // 3 + 4, :, :] = 30.0  # a hard edge
-    return np.clip(np.rint(img), 0, 255).astype(np.uint8)
+    return np.asarray(np.clip(np.rint(img), 0, 255), dtype=np.uint8)
 
 
 def png_header_only(width: int, height: int) -> bytes:

@@ -9,6 +9,7 @@ import pytest
 from tests.engine.helpers import (
     U8,
     blockiness,
+    cascade,
     encode,
     luma,
     noise_sigma,
@@ -53,9 +54,9 @@ def test_upscaled_image_matches_the_original_content() -> None:
 
 def test_noise_reduction_lowers_the_noise_estimate() -> None:
     clean = scene(480, 360)
-    noisy = np.clip(
-        clean + np.random.default_rng(3).normal(0, 12, clean.shape), 0, 255
-    ).astype(np.uint8)
+    noisy = np.clip(clean + np.random.default_rng(3).normal(0, 12, clean.shape), 0, 255).astype(
+        np.uint8
+    )
     out = pixels(
         enhance(
             encode(noisy),
@@ -157,9 +158,8 @@ FACE = (slice(69, 161), slice(178, 270))  # the astronaut's face box (Haar, veri
 def _eyes(rgb: U8) -> list[tuple[int, int, int]]:
     """Eye centres and radii found with OpenCV's cascades, independently of the engine."""
     grey = cv2.equalizeHist(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY))
-    face_clf = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_alt2.xml")
-    eye_clf = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_eye.xml")
-    assert not face_clf.empty() and not eye_clf.empty()
+    face_clf = cascade("haarcascade_frontalface_alt2.xml")
+    eye_clf = cascade("haarcascade_eye.xml")
     eyes = []
     for x, y, w, h in face_clf.detectMultiScale(grey, 1.1, 5, minSize=(30, 30)):
         roi = grey[y : y + int(h * 0.6), x : x + w]
@@ -256,7 +256,8 @@ def test_background_replace_composites_onto_the_given_image(
     params = {"backgroundRemovalMode": "REPLACE"}
     out = pixels(enhance(astronaut_png, params, background=encode(green, "JPEG")).data)
     corner = out[BACKGROUND].reshape(-1, 3).mean(axis=0)
-    assert corner[1] > 180 and corner[0] < 50
+    assert corner[1] > 180
+    assert corner[0] < 50
     assert np.abs(out[FACE_CORE].astype(float) - astronaut[FACE_CORE]).mean() < 1.0
 
 
@@ -274,8 +275,6 @@ def test_background_replace_needs_a_readable_image(
 def test_background_without_a_face_uses_the_centre() -> None:
     img = np.full((240, 320, 3), (40, 90, 200), dtype=np.uint8)  # blue backdrop
     cv2.circle(img, (160, 130), 60, (230, 200, 40), -1)  # a yellow subject in the centre
-    alpha = pixels(enhance(encode(img), {"backgroundRemovalMode": "REMOVE"}).data, "RGBA")[
-        :, :, 3
-    ]
+    alpha = pixels(enhance(encode(img), {"backgroundRemovalMode": "REMOVE"}).data, "RGBA")[:, :, 3]
     assert alpha[130, 160] > 240
     assert alpha[10:40, 10:40].max() < 10

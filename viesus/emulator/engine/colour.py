@@ -5,8 +5,8 @@ The steps, in the order a retoucher would take them:
    sunset is warmed less than a real cast is removed);
 2. auto-levels on luminance (0.5/99.5 percentiles, one map for all channels: no new cast),
    with the stretch capped so noise in a nearly flat image is not blown up;
-3. shadow lift (stronger for dark images) and highlight roll-off (stronger for bright ones) (luminance curves applied
-   as an RGB ratio, which keeps hue);
+3. shadow lift (stronger for dark images) and highlight roll-off (stronger for bright ones),
+   luminance curves applied as an RGB ratio, which keeps hue;
 4. mild CLAHE on L (local contrast, half strength);
 5. vibrance: chroma boosted most where saturation is low (skin and saturated areas suffer least).
 Then, with faces: `skinToneAdjFac` lowers saturation inside faces, `addflashfac` brightens faces
