@@ -82,16 +82,19 @@ def negotiate(accept: str | None) -> str | None:
     """The media type to answer with, or None when the client accepts neither JSON type."""
     if not accept or not accept.strip():
         return APPLICATION_JSON
-    best: tuple[float, int, str] | None = None
+    best: tuple[float, int, int, str] | None = None
     for candidate in (GRAPHQL_RESPONSE_JSON, APPLICATION_JSON):
         quality, specificity = _quality(accept, candidate)
         if quality <= 0:
             continue
-        # Higher q wins; on a tie the more specific match, then application/json (legacy-safe).
-        key = (quality, specificity, candidate)
-        if best is None or key[:2] > best[:2]:
+        # Higher q wins, then the more specific match. On a full tie a client that names
+        # graphql-response+json explicitly gets it; a wildcard gets application/json (legacy).
+        named = candidate == GRAPHQL_RESPONSE_JSON and specificity == 2
+        preference = 1 if named or (candidate == APPLICATION_JSON and specificity < 2) else 0
+        key = (quality, specificity, preference, candidate)
+        if best is None or key[:3] > best[:3]:
             best = key
-    return None if best is None else best[2]
+    return None if best is None else best[3]
 
 
 def _quality(accept: str, candidate: str) -> tuple[float, int]:
