@@ -42,14 +42,14 @@ def _sample(x: F32, limit: int = 250_000) -> F32:
 
 
 def white_balance(x: F32, strength: float) -> F32:
-    """Grey-world gains from mid-tones, limited to [0.6, 1.6] and applied partially."""
+    """Grey-world gains from mid-tones, limited to [0.7, 1.45] and applied partially."""
     s = _sample(x).reshape(-1, 3)
     y = s @ _LUMA
     keep = (y > 0.06) & (y < 0.94) & (s.max(axis=1) < 0.98)
     if int(keep.sum()) < 100:
         return x
     means = s[keep].mean(axis=0)
-    gains = np.clip(means.mean() / np.maximum(means, 1e-4), 0.6, 1.6)
+    gains = np.clip(means.mean() / np.maximum(means, 1e-4), 0.7, 1.45)
     gains = 1.0 + (gains - 1.0) * min(1.0, 0.65 * strength)
     # Normalise so the luminance of a grey stays put: balance changes colour, not exposure.
     gains = gains / float(gains @ _LUMA)
