@@ -140,6 +140,10 @@ class RetryingTransport(httpx.AsyncBaseTransport):
             async for attempt in retrying:
                 with attempt:
                     response = await self._inner.handle_async_request(request)
+                    if request.method == "POST":
+                        # Read GraphQL answers here, inside the policy: a connection dropped
+                        # mid-body is a lost answer, not a problem for the caller to meet later.
+                        await response.aread()
                     if response.status_code in RETRYABLE_STATUS:
                         delay = retry_after_seconds(response)
                         if delay is not None and delay > self._policy.max_retry_after:
