@@ -228,8 +228,10 @@ class Viesus:
             timeout=timeout,
         )
         try:
-            async for result in pipeline.run(list(sources)):
-                yield result
+            # aclosing: an abandoned batch stops its tasks *before* the journal closes.
+            async with contextlib.aclosing(pipeline.run(list(sources))) as results:
+                async for result in results:
+                    yield result
         finally:
             if owned and opened is not None:
                 opened.close()

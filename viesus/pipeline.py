@@ -152,8 +152,9 @@ class Pipeline:
             for result in _emit(item):
                 yield result
         ready = [i for i in live if i.job_id is not None and i.result is None]
-        async for result in self._finish(ready):
-            yield result
+        async with contextlib.aclosing(self._finish(ready)) as finished:
+            async for result in finished:
+                yield result
 
     # --- 1. checks -----------------------------------------------------------------------
     def _item(self, source: str | Path) -> Item:
