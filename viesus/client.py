@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import AsyncIterator, Awaitable, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Iterable
 from pathlib import Path
 from types import TracebackType
 from typing import Self, TypeVar
@@ -203,7 +203,7 @@ class Viesus:
         overwrite: bool = False,
         max_credits: int | None = None,
         timeout: float | None = 900.0,
-    ) -> AsyncIterator[EnhanceResult]:
+    ) -> AsyncGenerator[EnhanceResult, None]:
         """One result per source, as they complete (see :mod:`viesus.pipeline`).
 
         Raises before anything is spent when the options are invalid or the estimated credits

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -48,10 +48,9 @@ from viesus.preflight import (
 )
 from viesus.redact import redact_url
 from viesus.results import EnhanceResult
-from viesus.selections import job_selection, upload_jobs
+from viesus.selections import create_job, upload_jobs
 from viesus.uploads import LocalFile, upload_files, upload_urls
 from viesus_client import ViesusApiClient
-from viesus_client.custom_mutations import Mutation
 from viesus_client.input_types import EnhancedImageInput
 
 log = logging.getLogger("viesus.pipeline")
@@ -112,7 +111,7 @@ class Pipeline:
         self.timeout = timeout
         self.cost = estimate_credits(options)
 
-    async def run(self, sources: Sequence[str | Path]) -> AsyncIterator[EnhanceResult]:
+    async def run(self, sources: Sequence[str | Path]) -> AsyncGenerator[EnhanceResult, None]:
         items = [self._item(s) for s in sources]
         planned: dict[Path, Item] = {}
         unique: dict[JournalKey | str, Item] = {}
@@ -309,9 +308,7 @@ class Pipeline:
             outcomes = await run_batches(
                 self.client.api,
                 pending,
-                lambda i: job_selection(
-                    Mutation.create_enhanced_image(i.upload_id or "", input=self.options)
-                ),
+                lambda i: create_job(i.upload_id or "", self.options),
                 operation_name="CreateEnhancedImages",
                 mutation=True,
                 size=self.client.batch,
@@ -344,7 +341,7 @@ class Pipeline:
             self.journal.record_job(item.key, job.id)
 
     # --- 5. waits and downloads --------------------------------------------------------------
-    async def _finish(self, items: list[Item]) -> AsyncIterator[EnhanceResult]:
+    async def _finish(self, items: list[Item]) -> AsyncGenerator[EnhanceResult, None]:
         gate = asyncio.Semaphore(self.client.download_concurrency)
         tasks = [asyncio.create_task(self._complete(i, gate)) for i in items]
         try:

@@ -8,7 +8,9 @@ fragments field for field (a test checks it).
 from __future__ import annotations
 
 from viesus_client.custom_fields import EnhancedImageFields, UploadFields
+from viesus_client.custom_mutations import Mutation
 from viesus_client.custom_queries import Query
+from viesus_client.input_types import EnhancedImageInput
 
 
 def job_selection(field: EnhancedImageFields) -> EnhancedImageFields:
@@ -32,3 +34,8 @@ def upload_jobs(upload_id: str) -> UploadFields:
     return Query.upload(id=upload_id).fields(
         UploadFields.id, job_selection(UploadFields.enhanced_images())
     )
+
+
+def create_job(upload_id: str, options: EnhancedImageInput) -> EnhancedImageFields:
+    """One ``createEnhancedImage`` root field with the job fragment."""
+    return job_selection(Mutation.create_enhanced_image(upload_id, input=options))

@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.facade.conftest import API_KEY, PollSchedule, make_client, requests_for
-from viesus import EnhanceOptions, EnhanceResult, Viesus
+from tests.facade.conftest import API_KEY, make_client, requests_for
+from viesus import EnhanceOptions, EnhanceResult, PollSchedule, Viesus
 from viesus.emulator import Emulator, FaultConfig
 
 X2 = EnhanceOptions.model_validate({"upscalingFactor": "X2"})
@@ -34,7 +34,7 @@ async def run_until(
             if len(got) >= stop_after:
                 break
     finally:
-        await stream.aclose()  # type: ignore[attr-defined]
+        await stream.aclose()
     return got
 
 
