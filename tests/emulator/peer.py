@@ -83,7 +83,7 @@ class _Server(uvicorn.Server):
 @contextlib.asynccontextmanager
 async def running_peer() -> AsyncIterator[Peer]:
     peer = Peer()
-    sock = socket.socket()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
     peer.base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     config = uvicorn.Config(

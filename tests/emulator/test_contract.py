@@ -17,12 +17,21 @@ from viesus.emulator import Emulator
 UPLOAD_WITH_JOBS = (
     f"query($id: ID!) {{ upload(id: $id) {{ {UPLOAD_FIELDS} EnhancedImages {{ {JOB_FIELDS} }} }} }}"
 )
+SIGN = (
+    "mutation($i: CreateSignedUploadUrlInput!) "
+    "{ createSignedUploadUrl(input: $i) { uploadId uploadUrl } }"
+)
+CREATE = (
+    "mutation($u: ID!, $p: EnhancedImageInput) "
+    "{ createEnhancedImage(uploadId: $u, input: $p) { id status errorCode } }"
+)
+WEBHOOK = "id url secret createdAt"
 
 
 async def test_signed_upload_flow(api: Api, snapshot: SnapshotAssertion) -> None:
     data = jpeg(120, 80)
     reserved = await api.gql(
-        "mutation($i: CreateSignedUploadUrlInput!) { createSignedUploadUrl(input: $i) { uploadId uploadUrl } }",
+        SIGN,
         {"i": {"filename": "my photo.jpg", "filesize": len(data), "mimetype": "image/jpeg"}},
     )
     upload_id = reserved["data"]["createSignedUploadUrl"]["uploadId"]
@@ -90,7 +99,7 @@ async def test_create_upload_from_url(api: Api, peer: Peer, snapshot: SnapshotAs
 
 async def test_validation_errors(api: Api, snapshot: SnapshotAssertion) -> None:
     upload = await api.signed_upload(jpeg(120, 80))
-    mutation = "mutation($u: ID!, $p: EnhancedImageInput) { createEnhancedImage(uploadId: $u, input: $p) { id status errorCode } }"
+    mutation = CREATE
     cases: dict[str, tuple[str, dict[str, Any] | None]] = {
         "strength_above_1": (upload["id"], {"noiseReductionProfilingStrength": 1.5}),
         "negative_colour": (upload["id"], {"customColorConfig": {"shadowfac": -0.1}}),
@@ -101,14 +110,14 @@ async def test_validation_errors(api: Api, snapshot: SnapshotAssertion) -> None:
     }
     results = {name: await api.gql(mutation, {"u": u, "p": p}) for name, (u, p) in cases.items()}
     pending = await api.gql(
-        "mutation($i: CreateSignedUploadUrlInput!) { createSignedUploadUrl(input: $i) { uploadId } }",
+        SIGN,
         {"i": {"filename": "x.jpg", "filesize": 10, "mimetype": "image/jpeg"}},
     )
     results["upload_not_ready"] = await api.gql(
         mutation, {"u": pending["data"]["createSignedUploadUrl"]["uploadId"], "p": None}
     )
     results["bad_signed_size"] = await api.gql(
-        "mutation($i: CreateSignedUploadUrlInput!) { createSignedUploadUrl(input: $i) { uploadId } }",
+        SIGN,
         {"i": {"filename": "x.jpg", "filesize": 0, "mimetype": "image/jpeg"}},
     )
     results["credits_unchanged"] = await api.credits()
@@ -117,7 +126,8 @@ async def test_validation_errors(api: Api, snapshot: SnapshotAssertion) -> None:
 
 async def test_unknown_ids(api: Api, snapshot: SnapshotAssertion) -> None:
     queries = await api.gql(
-        '{ upload(id: "u") { id } enhancedImage(id: "e") { id } webhook(id: "w") { id } webhooks { id } }'
+        '{ upload(id: "u") { id } enhancedImage(id: "e") { id } '
+        'webhook(id: "w") { id } webhooks { id } }'
     )
     mutations = {
         name: await api.gql(f"mutation {{ {field} {{ {sel} }} }}")
@@ -142,7 +152,7 @@ async def test_analyze_pdf_and_pdf_upload(api: Api, snapshot: SnapshotAssertion)
 
 async def test_webhook_crud(api: Api, snapshot: SnapshotAssertion) -> None:
     created = await api.gql(
-        'mutation { createWebhook(input: {url: "https://example.com/hook"}) { id url secret createdAt } }'
+        f'mutation {{ createWebhook(input: {{url: "https://example.com/hook"}}) {{ {WEBHOOK} }} }}'
     )
     hook_id = created["data"]["createWebhook"]["id"]
     one = await api.gql(

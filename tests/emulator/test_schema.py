@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
-from graphql import build_client_schema, build_schema, get_introspection_query, print_schema
+from graphql import (
+    IntrospectionQuery,
+    build_client_schema,
+    build_schema,
+    get_introspection_query,
+    print_schema,
+)
 
 from tests.emulator.conftest import Api
 from viesus.emulator.schema import executable_schema, packaged_sdl
@@ -20,4 +27,6 @@ def test_served_schema_is_the_committed_sdl() -> None:
 
 async def test_introspection_round_trips(api: Api) -> None:
     data = await api.data(get_introspection_query(descriptions=True))
-    assert print_schema(build_client_schema(data)) == print_schema(executable_schema())
+    assert print_schema(build_client_schema(cast(IntrospectionQuery, data))) == print_schema(
+        executable_schema()
+    )

@@ -1,0 +1,149 @@
+"""Bad inputs end in clear errors and the server keeps working."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+
+import pytest
+
+from tests.emulator.conftest import Api, jpeg
+from tests.emulator.peer import Peer
+from viesus.emulator import Emulator
+
+URL_UPLOAD = (
+    "mutation($u: String!) { createUploadFromUrl(input: {url: $u}) { id status metadata } }"
+)
+SIGN = (
+    "mutation($i: CreateSignedUploadUrlInput!) "
+    "{ createSignedUploadUrl(input: $i) { uploadId uploadUrl } }"
+)
+COMPLETE = "mutation($u: ID!) { completeSignedUpload(uploadId: $u) { id status metadata } }"
+
+
+def png_header(width: int, height: int) -> bytes:
+    """A PNG whose IHDR claims width x height (the pixel data is a few bytes, not 2.5 GP)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+
+
+@pytest.mark.parametrize(
+    ("content", "code"),
+    [
+        (b"", "EMPTY_FILE"),
+        (b"just some text\n", "UNSUPPORTED_FORMAT"),
+        (png_header(50_000, 50_000), "IMAGE_TOO_LARGE"),
+    ],
+)
+async def test_url_uploads_that_are_not_usable_images(
+    api: Api, peer: Peer, content: bytes, code: str
+) -> None:
+    url = peer.add_file("bad", content, "application/octet-stream")
+    upload = (await api.data(URL_UPLOAD, {"u": url}))["createUploadFromUrl"]
+    assert upload["status"] == "UPLOAD_FAILED"
+    assert upload["metadata"]["error"]["code"] == code
+    refused = await api.gql(
+        "mutation($u: ID!) { createEnhancedImage(uploadId: $u) { id } }", {"u": upload["id"]}
+    )
+    assert refused["errors"][0]["extensions"]["code"] == "UPLOAD_NOT_READY"
+
+
+async def test_truncated_jpeg_ends_in_a_clear_error(api: Api, emu: Emulator) -> None:
+    data = jpeg(300, 200)
+    truncated = data[: len(data) // 3]
+    reserved = (
+        await api.data(
+            SIGN,
+            {"i": {"filename": "cut.jpg", "filesize": len(truncated), "mimetype": "image/jpeg"}},
+        )
+    )["createSignedUploadUrl"]
+    put = await api.http.put(
+        reserved["uploadUrl"], content=truncated, headers={"content-type": "image/jpeg"}
+    )
+    assert put.status_code == 200
+    upload = (await api.data(COMPLETE, {"u": reserved["uploadId"]}))["completeSignedUpload"]
+    if upload["status"] == "UPLOAD_FAILED":  # the header may already show the damage
+        assert upload["metadata"]["error"]["code"] == "CORRUPT_INPUT"
+    else:
+        job = await api.wait((await api.enhance(upload["id"]))["id"])
+        assert (job["status"], job["errorCode"]) == ("ERROR", "CORRUPT_INPUT")
+    assert (await api.credits())["usedCreditsThisPeriod"] == 0
+    assert (await api.signed_upload(jpeg()))["status"] == "UPLOAD_FINISHED", "server still fine"
+
+
+async def test_signed_text_file_fails_the_upload(api: Api) -> None:
+    text = b"hello"
+    reserved = (
+        await api.data(
+            SIGN, {"i": {"filename": "a.txt", "filesize": len(text), "mimetype": "text/plain"}}
+        )
+    )["createSignedUploadUrl"]
+    await api.http.put(reserved["uploadUrl"], content=text, headers={"content-type": "text/plain"})
+    upload = (await api.data(COMPLETE, {"u": reserved["uploadId"]}))["completeSignedUpload"]
+    assert upload["status"] == "UPLOAD_FAILED"
+    assert upload["metadata"]["error"]["code"] == "UNSUPPORTED_FORMAT"
+
+
+async def test_signed_put_enforces_signature_and_declaration(api: Api, emu: Emulator) -> None:
+    data = jpeg()
+    reserved = (
+        await api.data(
+            SIGN, {"i": {"filename": "p.jpg", "filesize": len(data), "mimetype": "image/jpeg"}}
+        )
+    )["createSignedUploadUrl"]
+    url = reserved["uploadUrl"]
+    jpeg_type = {"content-type": "image/jpeg"}
+
+    async def put(target: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
+        response = await api.http.put(target, content=body, headers=headers)
+        return response.status_code, response.json()["error"]["code"]
+
+    assert await put(url.split("?")[0], data, jpeg_type) == (403, "AccessDenied")
+    assert await put(url.replace("signature=", "signature=1"), data, jpeg_type) == (
+        403,
+        "AccessDenied",
+    )
+    assert await put(url, data, {"content-type": "image/png"}) == (400, "MimetypeMismatch")
+    assert await put(url, data + b"x", jpeg_type) == (400, "SizeMismatch")
+    assert await put(url, data[:-1], jpeg_type) == (400, "SizeMismatch")
+
+    async def chunks() -> object:
+        yield data[:100]
+        yield data[100:] + b"extra"
+
+    chunked = await api.http.put(url, content=chunks(), headers=jpeg_type)  # type: ignore[arg-type]
+    assert chunked.status_code == 400
+    assert not emu.state.store.uploads[reserved["uploadId"]].received
+
+    assert (await api.http.put(url, content=data, headers=jpeg_type)).status_code == 200
+    await api.data(COMPLETE, {"u": reserved["uploadId"]})
+    assert await put(url, data, jpeg_type) == (409, "AlreadyCompleted")
+
+
+async def test_expired_upload_url_is_refused(api: Api, emu: Emulator) -> None:
+    emu.state.config.upload_url_ttl = -1
+    data = jpeg()
+    reserved = (
+        await api.data(
+            SIGN, {"i": {"filename": "p.jpg", "filesize": len(data), "mimetype": "image/jpeg"}}
+        )
+    )["createSignedUploadUrl"]
+    response = await api.http.put(
+        reserved["uploadUrl"], content=data, headers={"content-type": "image/jpeg"}
+    )
+    assert response.status_code == 403
+    assert response.json()["error"]["message"] == "the URL has expired"
+
+
+async def test_oversized_declaration_is_refused(api: Api, emu: Emulator) -> None:
+    emu.state.config.max_upload_bytes = 1000
+    body = await api.gql(
+        SIGN, {"i": {"filename": "big.jpg", "filesize": 1001, "mimetype": "image/jpeg"}}
+    )
+    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"

@@ -1,0 +1,110 @@
+"""Lifecycle: async and threaded handles, clean shutdown, the ``viesus serve`` command."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.emulator.conftest import FAST, Api, jpeg
+from viesus.emulator import Emulator, EmulatorConfig
+
+CREDITS = {"query": "{ credits { remainingCreditsThisPeriod } }"}
+
+
+async def test_stop_with_work_in_flight_leaves_nothing_behind(http: httpx.AsyncClient) -> None:
+    config = EmulatorConfig(time_scale=10.0, workers=1, webhook_retry_delays=(30.0,))
+    async with Emulator(config) as emu:
+        api = Api(emu, http)
+        data_dir = emu.state.data_dir
+        await api.data('mutation { createWebhook(input: {url: "http://127.0.0.1:9/x"}) { id } }')
+        upload = await api.signed_upload(jpeg())
+        for _ in range(3):
+            await api.enhance(upload["id"])
+        assert emu.state.dispatcher.pending
+        assert data_dir.exists()
+    assert not data_dir.exists(), "the temporary data directory is removed"
+    others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    assert not [t for t in others if not t.done()], "no task of the emulator is left running"
+
+
+async def test_given_data_dir_is_kept(tmp_path: Path) -> None:
+    async with Emulator(EmulatorConfig(data_dir=tmp_path, **FAST)) as emu:  # type: ignore[arg-type]
+        assert emu.state.uploads_dir.parent == tmp_path
+    assert tmp_path.exists()
+
+
+def test_threaded_variant_for_sync_code() -> None:
+    with Emulator(EmulatorConfig(api_keys=("k1", "k2"), **FAST)).running_in_thread() as emu:  # type: ignore[arg-type]
+        assert emu.endpoint.startswith("http://127.0.0.1:")
+        with httpx.Client(trust_env=False) as client:
+            ok = client.post(emu.endpoint, json=CREDITS, headers={"x-api-key": "k2"})
+            assert ok.json() == {"data": {"credits": {"remainingCreditsThisPeriod": 1000}}}
+            assert client.get(f"{emu.base_url}/stats").json()["requests"]["total"] == 1
+        assert emu.stats()["requests"]["by_status"] == {"200": 1}
+    with pytest.raises(RuntimeError):
+        emu.state  # noqa: B018 - stopped
+
+
+def test_secrets_stay_out_of_reprs() -> None:
+    config = EmulatorConfig(api_keys=("super-secret-key",))
+    assert "super-secret-key" not in repr(config)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_cli_serve_subprocess() -> None:
+    port = _free_port()
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "viesus",
+            "serve",
+            "--port",
+            str(port),
+            "--api-key",
+            "cli-key",
+            "--time-scale",
+            "0.01",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    endpoint = f"http://127.0.0.1:{port}/graphql"
+    try:
+        deadline = time.monotonic() + 30
+        with httpx.Client(trust_env=False) as client:
+            while True:
+                try:
+                    response = client.post(endpoint, json=CREDITS, headers={"x-api-key": "cli-key"})
+                    break
+                except httpx.TransportError:
+                    assert process.poll() is None, "viesus serve exited early"
+                    assert time.monotonic() < deadline, "viesus serve did not come up"
+                    time.sleep(0.1)
+            assert response.status_code == 200
+            assert response.json()["data"]["credits"]["remainingCreditsThisPeriod"] == 1000
+            assert client.post(endpoint, json=CREDITS).status_code == 401
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=20)
+    assert process.returncode == 0, output
+    assert endpoint in output
+    assert "curl" in output
+    assert "cli-key" not in output, "a key given on the command line is never printed"
