@@ -33,7 +33,7 @@ def sample_photos() -> list[Path]:
 
 
 async def run() -> None:
-    console = Console()
+    console = Console(width=120)
     photos = sample_photos()
     if OUT.exists():
         shutil.rmtree(OUT)  # the demo's own output folder, regenerated on every run
@@ -53,15 +53,15 @@ async def run() -> None:
             started = time.monotonic()
             table = Table(title="viesus-toolkit demo: ENHANCE + noise reduction + X2 upscaling")
             for column in ("source", "status", "output", "job", "credits"):
-                table.add_column(column)
+                table.add_column(column, no_wrap=True, overflow="fold")
             async for result in viesus.enhance_many(
                 photos, options, OUT, journal=OUT / ".viesus-journal.sqlite"
             ):
                 table.add_row(
                     Path(result.source).name,
                     result.status if result.ok else f"failed: {result.reason}",
-                    str(result.output_path or ""),
-                    result.job_id or "",
+                    result.output_path.name if result.output_path else "",
+                    (result.job_id or "")[:8],
                     str(result.credits),
                 )
             elapsed = time.monotonic() - started
