@@ -24,7 +24,6 @@ import inspect
 import json
 import logging
 import re
-import socket
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
@@ -32,7 +31,6 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Final, Literal, Self, TypeVar
 
-import uvicorn
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
 from viesus.errors import (
@@ -43,6 +41,7 @@ from viesus.errors import (
     WebhookSignatureError,
 )
 from viesus.redact import redact_url
+from viesus.serving import Serving
 from viesus_client import ViesusApiClient
 from viesus_client.enums import EnhancedImageStatus, UploadStatus
 from viesus_client.fragments import EnhancedImageFields, UploadFields
@@ -453,21 +452,12 @@ class WebhookListener:
         path: str = "/",
         startup_timeout: float = 10.0,
     ) -> None:
-        self._config = uvicorn.Config(
-            app,
-            host=host,
-            port=port,
-            lifespan="off",
-            log_config=None,
-            access_log=False,
-            log_level="warning",
-        )
+        self._app = app
         self._host = host
         self._port_wanted = port
         self._path = path if path.startswith("/") else "/" + path
         self._startup_timeout = startup_timeout
-        self._server: uvicorn.Server | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._serving: Serving | None = None
         self._port: int | None = None
 
     @property
@@ -484,40 +474,22 @@ class WebhookListener:
         return f"http://{host}:{self.port}{self._path}"
 
     async def start(self) -> None:
-        """Bind the socket and start serving; returns once requests are being accepted.
-
-        The socket is bound here, not by uvicorn, so a busy port raises a plain ``OSError``
-        (uvicorn would ``sys.exit``) and ``port=0`` is known at once.
-        """
-        sock = socket.create_server(
-            (self._host, self._port_wanted),
-            family=socket.AF_INET6 if ":" in self._host else socket.AF_INET,
+        """Bind the socket and start serving; returns once requests are being accepted."""
+        self._serving = await Serving.start(
+            self._app,
+            self._host,
+            self._port_wanted,
+            startup_timeout=self._startup_timeout,
+            name="viesus-webhook-listener",
         )
-        server = uvicorn.Server(self._config)
-        self._server = server
-        self._port = int(sock.getsockname()[1])
-        self._task = asyncio.create_task(server.serve([sock]), name="viesus-webhook-listener")
-        deadline = asyncio.get_running_loop().time() + self._startup_timeout
-        while not server.started:
-            if self._task.done() or asyncio.get_running_loop().time() > deadline:
-                await self.stop()
-                sock.close()
-                raise RuntimeError(f"the webhook listener could not start on {self._host}")
-            await asyncio.sleep(0.01)
+        self._port = self._serving.port
 
     async def stop(self) -> None:
         """Stop accepting, let in-flight requests finish, release the port."""
-        server, task = self._server, self._task
-        self._server = self._task = None
+        serving, self._serving = self._serving, None
         self._port = None
-        if server is None or task is None:
-            return
-        server.should_exit = True
-        try:
-            await asyncio.wait_for(asyncio.shield(task), timeout=self._startup_timeout)
-        except TimeoutError:
-            server.force_exit = True
-            await task
+        if serving is not None:
+            await serving.stop(self._startup_timeout)
 
     async def __aenter__(self) -> Self:
         await self.start()

@@ -12,10 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shutil
-import socket
 import tempfile
 import threading
-from collections.abc import Callable, Coroutine, Generator, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -26,33 +25,11 @@ import uvicorn
 from viesus.emulator.app import AccessLog, build_app, install_log_filter
 from viesus.emulator.config import EmulatorConfig, FaultConfig
 from viesus.emulator.state import EmulatorState
+from viesus.serving import EmbeddedServer, bind_socket
 
 T = TypeVar("T")
 
 WILDCARD_HOSTS = {"", "0.0.0.0", "::"}  # noqa: S104 - only used to choose a display host
-
-
-class _EmbeddedServer(uvicorn.Server):
-    """uvicorn without its signal handlers: the host application owns Ctrl-C."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Generator[None, None, None]:
-        yield
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # proto=IPPROTO_TCP matters: asyncio only sets TCP_NODELAY on accepted sockets whose proto
-    # says TCP; without it every response waits ~40 ms for Nagle + delayed ACK.
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError:
-        sock.close()
-        raise
-    sock.set_inheritable(True)
-    return sock
 
 
 class Emulator:
@@ -61,7 +38,7 @@ class Emulator:
     def __init__(self, config: EmulatorConfig | None = None) -> None:
         self.config = config or EmulatorConfig()
         self._state: EmulatorState | None = None
-        self._server: _EmbeddedServer | None = None
+        self._server: EmbeddedServer | None = None
         self._serve_task: asyncio.Task[None] | None = None
         self._http: httpx.AsyncClient | None = None
         self._owned_dir: Path | None = None
@@ -127,7 +104,7 @@ class Emulator:
         data_dir = config.data_dir
         if data_dir is None:
             data_dir = self._owned_dir = Path(tempfile.mkdtemp(prefix="viesus-emulator-"))
-        sock = _bind(config.host, config.port)
+        sock = bind_socket(config.host, config.port)
         self.port = sock.getsockname()[1]
         # Direct connections only: the emulator fetches local test servers, never via a proxy.
         self._http = httpx.AsyncClient(trust_env=False)
@@ -150,7 +127,7 @@ class Emulator:
             timeout_graceful_shutdown=2,
             server_header=False,
         )
-        self._server = _EmbeddedServer(server_config)
+        self._server = EmbeddedServer(server_config)
         self._serve_task = asyncio.create_task(self._server.serve(sockets=[sock]))
         try:
             while not self._server.started:
