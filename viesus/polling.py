@@ -37,7 +37,7 @@ class PollSchedule:
 
     first: float = 2.0
     factor: float = 1.5
-    cap: float = 30.0
+    cap: float = 15.0
     jitter: float = 0.2
     safety_interval: float = 60.0
     error_backoff: float = 5.0
@@ -90,6 +90,8 @@ class Poller:
         entry = self._entries.get(job_id)
         if entry is None:
             first = self.schedule.interval(0) if delay is None else delay
+            if self._webhooks_active():
+                first = max(first, self.schedule.safety_interval)  # deliveries come first
             entry = _Entry(job_id=job_id, due=loop.time() + first, interval=first)
             self._entries[job_id] = entry
         future: asyncio.Future[Job] = loop.create_future()

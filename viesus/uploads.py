@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import httpx
+from pydantic import ValidationError
 
 from viesus.batching import BatchSize, Outcome, run_batches
 from viesus.errors import ServerError, ViesusError
@@ -193,7 +194,18 @@ async def _with_reasks(
 def _as_upload(outcome: Outcome, source: str) -> UploadResult:
     if outcome.data is None:
         return UploadResult(error=outcome.error or ServerError(f"{source}: upload answer lost"))
-    upload = UploadModel.model_validate(outcome.data)
+    try:
+        upload = UploadModel.model_validate(outcome.data)
+    except ValidationError:
+        # A value this client does not know (a new upload status, say) must not sink the
+        # batch: keep the id and let the create tell whether the upload is usable.
+        upload_id = outcome.data.get("id")
+        if not isinstance(upload_id, str):
+            return UploadResult(error=ServerError(f"{source}: unreadable upload answer"))
+        log.warning(
+            "upload %s has values unknown to this client: %s", upload_id, outcome.data.get("status")
+        )
+        return UploadResult(upload_id=upload_id)
     if upload.status.value == "UPLOAD_FAILED":
         return UploadResult(
             upload_id=upload.id,

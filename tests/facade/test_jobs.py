@@ -40,3 +40,14 @@ def test_repr_hides_the_signed_download_url() -> None:
     job = Job(id="j", status="FINISHED", full_url="http://h/r.jpg?signature=SECRET")
     assert "SECRET" not in repr(job)
     assert "signed url" in repr(job)
+
+
+def test_unknown_upload_status_keeps_the_item_alive() -> None:
+    from viesus.batching import Outcome
+    from viesus.uploads import _as_upload
+
+    result = _as_upload(Outcome(data={"id": "u1", "status": "UPLOAD_SCANNING"}), "a.jpg")
+    assert result.upload_id == "u1"
+    assert result.error is None
+    failed = _as_upload(Outcome(data={"status": "??"}), "a.jpg")
+    assert failed.error is not None
