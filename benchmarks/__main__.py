@@ -74,7 +74,7 @@ async def bench_waiting(photos: list[Path], scale: float) -> dict[str, Any]:
     config = EmulatorConfig(api_keys=(KEY,), time_scale=scale, workers=16, credits=10**6)
     async with Emulator(config) as emu, Viesus(api_key=KEY, endpoint=emu.endpoint) as viesus:
         viesus.poller.schedule = PollSchedule(
-            first=2.0 * scale, factor=1.5, cap=30.0 * scale, jitter=0.2
+            first=2.0 * scale, factor=1.5, cap=15.0 * scale, jitter=0.2
         )
         viesus.poller.batch_size = 100
         job_ids = await upload_and_create(viesus, photos)
@@ -194,7 +194,7 @@ minutes) were watched at once by the facade's coalesced poller and by the docs' 
 
 **{ratio:.0f}x fewer requests.** The price is detection lag: the facade saw a job done
 {wait["lag_mean"]:+.1f} s later on average (95th percentile {wait["lag_p95"]:+.1f} s) than the
-3-second loop, because its intervals grow to a 30 s cap. Webhooks remove that lag (a wait
+3-second loop, because its intervals grow to a 15 s cap. Webhooks remove that lag (a wait
 resolves on delivery; polling then runs only as a 60 s safety net).
 
 ## Uploading and creating {batch["files"]} local files
