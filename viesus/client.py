@@ -238,6 +238,17 @@ class Viesus:
                 opened.close()
 
     # --- webhooks ---------------------------------------------------------------------------
+    async def register_webhook(self, url: str, *, replace: bool = False) -> RegisteredWebhook:
+        """Register ``url`` (at most 5 per account); keep the returned secret, shown only once.
+
+        Pass the secret to :meth:`webhook_receiver` in the app that serves ``url``.
+        """
+        return await self._call(register_webhook(self.api, url, replace=replace))
+
+    async def remove_webhook(self, webhook_id: str) -> bool:
+        """Delete a webhook; ``False`` if there was none with that id."""
+        return await self._call(remove_webhook(self.api, webhook_id))
+
     def webhook_receiver(self, secrets: str | list[str]) -> WebhookReceiver:
         """An ASGI app to mount in your web app: verified deliveries resolve waits at once.
 

@@ -187,7 +187,7 @@ class Pipeline:
             if not self.overwrite and item.dest.exists() and not self._finished_in_journal(item):
                 raise InvalidInput(
                     item.shown,
-                    f"the output {item.dest} exists; pass overwrite=True (CLI: --overwrite) "
+                    f"the output {item.dest} exists; pass overwrite=True "
                     "or choose another output folder",
                 )
         except (InvalidInput, LimitExceeded) as exc:

@@ -142,3 +142,17 @@ async def test_debug_logs_of_a_whole_run_hold_no_secret(
     assert "token=" not in logged
     assert "signature=" not in logged.lower()
     assert "sig=" not in logged
+
+
+async def test_register_and_remove_webhook_through_the_client(
+    viesus: Viesus, emulator: Emulator
+) -> None:
+    registered = await viesus.register_webhook("http://127.0.0.1:9/hook")
+    secret = registered.secret.get_secret_value()
+    assert len(secret) >= 16
+    assert secret not in repr(registered)
+    assert secret not in str(registered)
+    assert emulator.stats()["webhooks"]["registered"] == 1
+    assert await viesus.remove_webhook(registered.id)
+    assert not await viesus.remove_webhook(registered.id)
+    assert emulator.stats()["webhooks"]["registered"] == 0
