@@ -11,7 +11,8 @@ Order of work, and why:
 4. **Uploads**, batched; **creates**, batched K per request. An intent is journalled before
    each create. An ambiguous create (answer lost) is reconciled by listing the upload's jobs:
    each item has its own upload, so any job there is that item's, adopted, never re-created.
-5. **Waits** share the client's poller (one aliased query per tick for all jobs), webhooks
+5. Steps 4-5 run in **waves** of a few batches, so work starts before the last upload.
+   **Waits** share the client's poller (one aliased query per tick for all jobs), webhooks
    resolve them early; **downloads** are streamed and atomic, with bounded concurrency.
 Results are yielded as items complete; a failure is a result, not an exception.
 """
@@ -19,7 +20,6 @@ Results are yielded as items complete; a failure is a result, not an exception.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
@@ -56,6 +56,8 @@ from viesus_client.input_types import EnhancedImageInput
 log = logging.getLogger("viesus.pipeline")
 
 CREATE_ATTEMPTS = 3
+# Items uploaded and created per wave, in batches: the first jobs start while later files upload.
+WAVE_BATCHES = 4
 
 
 def is_url(source: str | Path) -> bool:
@@ -140,20 +142,61 @@ class Pipeline:
             await self.client.remaining_credits() if to_create else None,
         )
 
-        for item in await self._upload([i for i in work if i.upload_id is None]):
-            for result in _emit(item):
-                yield result
-        live = [i for i in work if i.result is None]
-        for item in await self._reconcile([i for i in live if i.reconcile]):
-            for result in _emit(item):
-                yield result
-        for item in await self._create([i for i in live if i.job_id is None and i.result is None]):
-            for result in _emit(item):
-                yield result
-        ready = [i for i in live if i.job_id is not None and i.result is None]
-        async with contextlib.aclosing(self._finish(ready)) as finished:
-            async for result in finished:
-                yield result
+        # Waves: the first jobs are queued at the service while later files still upload,
+        # and a batch of 10,000 photos starts yielding results long before its last upload.
+        queue: asyncio.Queue[list[EnhanceResult] | BaseException | None] = asyncio.Queue()
+        completions: set[asyncio.Task[Item]] = set()
+        producer = asyncio.create_task(self._produce(work, queue, completions))
+        try:
+            while (entry := await queue.get()) is not None:
+                if isinstance(entry, BaseException):
+                    raise entry
+                for result in entry:
+                    yield result
+        finally:
+            # An abandoned batch stops its work here, before the caller closes the journal.
+            producer.cancel()
+            for task in completions:
+                task.cancel()
+            await asyncio.gather(producer, *completions, return_exceptions=True)
+
+    async def _produce(
+        self,
+        work: list[Item],
+        queue: asyncio.Queue[list[EnhanceResult] | BaseException | None],
+        completions: set[asyncio.Task[Item]],
+    ) -> None:
+        """Upload, reconcile and create wave by wave; each created job gets a completion task."""
+        gate = asyncio.Semaphore(self.client.download_concurrency)
+
+        def deliver(task: asyncio.Task[Item]) -> None:
+            if not task.cancelled() and task.exception() is None:
+                queue.put_nowait(_emit(task.result()))
+
+        try:
+            wave = max(1, self.client.batch.value * WAVE_BATCHES)
+            for start in range(0, len(work), wave):
+                chunk = work[start : start + wave]
+                for item in await self._upload([i for i in chunk if i.upload_id is None]):
+                    queue.put_nowait(_emit(item))
+                live = [i for i in chunk if i.result is None]
+                for item in await self._reconcile([i for i in live if i.reconcile]):
+                    queue.put_nowait(_emit(item))
+                creatable = [i for i in live if i.job_id is None and i.result is None]
+                for item in await self._create(creatable):
+                    queue.put_nowait(_emit(item))
+                for item in live:
+                    if item.job_id is not None and item.result is None:
+                        task = asyncio.create_task(self._complete(item, gate))
+                        task.add_done_callback(deliver)
+                        completions.add(task)
+            await asyncio.gather(*completions)
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # surfaced to the consumer, which re-raises it
+            queue.put_nowait(exc)
+        finally:
+            queue.put_nowait(None)
 
     # --- 1. checks -----------------------------------------------------------------------
     def _item(self, source: str | Path) -> Item:
@@ -341,19 +384,6 @@ class Pipeline:
             self.journal.record_job(item.key, job.id)
 
     # --- 5. waits and downloads --------------------------------------------------------------
-    async def _finish(self, items: list[Item]) -> AsyncGenerator[EnhanceResult, None]:
-        gate = asyncio.Semaphore(self.client.download_concurrency)
-        tasks = [asyncio.create_task(self._complete(i, gate)) for i in items]
-        try:
-            for next_done in asyncio.as_completed(tasks):
-                for result in _emit(await next_done):
-                    yield result
-        finally:
-            for task in tasks:
-                task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.gather(*tasks, return_exceptions=True)
-
     async def _complete(self, item: Item, gate: asyncio.Semaphore) -> Item:
         assert item.job_id is not None
         try:
