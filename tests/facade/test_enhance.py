@@ -140,3 +140,16 @@ async def test_job_errors_are_results_not_exceptions(
     assert {r.status for r in results} == {"failed"}
     assert {r.reason for r in results} == {"PROCESSING_FAILED"}
     assert emulator.stats()["credits"]["used"] == 0
+
+
+async def test_jobs_start_while_later_files_still_upload(
+    emulator: Emulator, photos: Callable[..., list[Path]], tmp_path: Path
+) -> None:
+    """Waves: the first job is created before the last upload is (no wall-clock limit)."""
+    async with make_client(emulator, batch_size=2) as viesus:  # waves of 8 files
+        results = await collect(viesus, photos(20), tmp_path / "out")
+    assert all(r.status == "finished" for r in results)
+    store = emulator.state.store
+    first_job = min(job.created_at for job in store.jobs.values())
+    last_upload = max(upload.created_at for upload in store.uploads.values())
+    assert first_job < last_upload
