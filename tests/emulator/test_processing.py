@@ -41,6 +41,10 @@ async def test_download_urls_are_signed(api: Api) -> None:
     assert (await api.http.get(unsigned)).status_code == 403
     tampered = job["fullUrl"].replace("signature=", "signature=0")
     assert (await api.http.get(tampered)).status_code == 403
+    non_ascii = job["fullUrl"].split("signature=")[0] + "signature=%C3%A9"
+    denied = await api.http.get(non_ascii)
+    assert denied.status_code == 403
+    assert denied.json()["error"]["code"] == "AccessDenied"
     original = await api.http.get(upload["url"])
     assert original.status_code == 200
     assert original.content == jpeg()

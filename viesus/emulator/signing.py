@@ -48,7 +48,8 @@ class UrlSigner:
         except ValueError:
             return "the URL's expiry is not a number"
         expected = self._signature(method, path, expires_at)
-        if not hmac.compare_digest(expected, signature):
+        # Bytes, not str: compare_digest raises TypeError on non-ASCII text (a 500, not a 403).
+        if not hmac.compare_digest(expected.encode(), signature.encode()):
             return "the URL's signature does not match"
         if expires_at < time.time():
             return "the URL has expired"
