@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path, PurePosixPath
+from typing import TypeVar
 from urllib.parse import unquote, urlsplit
 
 import anyio
@@ -49,18 +50,27 @@ def enhanced_filename(original: str | None, fallback_stem: str, extension: str) 
     return f"{safe_filename(stem, fallback_stem)}_enhanced.{extension}"
 
 
+T = TypeVar("T")
+
+
+async def _capped(chunks: AsyncIterator[bytes], max_bytes: int) -> AsyncIterator[bytes]:
+    """``chunks``, failing with FILE_TOO_LARGE as soon as more than ``max_bytes`` arrived."""
+    size = 0
+    async for chunk in chunks:
+        size += len(chunk)
+        if size > max_bytes:
+            raise StoreError(codes.FILE_TOO_LARGE, f"the file is larger than {max_bytes} bytes")
+        yield chunk
+
+
 async def write_stream(chunks: AsyncIterator[bytes], dest: Path, max_bytes: int) -> int:
     """Stream ``chunks`` to ``dest`` (atomically, via a .part file); returns the byte count."""
     part = dest.with_name(dest.name + ".part")
     size = 0
     try:
         async with await anyio.open_file(part, "wb") as out:
-            async for chunk in chunks:
+            async for chunk in _capped(chunks, max_bytes):
                 size += len(chunk)
-                if size > max_bytes:
-                    raise StoreError(
-                        codes.FILE_TOO_LARGE, f"the file is larger than {max_bytes} bytes"
-                    )
                 await out.write(chunk)
         await anyio.Path(part).rename(dest)
     except BaseException:
@@ -70,10 +80,14 @@ async def write_stream(chunks: AsyncIterator[bytes], dest: Path, max_bytes: int)
     return size
 
 
-async def fetch_to_file(
-    http: httpx.AsyncClient, url: str, dest: Path, max_bytes: int, timeout: float
-) -> int:
-    """GET ``url`` into ``dest``; StoreError(FETCH_FAILED | FILE_TOO_LARGE) when it fails."""
+async def _fetch(
+    http: httpx.AsyncClient,
+    url: str,
+    max_bytes: int,
+    timeout: float,
+    consume: Callable[[AsyncIterator[bytes]], Awaitable[T]],
+) -> T:
+    """GET ``url`` and hand the body's chunks to ``consume``; every failure is a StoreError."""
     try:
         async with http.stream("GET", url, timeout=timeout, follow_redirects=True) as response:
             if not 200 <= response.status_code <= 299:
@@ -83,33 +97,31 @@ async def fetch_to_file(
             declared = response.headers.get("content-length")
             if declared is not None and declared.isdigit() and int(declared) > max_bytes:
                 raise StoreError(codes.FILE_TOO_LARGE, f"the file is larger than {max_bytes} bytes")
-            return await write_stream(response.aiter_bytes(), dest, max_bytes)
+            return await consume(response.aiter_bytes())
     except httpx.HTTPError as exc:
         raise StoreError(
             codes.FETCH_FAILED, f"the URL could not be fetched ({type(exc).__name__})"
         ) from exc
+
+
+async def fetch_to_file(
+    http: httpx.AsyncClient, url: str, dest: Path, max_bytes: int, timeout: float
+) -> int:
+    """GET ``url`` into ``dest``; StoreError(FETCH_FAILED | FILE_TOO_LARGE) when it fails."""
+
+    async def consume(chunks: AsyncIterator[bytes]) -> int:
+        return await write_stream(chunks, dest, max_bytes)
+
+    return await _fetch(http, url, max_bytes, timeout, consume)
 
 
 async def fetch_bytes(http: httpx.AsyncClient, url: str, max_bytes: int, timeout: float) -> bytes:
     """GET a small resource into memory with the same cap (background replacement images)."""
-    try:
-        async with http.stream("GET", url, timeout=timeout, follow_redirects=True) as response:
-            if not 200 <= response.status_code <= 299:
-                raise StoreError(
-                    codes.FETCH_FAILED, f"the URL answered HTTP {response.status_code}"
-                )
-            data = bytearray()
-            async for chunk in response.aiter_bytes():
-                data += chunk
-                if len(data) > max_bytes:
-                    raise StoreError(
-                        codes.FILE_TOO_LARGE, f"the file is larger than {max_bytes} bytes"
-                    )
-            return bytes(data)
-    except httpx.HTTPError as exc:
-        raise StoreError(
-            codes.FETCH_FAILED, f"the URL could not be fetched ({type(exc).__name__})"
-        ) from exc
+
+    async def consume(chunks: AsyncIterator[bytes]) -> bytes:
+        return b"".join([chunk async for chunk in _capped(chunks, max_bytes)])
+
+    return await _fetch(http, url, max_bytes, timeout, consume)
 
 
 def _probe_file(path: Path) -> ImageInfo:
