@@ -54,6 +54,17 @@ async def test_url_uploads_that_are_not_usable_images(
     assert refused["errors"][0]["extensions"]["code"] == "UPLOAD_NOT_READY"
 
 
+async def test_url_that_httpx_cannot_use(api: Api, emu: Emulator) -> None:
+    # Passes the http(s) check, but the IDNA codec refuses the host: a failed fetch, not a
+    # resolver crash that leaves the upload UPLOAD_PENDING for ever.
+    upload = (await api.data(URL_UPLOAD, {"u": "http://xn--/photo.jpg"}))["createUploadFromUrl"]
+    assert upload["status"] == "UPLOAD_FAILED"
+    assert upload["metadata"]["error"]["code"] == "FETCH_FAILED"
+    refused = await api.gql(URL_UPLOAD, {"u": "http://exa\u0000mple.com/photo.jpg"})
+    assert refused["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert {u.status for u in emu.state.store.uploads.values()} == {"UPLOAD_FAILED"}
+
+
 async def test_truncated_jpeg_ends_in_a_clear_error(api: Api, emu: Emulator) -> None:
     data = jpeg(300, 200)
     truncated = data[: len(data) // 3]

@@ -135,3 +135,13 @@ async def test_background_replacement_fetches_the_background(api: Api, peer: Pee
     params["backgroundRemovalReplaceImageUrl"] = peer.url("files/missing.jpg")
     failed = await api.wait((await api.enhance(upload["id"], params))["id"])
     assert (failed["status"], failed["errorCode"]) == ("ERROR", "BACKGROUND_FETCH_FAILED")
+
+
+async def test_background_url_httpx_refuses_is_a_background_fetch_failure(api: Api) -> None:
+    upload = await api.signed_upload(jpeg(80, 80))
+    params = {
+        "backgroundRemovalMode": "REPLACE",
+        "backgroundRemovalReplaceImageUrl": "http://xn--/bg.jpg",
+    }
+    done = await api.wait((await api.enhance(upload["id"], params))["id"])
+    assert (done["status"], done["errorCode"]) == ("ERROR", "BACKGROUND_FETCH_FAILED")

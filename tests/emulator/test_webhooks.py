@@ -94,6 +94,16 @@ async def test_delivery_gives_up_after_the_configured_attempts(api: Api, emu: Em
     assert (stats["attempts"], stats["failed"], stats["succeeded"]) == (3, 1, 0)
 
 
+async def test_delivery_to_a_url_httpx_refuses_fails_cleanly(api: Api, emu: Emulator) -> None:
+    await register(api, "http://xn--/hook")
+    await api.signed_upload(jpeg())
+    await emu.drain()
+    stats = emu.stats()["webhooks"]
+    assert (stats["attempts"], stats["failed"], stats["succeeded"]) == (3, 1, 0)
+    delivery = emu.state.dispatcher.deliveries[0]
+    assert (delivery.done, delivery.status_codes) == (True, [None, None, None])
+
+
 async def test_every_webhook_gets_every_event(api: Api, emu: Emulator, peer: Peer) -> None:
     secrets = [await register(api, peer.url(f"hooks/{n}")) for n in range(3)]
     await api.signed_upload(jpeg())

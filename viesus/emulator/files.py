@@ -50,6 +50,11 @@ def enhanced_filename(original: str | None, fallback_stem: str, extension: str) 
     return f"{safe_filename(stem, fallback_stem)}_enhanced.{extension}"
 
 
+#: What a server-side request can raise for an unusable URL or a failed exchange. httpx raises
+#: ``InvalidURL`` (not an ``HTTPError``) for characters it refuses, and the IDNA codec a
+#: ``UnicodeError`` for host names such as ``xn--``: both pass ``is_http_url``.
+TRANSPORT_ERRORS: tuple[type[Exception], ...] = (httpx.HTTPError, httpx.InvalidURL, UnicodeError)
+
 T = TypeVar("T")
 
 
@@ -98,7 +103,7 @@ async def _fetch(
             if declared is not None and declared.isdigit() and int(declared) > max_bytes:
                 raise StoreError(codes.FILE_TOO_LARGE, f"the file is larger than {max_bytes} bytes")
             return await consume(response.aiter_bytes())
-    except httpx.HTTPError as exc:
+    except TRANSPORT_ERRORS as exc:
         raise StoreError(
             codes.FETCH_FAILED, f"the URL could not be fetched ({type(exc).__name__})"
         ) from exc

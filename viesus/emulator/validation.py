@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 from graphql import GraphQLError
 
 from viesus.emulator import codes
@@ -130,8 +131,10 @@ def canonical_json(params: Mapping[str, Any]) -> str:
 
 
 def is_http_url(url: str) -> bool:
+    """An absolute http(s) URL with a host, that httpx accepts (no control characters)."""
     try:
         parts = urlsplit(url)
-    except ValueError:
+        httpx.URL(url)
+    except (ValueError, httpx.InvalidURL):
         return False
     return parts.scheme in {"http", "https"} and bool(parts.hostname)

@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 
+from viesus.emulator.files import TRANSPORT_ERRORS
 from viesus.emulator.stats import Stats
 from viesus.emulator.store import Store, WebhookRecord, new_id, utcnow
 from viesus.emulator.views import to_json
@@ -99,7 +100,7 @@ class WebhookDispatcher:
                         webhook.url, content=body, headers=headers, timeout=self._timeout
                     )
                     status = response.status_code
-                except httpx.HTTPError as exc:
+                except TRANSPORT_ERRORS as exc:
                     log.info(
                         "webhook %s attempt %d to %s failed: %s",
                         delivery.event_id,
