@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import struct
 import zlib
+from collections.abc import AsyncIterator
 
 import pytest
 
 from tests.emulator.conftest import Api, jpeg
 from tests.emulator.peer import Peer
-from viesus.emulator import Emulator
+from viesus.emulator import Emulator, uploads
 
 URL_UPLOAD = (
     "mutation($u: String!) { createUploadFromUrl(input: {url: $u}) { id status metadata } }"
@@ -135,6 +137,69 @@ async def test_signed_put_enforces_signature_and_declaration(api: Api, emu: Emul
     assert (await api.http.put(url, content=data, headers=jpeg_type)).status_code == 200
     await api.data(COMPLETE, {"u": reserved["uploadId"]})
     assert await put(url, data, jpeg_type) == (409, "AlreadyCompleted")
+
+
+async def reserve(api: Api, data: bytes) -> tuple[str, str]:
+    reserved = (
+        await api.data(
+            SIGN, {"i": {"filename": "p.jpg", "filesize": len(data), "mimetype": "image/jpeg"}}
+        )
+    )["createSignedUploadUrl"]
+    return reserved["uploadId"], reserved["uploadUrl"]
+
+
+async def test_refused_put_keeps_the_bytes_of_an_earlier_one(api: Api) -> None:
+    data = jpeg()
+    upload_id, url = await reserve(api, data)
+    jpeg_type = {"content-type": "image/jpeg"}
+    assert (await api.http.put(url, content=data, headers=jpeg_type)).status_code == 200
+
+    async def short() -> object:
+        yield data[:-1]
+
+    refused = await api.http.put(url, content=short(), headers=jpeg_type)  # type: ignore[arg-type]
+    assert refused.status_code == 400
+    done = (await api.data(COMPLETE, {"u": upload_id}))["completeSignedUpload"]
+    assert done["status"] == "UPLOAD_FINISHED"
+    stored = await api.data("query($u: ID!) { upload(id: $u) { url } }", {"u": upload_id})
+    assert (await api.http.get(stored["upload"]["url"])).content == data
+
+
+async def test_concurrent_puts_each_store_a_whole_body(api: Api, emu: Emulator) -> None:
+    first, second = jpeg(quality=90), jpeg(quality=90)[::-1]
+    upload_id, _ = await reserve(api, first)
+    half = asyncio.Event()
+
+    async def slow() -> AsyncIterator[bytes]:
+        yield first[:100]
+        half.set()
+        await asyncio.sleep(0.05)
+        yield first[100:]
+
+    async def fast() -> AsyncIterator[bytes]:
+        await half.wait()
+        yield second
+
+    sizes = await asyncio.gather(
+        uploads.receive_put(emu.state, upload_id, "image/jpeg", None, slow()),
+        uploads.receive_put(emu.state, upload_id, "image/jpeg", None, fast()),
+    )
+    assert list(sizes) == [len(first), len(second)]
+    stored = (emu.state.uploads_dir / f"{upload_id}.bin").read_bytes()
+    assert stored == first, "the PUT that ended last wins, whole"
+    assert not list(emu.state.uploads_dir.glob("*.part"))
+
+
+async def test_concurrent_completes_finish_once(api: Api, emu: Emulator) -> None:
+    data = jpeg()
+    upload_id, url = await reserve(api, data)
+    jpeg_type = {"content-type": "image/jpeg"}
+    assert (await api.http.put(url, content=data, headers=jpeg_type)).status_code == 200
+    done = await asyncio.gather(*(uploads.complete_signed(emu.state, upload_id) for _ in range(3)))
+    assert {record.status for record in done} == {"UPLOAD_FINISHED"}
+    assert emu.stats()["webhooks"]["events"] == 1, "one upload event, not one per complete"
+    late = await api.http.put(url, content=data, headers=jpeg_type)
+    assert (late.status_code, late.json()["error"]["code"]) == (409, "AlreadyCompleted")
 
 
 async def test_expired_upload_url_is_refused(api: Api, emu: Emulator) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path, PurePosixPath
 from typing import TypeVar
@@ -68,16 +69,31 @@ async def _capped(chunks: AsyncIterator[bytes], max_bytes: int) -> AsyncIterator
         yield chunk
 
 
-async def write_stream(chunks: AsyncIterator[bytes], dest: Path, max_bytes: int) -> int:
-    """Stream ``chunks`` to ``dest`` (atomically, via a .part file); returns the byte count."""
-    part = dest.with_name(dest.name + ".part")
+async def write_stream(
+    chunks: AsyncIterator[bytes],
+    dest: Path,
+    max_bytes: int,
+    *,
+    accept: Callable[[int], None] | None = None,
+) -> int:
+    """Stream ``chunks`` to ``dest`` atomically; returns the byte count.
+
+    The bytes go to a .part file of their own (two concurrent writers of one ``dest`` never
+    share one), and replace ``dest`` only once complete and ``accept(size)`` (if given) did not
+    raise: a refused body never touches what ``dest`` already holds.
+    """
+    part = dest.with_name(f"{dest.name}.{secrets.token_hex(4)}.part")
     size = 0
     try:
         async with await anyio.open_file(part, "wb") as out:
             async for chunk in _capped(chunks, max_bytes):
                 size += len(chunk)
                 await out.write(chunk)
-        await anyio.Path(part).rename(dest)
+        if accept is not None:
+            accept(size)
+        # A rename is a metadata operation: done on the loop, so nothing runs between the
+        # caller's last check in accept() and the bytes becoming dest.
+        part.replace(dest)
     except BaseException:
         with contextlib.suppress(OSError):
             await anyio.Path(part).unlink(missing_ok=True)

@@ -7,6 +7,7 @@ directly: ``views`` turns one into the dict of GraphQL field values at resolve t
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -46,6 +47,8 @@ class UploadRecord:
     declared_mimetype: str | None = None
     #: True once a signed PUT stored all declared bytes.
     received: bool = False
+    #: The running (or ended) completeSignedUpload probe: concurrent completes share it.
+    completion: asyncio.Future[None] | None = field(default=None, repr=False, compare=False)
     filesize: int | None = None
     mimetype: str | None = None
     extension: str | None = None

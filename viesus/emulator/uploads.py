@@ -124,7 +124,7 @@ async def receive_put(
     upload = state.store.uploads.get(upload_id)
     if upload is None or upload.declared_size is None:
         raise PutRejected(404, "NoSuchUpload", "no signed upload with this id")
-    if upload.status != UPLOAD_PENDING:
+    if _completing(upload):
         raise PutRejected(409, "AlreadyCompleted", "this upload is already completed")
     media_type = (content_type or "").split(";")[0].strip().lower()
     if media_type != upload.declared_mimetype:
@@ -138,20 +138,31 @@ async def receive_put(
             400, "SizeMismatch", f"Content-Length must be the declared {upload.declared_size}"
         )
     upload.started_at = upload.started_at or utcnow()
-    path = _upload_path(state, upload.id)
+
+    def accept(size: int) -> None:
+        # Checked once the body is complete, before it replaces an earlier PUT's bytes.
+        if size != upload.declared_size:
+            raise PutRejected(
+                400, "SizeMismatch", f"{size} bytes received, {upload.declared_size} declared"
+            )
+        if _completing(upload):
+            raise PutRejected(409, "AlreadyCompleted", "this upload is already completed")
+
     try:
-        size = await write_stream(chunks, path, upload.declared_size)
+        size = await write_stream(
+            chunks, _upload_path(state, upload.id), upload.declared_size, accept=accept
+        )
     except StoreError as exc:
         raise PutRejected(
             400, "SizeMismatch", f"more bytes than the declared {upload.declared_size}"
         ) from exc
-    if size != upload.declared_size:
-        path.unlink(missing_ok=True)
-        raise PutRejected(
-            400, "SizeMismatch", f"{size} bytes received, {upload.declared_size} declared"
-        )
     upload.received = True
     return size
+
+
+def _completing(upload: UploadRecord) -> bool:
+    """Completed, or being completed: its stored bytes must not change any more."""
+    return upload.status != UPLOAD_PENDING or upload.completion is not None
 
 
 async def complete_signed(state: EmulatorState, upload_id: str) -> UploadRecord:
@@ -170,7 +181,12 @@ async def complete_signed(state: EmulatorState, upload_id: str) -> UploadRecord:
             "no bytes were received for this upload: PUT the file to uploadUrl first",
             id=upload_id,
         )
-    await _finish(state, upload, _upload_path(state, upload.id))
+    if upload.completion is None:
+        # One probe and one webhook event, however many completes arrive while it runs.
+        upload.completion = asyncio.ensure_future(
+            _finish(state, upload, _upload_path(state, upload.id))
+        )
+    await asyncio.shield(upload.completion)
     return upload
 
 
