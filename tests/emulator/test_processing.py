@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from tests.emulator.conftest import Api, jpeg
+from tests.emulator.conftest import FAST, Api, jpeg
 from tests.emulator.peer import Peer
-from viesus.emulator import Emulator, FaultConfig
+from viesus.emulator import Emulator, EmulatorConfig, FaultConfig
 
 URL_UPLOAD = (
     "mutation($u: String!) { createUploadFromUrl(input: {url: $u}) { id status width height } }"
@@ -145,3 +145,21 @@ async def test_background_url_httpx_refuses_is_a_background_fetch_failure(api: A
     }
     done = await api.wait((await api.enhance(upload["id"], params))["id"])
     assert (done["status"], done["errorCode"]) == ("ERROR", "BACKGROUND_FETCH_FAILED")
+
+
+@pytest.mark.parametrize("emulator_config", [EmulatorConfig(workers=1, **FAST)])  # type: ignore[arg-type]
+async def test_a_failing_status_event_neither_kills_the_slot_nor_recharges(
+    api: Api, emu: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    upload = await api.signed_upload(jpeg())
+
+    def broken_emit(event: str, data: dict[str, Any]) -> str:
+        raise RuntimeError("event emission failed")
+
+    monkeypatch.setattr(emu.state.dispatcher, "emit", broken_emit)
+    first = await api.enhance(upload["id"], {"upscalingFactor": "X2"})
+    second = await api.enhance(upload["id"], {"upscalingFactor": "X2"})
+    for job in (first, second):
+        assert (await api.wait(job["id"], timeout=5))["status"] == "FINISHED"
+    credits = emu.stats()["credits"]
+    assert (credits["used"], credits["reserved"], credits["charged"]) == (8, 0, 8)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from viesus.emulator import codes
 from viesus.emulator.engine import EngineError, EngineResult, enhance, processing_seconds
 from viesus.emulator.files import StoreError, enhanced_filename, fetch_bytes
-from viesus.emulator.store import ERROR, FINISHED, JobRecord, utcnow
+from viesus.emulator.store import ERROR, FINISHED, QUEUED, JobRecord, utcnow
 from viesus.emulator.validation import upscaling_violation
 from viesus.emulator.views import job_view
 from viesus.emulator.webhooks import ENHANCED_IMAGE_EVENT
@@ -162,6 +162,8 @@ class WorkerPool:
         started: float | None = None,
         reserved: bool = True,
     ) -> None:
+        if job.status != QUEUED:
+            return  # already ended: a failure after the end must not settle the credits twice
         state = self._state
         now = utcnow()
         job.finished_at = now
@@ -176,5 +178,8 @@ class WorkerPool:
             job.error_message = error.message
             if reserved:
                 state.ledger.release(job.cost)
-        view = job_view(job, state.signer, state.config.download_url_ttl)
-        state.dispatcher.emit(ENHANCED_IMAGE_EVENT, view)
+        try:
+            view = job_view(job, state.signer, state.config.download_url_ttl)
+            state.dispatcher.emit(ENHANCED_IMAGE_EVENT, view)
+        except Exception:  # the job has ended and is settled: a lost event must not undo that
+            log.exception("the status event of job %s could not be emitted", job.id)
