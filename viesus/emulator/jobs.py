@@ -43,13 +43,13 @@ def create_job(
     assert upload.info is not None
     violation = upscaling_violation(upload.info, params)
     if violation is None and not state.ledger.reserve(cost, now):
-        available = state.ledger.remaining - state.ledger.reserved
+        available = state.ledger.available(now)
         raise codes.graphql_error(
             codes.INSUFFICIENT_CREDITS,
-            f"this enhancement costs {cost} credits; {max(available, 0)} are available "
+            f"this enhancement costs {cost} credits; {available} are available "
             "(remaining this period minus those held by unfinished jobs)",
             cost=cost,
-            available=max(available, 0),
+            available=available,
         )
     job = JobRecord(
         id=new_id(),

@@ -73,13 +73,14 @@ class CreditLedger:
             "remainingCreditsThisPeriod": self.remaining,
         }
 
-    def can_reserve(self, cost: int, now: datetime) -> bool:
+    def available(self, now: datetime) -> int:
+        """Credits a new job may still reserve: remaining this period minus those held."""
         self._roll(now)
-        return cost <= self.remaining - self.reserved
+        return max(self.remaining - self.reserved, 0)
 
     def reserve(self, cost: int, now: datetime) -> bool:
         """Hold ``cost`` for a new job; False (and nothing held) when it does not fit."""
-        if not self.can_reserve(cost, now):
+        if cost > self.available(now):
             return False
         self.reserved += cost
         return True

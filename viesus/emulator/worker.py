@@ -20,7 +20,6 @@ from viesus.emulator import codes
 from viesus.emulator.engine import EngineError, EngineResult, enhance, processing_seconds
 from viesus.emulator.files import StoreError, enhanced_filename, fetch_bytes
 from viesus.emulator.store import ERROR, FINISHED, QUEUED, JobRecord, utcnow
-from viesus.emulator.validation import upscaling_violation
 from viesus.emulator.views import job_view
 from viesus.emulator.webhooks import ENHANCED_IMAGE_EVENT
 
@@ -104,9 +103,7 @@ class WorkerPool:
         assert upload.info is not None
         assert upload.path is not None
         try:
-            violation = upscaling_violation(upload.info, job.params)
-            if violation:
-                raise JobFailed(codes.UPSCALING_LIMIT_EXCEEDED, violation)
+            # create_job ended every job that breaks the upscaling limits (fail_now).
             modelled = processing_seconds(upload.info, job.params) * state.config.time_scale
             background = await self._background(job.params)
             result = await self._enhance(upload.path, job.params, background)
