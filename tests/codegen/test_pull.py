@@ -147,3 +147,27 @@ def test_pull_falls_back_when_input_value_deprecation_is_unsupported(committed_s
     assert calls == [True, False]
     # Without input-value deprecations the SDL is the same here (none are deprecated).
     assert pulled == committed_sdl
+
+
+def _check(endpoint: str, against: Path | None = None) -> subprocess.CompletedProcess[str]:
+    argv = [sys.executable, "-m", "codegen", "check", "--endpoint", endpoint]
+    if against is not None:
+        argv += ["--against", str(against)]
+    return subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, check=False)
+
+
+def test_check_reports_no_drift_against_the_same_schema(schema_server: str) -> None:
+    result = _check(schema_server)
+    assert result.returncode == 0, result.stderr
+    assert "No changes." in result.stdout
+
+
+def test_check_fails_on_breaking_drift(schema_server: str, tmp_path: Path) -> None:
+    """The committed SDL has a field the server lacks: breaking for our clients, exit 1."""
+    committed = (ROOT / "schema" / "viesus.graphql").read_text(encoding="utf-8")
+    richer = committed.replace("type Credits {", "type Credits {\n  currency: String", 1)
+    assert richer != committed
+    (tmp_path / "richer.graphql").write_text(richer, encoding="utf-8")
+    result = _check(schema_server, tmp_path / "richer.graphql")
+    assert result.returncode == 1
+    assert "Credits.currency was removed" in result.stdout
