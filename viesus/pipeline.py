@@ -258,11 +258,14 @@ class Pipeline:
                 credits=0,
             )
             return item.result
+        if row.state == "failed":
+            # Try again on a fresh (free) upload: the old one holds the failed job, and
+            # reconciliation relies on "any job on this item's upload is this attempt's".
+            return None
         item.upload_id = row.upload_id
         if row.state in ("created", "finished") and row.job_id:
-            item.job_id = (
-                row.job_id
-            )  # re-attach (a finished one whose file vanished: download again)
+            # Re-attach (a finished one whose file vanished is downloaded again).
+            item.job_id = row.job_id
         elif row.state == "intent":
             item.reconcile = True
         return None

@@ -156,3 +156,26 @@ async def test_register_and_remove_webhook_through_the_client(
     assert await viesus.remove_webhook(registered.id)
     assert not await viesus.remove_webhook(registered.id)
     assert emulator.stats()["webhooks"]["registered"] == 0
+
+
+async def test_failed_items_are_retried_on_a_fresh_upload_and_never_adopt_the_old_job(
+    emulator: Emulator, photos: Callable[..., list[Path]], tmp_path: Path
+) -> None:
+    sources = photos(4)
+    out, journal = tmp_path / "out", tmp_path / "journal.sqlite"
+    emulator.faults = FaultConfig(job_error_rate=1.0)
+    async with make_client(emulator) as viesus:
+        first = [r async for r in viesus.enhance_many(sources, X2, out, journal=journal)]
+    assert {r.status for r in first} == {"failed"}
+    # The retry's create answers are all lost: reconciliation must find the NEW jobs.
+    emulator.faults = FaultConfig(
+        lost_response=1.0, only_operations=frozenset({"CreateEnhancedImages"})
+    )
+    async with make_client(emulator) as viesus:
+        second = [r async for r in viesus.enhance_many(sources, X2, out, journal=journal)]
+    assert [r.status for r in second] == ["finished"] * 4
+    assert {r.job_id for r in second}.isdisjoint({r.job_id for r in first})
+    stats = emulator.stats()
+    assert stats["jobs"]["by_status"] == {"ERROR": 4, "FINISHED": 4}
+    assert all(count == 1 for count in stats["jobs"]["per_upload"].values())
+    assert stats["credits"]["used"] == 4 * 4
