@@ -222,17 +222,15 @@ class GraphQLEndpoint:
                 401,
                 media_type,
             )
-        params = await self._read_params(request)
+        params = await self._read_params(request, media_type)
         if isinstance(params, Response):
             return params
         query, variables, operation_name = params
         return await self._run(request, media_type, query, variables, operation_name)
 
     async def _read_params(
-        self, request: Request
+        self, request: Request, media_type: str
     ) -> tuple[str, dict[str, Any], str | None] | Response:
-        media_type = negotiate(request.headers.get("accept")) or APPLICATION_JSON
-
         def bad(message: str, code: str = codes.BAD_REQUEST, status: int = 400) -> Response:
             return self._respond(error_body(code, message), status, media_type)
 
