@@ -60,6 +60,19 @@ class Serving:
     ) -> Serving:
         """Bind, start serving, return once requests are accepted. ``options`` go to uvicorn."""
         sock = bind_socket(host, port)
+        return await cls.start_on(sock, app, startup_timeout=startup_timeout, name=name, **options)
+
+    @classmethod
+    async def start_on(
+        cls,
+        sock: socket.socket,
+        app: Any,
+        *,
+        startup_timeout: float = 10.0,
+        name: str = "server",
+        **options: Any,
+    ) -> Serving:
+        """Serve on a socket from ``bind_socket`` (closed if the server cannot start)."""
         config = uvicorn.Config(
             app,
             log_config=None,
@@ -73,15 +86,19 @@ class Serving:
         task = asyncio.create_task(server.serve(sockets=[sock]), name=name)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + startup_timeout
-        while not server.started:
-            if task.done() or loop.time() > deadline:
-                server.should_exit = True
-                with contextlib.suppress(Exception):
-                    await task
-                sock.close()
-                raise RuntimeError(f"the {name} could not start on {host}:{port}")
-            await asyncio.sleep(0.005)
-        return cls(server, task, int(sock.getsockname()[1]))
+        host, port = sock.getsockname()[:2]
+        try:
+            while not server.started:
+                if task.done() or loop.time() > deadline:
+                    raise RuntimeError(f"the {name} could not start on {host}:{port}")
+                await asyncio.sleep(0.005)
+        except BaseException:
+            server.should_exit = True
+            with contextlib.suppress(BaseException):
+                await task
+            sock.close()
+            raise
+        return cls(server, task, int(port))
 
     async def stop(self, timeout: float = 10.0) -> None:
         """Stop accepting, let in-flight requests finish (up to ``timeout``), release the port."""

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import httpx
 import pytest
 
 from tests.emulator.conftest import FAST, Api, jpeg
-from viesus.emulator import Emulator, EmulatorConfig
+from viesus.emulator import Emulator, EmulatorConfig, runner
 
 CREDITS = {"query": "{ credits { remainingCreditsThisPeriod } }"}
 
@@ -40,6 +41,32 @@ async def test_given_data_dir_is_kept(tmp_path: Path) -> None:
     async with Emulator(EmulatorConfig(data_dir=tmp_path, **FAST)) as emu:  # type: ignore[arg-type]
         assert emu.state.uploads_dir.parent == tmp_path
     assert tmp_path.exists()
+
+
+async def test_failed_start_leaves_nothing_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        emu = Emulator(EmulatorConfig(port=busy.getsockname()[1], **FAST))  # type: ignore[arg-type]
+        with pytest.raises(OSError, match="already in use"):
+            await emu.start()
+    assert not list(tmp_path.iterdir()), "a busy port leaves no data directory behind"
+
+    def broken_app(state: object) -> object:
+        raise RuntimeError("app construction failed")
+
+    monkeypatch.setattr(runner, "build_app", broken_app)
+    emu = Emulator(EmulatorConfig(**FAST))  # type: ignore[arg-type]
+    with pytest.raises(RuntimeError, match="app construction failed"):
+        await emu.start()
+    assert not list(tmp_path.iterdir()), "the data directory is removed"
+    with pytest.raises(RuntimeError, match="not running"):
+        emu.state  # noqa: B018
+    with socket.socket() as again:
+        again.bind(("127.0.0.1", emu.port))  # the port was released
 
 
 def test_threaded_variant_for_sync_code() -> None:

@@ -20,12 +20,11 @@ from types import TracebackType
 from typing import Any, Self, TypeVar
 
 import httpx
-import uvicorn
 
 from viesus.emulator.app import AccessLog, build_app, install_log_filter
 from viesus.emulator.config import EmulatorConfig, FaultConfig
 from viesus.emulator.state import EmulatorState
-from viesus.serving import EmbeddedServer, bind_socket
+from viesus.serving import Serving, bind_socket
 
 T = TypeVar("T")
 
@@ -38,8 +37,7 @@ class Emulator:
     def __init__(self, config: EmulatorConfig | None = None) -> None:
         self.config = config or EmulatorConfig()
         self._state: EmulatorState | None = None
-        self._server: EmbeddedServer | None = None
-        self._serve_task: asyncio.Task[None] | None = None
+        self._serving: Serving | None = None
         self._http: httpx.AsyncClient | None = None
         self._owned_dir: Path | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -101,40 +99,31 @@ class Emulator:
             raise RuntimeError("the emulator is already running")
         config = self.config
         self._loop = asyncio.get_running_loop()
-        data_dir = config.data_dir
-        if data_dir is None:
-            data_dir = self._owned_dir = Path(tempfile.mkdtemp(prefix="viesus-emulator-"))
+        # Bound first: a busy port fails before anything else exists.
         sock = bind_socket(config.host, config.port)
         self.port = sock.getsockname()[1]
-        # Direct connections only: the emulator fetches local test servers, never via a proxy.
-        self._http = httpx.AsyncClient(trust_env=False)
-        state = EmulatorState(config, data_dir, self._http)
-        display_host = "127.0.0.1" if config.host in WILDCARD_HOSTS else config.host
-        if ":" in display_host:
-            display_host = f"[{display_host}]"
-        state.signer.base_url = (config.public_base_url or "").rstrip("/") or (
-            f"http://{display_host}:{self.port}"
-        )
-        self._state = state
-        app = build_app(state)
-        install_log_filter()
-        server_config = uvicorn.Config(
-            AccessLog(app) if config.access_log else app,
-            log_config=None,
-            log_level="warning",
-            access_log=False,
-            lifespan="off",
-            timeout_graceful_shutdown=2,
-            server_header=False,
-        )
-        self._server = EmbeddedServer(server_config)
-        self._serve_task = asyncio.create_task(self._server.serve(sockets=[sock]))
         try:
-            while not self._server.started:
-                if self._serve_task.done():
-                    self._serve_task.result()
-                    raise RuntimeError("the emulator's HTTP server did not start")
-                await asyncio.sleep(0.005)
+            data_dir = config.data_dir
+            if data_dir is None:
+                data_dir = self._owned_dir = Path(tempfile.mkdtemp(prefix="viesus-emulator-"))
+            # Direct connections only: the emulator fetches local test servers, never via a proxy.
+            self._http = httpx.AsyncClient(trust_env=False)
+            state = EmulatorState(config, data_dir, self._http)
+            display_host = "127.0.0.1" if config.host in WILDCARD_HOSTS else config.host
+            if ":" in display_host:
+                display_host = f"[{display_host}]"
+            state.signer.base_url = (config.public_base_url or "").rstrip("/") or (
+                f"http://{display_host}:{self.port}"
+            )
+            self._state = state
+            app = build_app(state)
+            install_log_filter()
+            self._serving = await Serving.start_on(
+                sock,
+                AccessLog(app) if config.access_log else app,
+                name="emulator's HTTP server",
+                timeout_graceful_shutdown=2,
+            )
         except BaseException:
             sock.close()
             await self.stop()
@@ -143,11 +132,9 @@ class Emulator:
 
     async def stop(self) -> None:
         """Stop serving, cancel workers and deliveries, remove the temporary data."""
-        if self._server is not None and self._serve_task is not None:
-            self._server.should_exit = True
-            with contextlib.suppress(Exception):
-                await self._serve_task
-        self._server = self._serve_task = None
+        serving, self._serving = self._serving, None
+        if serving is not None:
+            await serving.stop()
         if self._state is not None:
             await self._state.workers.aclose()
             await self._state.dispatcher.aclose()
