@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import time
 
 import numpy as np
@@ -51,13 +52,33 @@ BAD_INPUTS = {
 @pytest.mark.parametrize("name", sorted(BAD_INPUTS))
 def test_bad_inputs_fail_fast_with_the_right_code(name: str) -> None:
     data, code = BAD_INPUTS[name]
-    for call in (lambda: probe(data), lambda: enhance(data, {})):
+    for call in (lambda: probe(data), lambda: probe(io.BytesIO(data)), lambda: enhance(data, {})):
         started = time.perf_counter()
         with pytest.raises(EngineError) as caught:
             call()
         assert caught.value.code == code, caught.value.message
         assert caught.value.message
         assert time.perf_counter() - started < 2.0  # header checks only: never decodes a bomb
+
+
+class CountingReader(io.BytesIO):
+    """A file that counts the bytes read from it."""
+
+    bytes_read = 0
+
+    def read(self, size: int | None = -1, /) -> bytes:
+        chunk = super().read(size)
+        self.bytes_read += len(chunk)
+        return chunk
+
+
+# Not WebP: Pillow's WebP plugin reads the whole file to open it.
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "TIFF"])
+def test_probe_of_a_file_reads_the_header_only(fmt: str) -> None:
+    data = encode(scene(64, 48), fmt) + b"\0" * 5_000_000  # a large body Pillow must not read
+    file = CountingReader(data)
+    assert probe(file) == probe(data)
+    assert file.bytes_read < 100_000
 
 
 def test_guard_is_sensible() -> None:

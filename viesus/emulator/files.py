@@ -146,17 +146,19 @@ async def fetch_bytes(http: httpx.AsyncClient, url: str, max_bytes: int, timeout
 
 
 def _probe_file(path: Path) -> ImageInfo:
-    data = path.read_bytes()
-    if not data:
-        raise StoreError(codes.EMPTY_FILE, "the file is empty (0 bytes)")
-    if data.startswith(b"%PDF-"):
-        raise StoreError(
-            codes.UNSUPPORTED_FORMAT, "PDF uploads are not supported by the emulator yet"
-        )
-    try:
-        return probe(data)
-    except EngineError as exc:
-        raise StoreError(exc.code, exc.message) from exc
+    # The engine reads the header from the open file: a 100 MiB upload is not read whole.
+    with path.open("rb") as file:
+        head = file.read(5)
+        if not head:
+            raise StoreError(codes.EMPTY_FILE, "the file is empty (0 bytes)")
+        if head == b"%PDF-":
+            raise StoreError(
+                codes.UNSUPPORTED_FORMAT, "PDF uploads are not supported by the emulator yet"
+            )
+        try:
+            return probe(file)
+        except EngineError as exc:
+            raise StoreError(exc.code, exc.message) from exc
 
 
 async def probe_file(path: Path) -> ImageInfo:

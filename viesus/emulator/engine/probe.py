@@ -13,7 +13,7 @@ The decision table:
 from __future__ import annotations
 
 import io
-from typing import Final
+from typing import BinaryIO, Final
 
 from PIL import Image
 
@@ -52,6 +52,10 @@ def sniff(data: bytes) -> str | None:
     return None
 
 
+#: How much of the start `sniff` and `_is_pdf` look at.
+_HEAD_BYTES: Final[int] = 1024
+
+
 def _is_pdf(data: bytes) -> bool:
     # The PDF header may follow a little junk (the spec tolerates it within the first 1 KiB).
     return b"%PDF-" in data[:1024]
@@ -71,17 +75,28 @@ def orientation(img: Image.Image) -> int:
     return value if isinstance(value, int) and 1 <= value <= 8 else 1
 
 
-def open_image(data: bytes) -> tuple[Image.Image, ImageInfo]:
-    """Lazily open `data` and validate it; the caller may then `load()` the returned image."""
-    if not data:
+def open_image(data: bytes | BinaryIO) -> tuple[Image.Image, ImageInfo]:
+    """Lazily open `data` and validate it; the caller may then `load()` the returned image.
+
+    `data` may also be a seekable binary file, read from its start: only the header is read,
+    and the file must stay open as long as the returned image is used.
+    """
+    source: BinaryIO
+    if isinstance(data, bytes):
+        head, source = data[:_HEAD_BYTES], io.BytesIO(data)
+    else:
+        data.seek(0)
+        head, source = data.read(_HEAD_BYTES), data
+        data.seek(0)
+    if not head:
         raise EngineError("CORRUPT_INPUT", "the file is empty (0 bytes)")
-    announced = sniff(data)
-    if announced is None and _is_pdf(data):
+    announced = sniff(head)
+    if announced is None and _is_pdf(head):
         raise EngineError(
             "UNSUPPORTED_FORMAT", "PDF documents are not rasterised by the emulator's engine"
         )
     try:
-        img = Image.open(io.BytesIO(data))
+        img = Image.open(source)
     except Image.DecompressionBombError as exc:
         raise EngineError(
             "IMAGE_TOO_LARGE", f"the header declares an image too large to decode ({exc})"
@@ -126,8 +141,11 @@ def open_image(data: bytes) -> tuple[Image.Image, ImageInfo]:
     return img, info
 
 
-def probe(data: bytes) -> ImageInfo:
-    """Identify `data` from its header only (no pixel decode). Raises EngineError."""
+def probe(data: bytes | BinaryIO) -> ImageInfo:
+    """Identify `data` (bytes or a seekable binary file) from its header only (no pixel decode).
+
+    Raises EngineError.
+    """
     img, info = open_image(data)
     img.close()
     return info
