@@ -202,6 +202,27 @@ async def test_concurrent_completes_finish_once(api: Api, emu: Emulator) -> None
     assert (late.status_code, late.json()["error"]["code"]) == (409, "AlreadyCompleted")
 
 
+async def test_complete_can_be_retried_after_an_unexpected_failure(
+    api: Api, emu: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = jpeg()
+    upload_id, url = await reserve(api, data)
+    assert (
+        await api.http.put(url, content=data, headers={"content-type": "image/jpeg"})
+    ).is_success
+    real_probe = getattr(uploads, "probe_file")  # noqa: B009 - imported, not exported
+
+    async def failing_probe(path: object) -> object:
+        monkeypatch.setattr(uploads, "probe_file", real_probe)
+        raise OSError("disk hiccup")
+
+    monkeypatch.setattr(uploads, "probe_file", failing_probe)
+    failed = await api.gql(COMPLETE, {"u": upload_id})
+    assert failed["errors"][0]["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
+    done = (await api.data(COMPLETE, {"u": upload_id}))["completeSignedUpload"]
+    assert done["status"] == "UPLOAD_FINISHED"
+
+
 async def test_expired_upload_url_is_refused(api: Api, emu: Emulator) -> None:
     emu.state.config.upload_url_ttl = -1
     data = jpeg()

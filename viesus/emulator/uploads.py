@@ -186,7 +186,13 @@ async def complete_signed(state: EmulatorState, upload_id: str) -> UploadRecord:
         upload.completion = asyncio.ensure_future(
             _finish(state, upload, _upload_path(state, upload.id))
         )
-    await asyncio.shield(upload.completion)
+    completion = upload.completion
+    try:
+        await asyncio.shield(completion)
+    except Exception:
+        if upload.completion is completion:
+            upload.completion = None  # an unexpected failure: a later complete tries again
+        raise
     return upload
 
 
