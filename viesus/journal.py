@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Final, Literal, Self, TypeGuard, cast
+from typing import IO, Final, Literal, Self, TypeGuard, cast
 
 from viesus.errors import JournalError
 from viesus.redact import redact_url
@@ -167,9 +167,12 @@ class Journal:
     as a context manager) and ``close()`` when done.
     """
 
-    def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
+    def __init__(
+        self, connection: sqlite3.Connection, path: Path, process_lock: IO[bytes] | None = None
+    ) -> None:
         self._connection = connection
         self._lock = threading.Lock()
+        self._process_lock = process_lock
         self.path = path
 
     @classmethod
@@ -181,13 +184,19 @@ class Journal:
         """
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        process_lock = _lock_exclusively(path)
+        try:
+            connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        except BaseException:
+            _release(process_lock)
+            raise
         try:
             _prepare(connection, path)
         except BaseException:
             connection.close()
+            _release(process_lock)
             raise
-        return cls(connection, path)
+        return cls(connection, path, process_lock)
 
     def __enter__(self) -> Self:
         return self
@@ -207,6 +216,8 @@ class Journal:
         """Close the connection; every write is already committed."""
         with self._lock:
             self._connection.close()
+            _release(self._process_lock)
+            self._process_lock = None
 
     # --- reads ---------------------------------------------------------------------------
 
@@ -378,3 +389,28 @@ def _prepare(connection: sqlite3.Connection, path: Path) -> None:
         except BaseException:
             connection.execute("ROLLBACK")
             raise
+
+
+def _lock_exclusively(path: Path) -> IO[bytes] | None:
+    """Hold ``PATH.lock`` for as long as the journal is open: two batches running on one
+    journal at once would each see the other's intents as theirs to reconcile, and create
+    twice. POSIX ``flock``; where that does not exist (Windows) no lock is taken."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        return None
+    handle = open(path.with_name(path.name + ".lock"), "ab")  # noqa: SIM115 - held until close()
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise JournalError(
+            f"the journal {path} is in use by another running batch; wait for it to end "
+            "or use another journal file"
+        ) from None
+    return handle
+
+
+def _release(handle: IO[bytes] | None) -> None:
+    if handle is not None:
+        handle.close()  # closing the descriptor releases the flock

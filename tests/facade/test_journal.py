@@ -283,3 +283,14 @@ def test_signed_url_source_stores_no_token(tmp_path: Path) -> None:
         if file.is_file():
             stored = file.read_bytes()
             assert not any(part.encode() in stored for part in SECRET_PARTS), file.name
+
+
+def test_one_journal_serves_one_running_batch_at_a_time(tmp_path: Path) -> None:
+    path = tmp_path / "batch.journal"
+    with (
+        Journal.open(path),
+        pytest.raises(JournalError, match="in use by another running batch"),
+    ):
+        Journal.open(path)
+    with Journal.open(path):  # released on close
+        pass
