@@ -11,7 +11,8 @@ every server. ``run_batches`` sends ``batch_size`` aliased copies of a root fiel
   mutation field nulls ``data`` for all, although the others ran). The caller reconciles.
 
 A server that refuses the document size (HTTP 400 ``TOO_MANY_ROOT_FIELDS`` [inferred]) gets the
-same items again in halves, down to one per request; the smaller size is kept for later calls.
+same items again in smaller batches: at the limit it announces (``extensions.limit``), else in
+halves, down to one per request; the smaller size is kept for later calls.
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ async def run_batches(
     while start < len(items):
         chunk = items[start : start + size.value]
         result = await _run_one(api, chunk, build, operation_name, mutation)
-        if result is None:  # refused as too large: halve and resend the same items
+        if isinstance(result, _Refused):  # too large: resend the same items in smaller batches
             if size.value == 1:
                 outcomes.extend(
                     [Outcome(error=ViesusError("the server refuses even one root field"))]
@@ -74,12 +75,28 @@ async def run_batches(
                 )
                 start += len(chunk)
                 continue
-            size.value = max(1, size.value // 2)
+            # The server's announced limit when it gives one [inferred], else halve.
+            limit = result.limit
+            size.value = (
+                limit if limit is not None and 0 < limit < size.value else max(1, size.value // 2)
+            )
             log.info("server refused %d root fields; batch size now %d", len(chunk), size.value)
             continue
         outcomes.extend(result)
         start += len(chunk)
     return outcomes
+
+
+@dataclass(frozen=True)
+class _Refused:
+    """The server refused the document as too large (nothing ran)."""
+
+    limit: int | None
+
+
+def _announced_limit(error: GraphQLClientGraphQLError) -> int | None:
+    limit = (error.extensions or {}).get("limit")
+    return limit if isinstance(limit, int) and not isinstance(limit, bool) else None
 
 
 def alias(index: int) -> str:
@@ -92,7 +109,7 @@ async def _run_one(
     build: Callable[[T], GraphQLField],
     operation_name: str,
     mutation: bool,
-) -> list[Outcome] | None:
+) -> list[Outcome] | _Refused:
     fields = [build(item).alias(alias(i)) for i, item in enumerate(chunk)]
     send = api.mutation if mutation else api.query
     try:
@@ -101,8 +118,9 @@ async def _run_one(
         return _partial(len(chunk), exc.data, exc.errors, mutation)
     except GraphQLClientHttpError as exc:
         errors = [GraphQLClientGraphQLError.from_dict(e) for e in exc.graphql_errors()]
-        if exc.status_code == 400 and any(e.code in TOO_MANY for e in errors):
-            return None
+        refusals = [e for e in errors if e.code in TOO_MANY]
+        if exc.status_code == 400 and refusals:
+            return _Refused(_announced_limit(refusals[0]))
         return [Outcome(error=map_error(exc))] * len(chunk)
     except AmbiguousRequest as exc:
         if mutation:

@@ -94,9 +94,13 @@ async def test_server_limit_on_root_fields_makes_batches_smaller(
     emulator.state.config.max_root_fields = 4
     async with make_client(emulator, batch_size=16) as viesus:
         results = await collect(viesus, photos(10), tmp_path / "out")
-        assert viesus.batch.value <= 4
+        assert viesus.batch.value == 4  # the limit the server announced, not 16 -> 8 -> 4
+        assert viesus.poller.batch_size == 4
     assert all(r.status == "finished" for r in results)
-    assert emulator.stats()["jobs"]["duplicates"] == 0
+    stats = emulator.stats()
+    assert stats["jobs"]["duplicates"] == 0
+    # One refused document per batch size (mutations, then polls), never again after.
+    assert stats["requests"]["by_status"].get("400") == 2
 
 
 async def test_limits_and_budget_are_checked_before_anything_is_spent(
