@@ -57,7 +57,7 @@ async def upload_and_create(viesus: Viesus, photos: list[Path]) -> list[str]:
     from viesus.uploads import LocalFile, upload_files
 
     files = [LocalFile(p, read_image_header(p).mimetype, p.stat().st_size) for p in photos]
-    uploads = await upload_files(viesus.api, viesus.http, files, viesus.batch)
+    uploads = await upload_files(viesus.api, viesus.http, files, viesus.batch, viesus.retry_policy)
     ids = [u.upload_id for u in uploads if u.upload_id]
     outcomes = await run_batches(
         viesus.api,
@@ -154,7 +154,9 @@ async def bench_pay_twice(photos: list[Path], scale: float) -> dict[str, Any]:
                 from viesus.uploads import LocalFile, upload_files
 
                 files = [LocalFile(p, "image/jpeg", p.stat().st_size) for p in photos]
-                uploads = await upload_files(viesus.api, viesus.http, files, viesus.batch)
+                uploads = await upload_files(
+                    viesus.api, viesus.http, files, viesus.batch, viesus.retry_policy
+                )
                 for upload in uploads:
                     for _ in range(5):  # what a naive client does: retry the failed POST
                         try:

@@ -83,8 +83,9 @@ class Viesus:
         # HTTP/1.1 keep-alive: HTTP/2 was not measured (neither the emulator nor, as far as
         # is documented, the service offers it), so it is not switched on blind.
         inner = transport or httpx.AsyncHTTPTransport()
+        self.retry_policy = retry or RetryPolicy()
         self.http = httpx.AsyncClient(
-            transport=RetryingTransport(inner, retry or RetryPolicy()),
+            transport=RetryingTransport(inner, self.retry_policy),
             timeout=timeout,
             limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
         )

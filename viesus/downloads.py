@@ -23,6 +23,7 @@ import httpx
 
 from viesus.errors import ServerError
 from viesus.redact import redact_url
+from viesus.retries import RetryPolicy
 
 KNOWN_EXTENSIONS = {
     "jpg": "jpg",
@@ -66,11 +67,17 @@ def free_sibling(path: Path) -> Path:
 
 
 async def download(
-    http: httpx.AsyncClient, url: str, dest: Path, *, overwrite: bool = False, attempts: int = 4
+    http: httpx.AsyncClient,
+    url: str,
+    dest: Path,
+    *,
+    policy: RetryPolicy,
+    overwrite: bool = False,
 ) -> Path:
     """Stream ``url`` to ``dest`` atomically; returns the path actually written."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     last: Exception | None = None
+    attempts = policy.max_attempts
     for attempt in range(attempts):
         fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
         tmp = Path(tmp_name)
@@ -102,7 +109,7 @@ async def download(
                 and status != 429
             ):
                 raise
-            await asyncio.sleep(min(8.0, 0.5 * 2**attempt))
+            await asyncio.sleep(policy.backoff(attempt))
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise

@@ -48,6 +48,7 @@ from viesus.preflight import (
 )
 from viesus.redact import redact_url
 from viesus.results import EnhanceResult
+from viesus.retries import RetryPolicy
 from viesus.selections import create_job, upload_jobs
 from viesus.uploads import LocalFile, upload_files, upload_urls
 from viesus_client import ViesusApiClient
@@ -275,8 +276,9 @@ class Pipeline:
         failed: list[Item] = []
         urls = [i for i in items if i.path is None]
         files = [i for i in items if i.path is not None]
+        policy = self.client.retry_policy
         url_results = await upload_urls(
-            self.client.api, [i.source for i in urls], self.client.batch
+            self.client.api, [i.source for i in urls], self.client.batch, policy
         )
         file_results = await upload_files(
             self.client.api,
@@ -287,6 +289,7 @@ class Pipeline:
                 if i.path is not None and i.header is not None
             ],
             self.client.batch,
+            policy,
             self.client.upload_concurrency,
         )
         for item, result in zip(urls + files, url_results + file_results, strict=True):
@@ -397,7 +400,11 @@ class Pipeline:
             dest = item.dest.with_suffix("." + result_extension(job.filename, item.dest.suffix))
             async with gate:
                 written = await download(
-                    self.client.http, job.full_url, dest, overwrite=self.overwrite
+                    self.client.http,
+                    job.full_url,
+                    dest,
+                    policy=self.client.retry_policy,
+                    overwrite=self.overwrite,
                 )
         except ViesusError as exc:
             if (
@@ -446,6 +453,7 @@ class PipelineClient(Protocol):
     api: ViesusApiClient
     http: httpx.AsyncClient
     batch: BatchSize
+    retry_policy: RetryPolicy
     upload_concurrency: int
     download_concurrency: int
     adopted: int

@@ -21,6 +21,7 @@ from __future__ import annotations
 import email.utils
 import json
 import logging
+import random
 import time
 from dataclasses import dataclass
 
@@ -48,6 +49,11 @@ class RetryPolicy:
     base: float = 0.5
     cap: float = 8.0
     max_retry_after: float = 120.0
+
+    def backoff(self, retry: int) -> float:
+        """Delay before retry number ``retry`` (0-based): exponential, capped, full jitter."""
+        limit = min(self.cap, self.base * 2**retry)
+        return random.uniform(limit / 2, limit)  # noqa: S311 - jitter, not cryptography
 
 
 class AmbiguousRequest(Exception):
@@ -170,14 +176,7 @@ class RetryingTransport(httpx.AsyncBaseTransport):
             hinted = retry_after_seconds(exc.response)
             if hinted is not None:
                 return min(hinted, self._policy.max_retry_after)
-        exponential = min(self._policy.cap, self._policy.base * 2 ** (state.attempt_number - 1))
-        return _jitter(exponential)
-
-
-def _jitter(limit: float) -> float:
-    import random
-
-    return random.uniform(limit / 2, limit)  # noqa: S311 - jitter, not cryptography
+        return self._policy.backoff(state.attempt_number - 1)
 
 
 def _log_retry(state: RetryCallState, operation: str, policy: RetryPolicy) -> None:

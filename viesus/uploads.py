@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from viesus.batching import BatchSize, Outcome, run_batches
 from viesus.errors import ServerError, ViesusError
 from viesus.redact import redact_url
+from viesus.retries import RetryPolicy
 from viesus_client import ViesusApiClient
 from viesus_client.base_operation import GraphQLField
 from viesus_client.custom_fields import SignedUploadUrlFields, UploadFields
@@ -70,12 +71,12 @@ def upload_selection(field: UploadFields) -> UploadFields:
 
 
 async def upload_urls(
-    api: ViesusApiClient, urls: Sequence[str], size: BatchSize, attempts: int = 3
+    api: ViesusApiClient, urls: Sequence[str], size: BatchSize, policy: RetryPolicy
 ) -> list[UploadResult]:
     def build(url: str) -> UploadFields:
         return upload_selection(Mutation.create_upload_from_url(CreateUploadFromUrlInput(url=url)))
 
-    outcomes = await _with_reasks(api, urls, build, "CreateUploadsFromUrl", size, attempts)
+    outcomes = await _with_reasks(api, urls, build, "CreateUploadsFromUrl", size, policy)
     return [_as_upload(o, redact_url(u)) for o, u in zip(outcomes, urls, strict=True)]
 
 
@@ -84,8 +85,8 @@ async def upload_files(
     http: httpx.AsyncClient,
     files: Sequence[LocalFile],
     size: BatchSize,
+    policy: RetryPolicy,
     concurrency: int = 4,
-    attempts: int = 3,
 ) -> list[UploadResult]:
     def reserve(item: LocalFile) -> SignedUploadUrlFields:
         return Mutation.create_signed_upload_url(
@@ -95,7 +96,7 @@ async def upload_files(
         ).fields(SignedUploadUrlFields.upload_id, SignedUploadUrlFields.upload_url)
 
     results: list[UploadResult] = [UploadResult()] * len(files)
-    reservations = await _with_reasks(api, files, reserve, "CreateSignedUploadUrls", size, attempts)
+    reservations = await _with_reasks(api, files, reserve, "CreateSignedUploadUrls", size, policy)
     gate = asyncio.Semaphore(concurrency)
 
     async def put(index: int, outcome: Outcome) -> str | None:
@@ -107,7 +108,7 @@ async def upload_files(
         upload_id, url = str(outcome.data["uploadId"]), str(outcome.data["uploadUrl"])
         async with gate:
             try:
-                await put_file(http, url, files[index], attempts)
+                await put_file(http, url, files[index], policy)
             except ViesusError as exc:
                 results[index] = UploadResult(error=exc)
                 return None
@@ -121,15 +122,16 @@ async def upload_files(
         lambda uid: upload_selection(Mutation.complete_signed_upload(uid)),
         "CompleteSignedUploads",
         size,
-        attempts,
+        policy,
     )
     for (index, _), outcome in zip(to_complete, completed, strict=True):
         results[index] = _as_upload(outcome, str(files[index].path))
     return results
 
 
-async def put_file(http: httpx.AsyncClient, url: str, item: LocalFile, attempts: int) -> None:
+async def put_file(http: httpx.AsyncClient, url: str, item: LocalFile, policy: RetryPolicy) -> None:
     """Stream one file to its signed URL; PUT is idempotent, so failures are retried."""
+    attempts = policy.max_attempts
     for attempt in range(attempts):
         try:
             response = await http.put(
@@ -152,7 +154,7 @@ async def put_file(http: httpx.AsyncClient, url: str, item: LocalFile, attempts:
         log.info(
             "retry %d of %d for PUT %s after %s", attempt + 1, attempts - 1, item.path.name, reason
         )
-        await asyncio.sleep(min(8.0, 0.5 * 2**attempt))
+        await asyncio.sleep(policy.backoff(attempt))
     raise ServerError(f"{item.path}: upload failed after {attempts} attempts")
 
 
@@ -168,16 +170,17 @@ async def _with_reasks(
     build: Callable[[T], GraphQLField],
     operation_name: str,
     size: BatchSize,
-    attempts: int,
+    policy: RetryPolicy,
 ) -> list[Outcome]:
     """``run_batches``, asking again (uploads are free) for items whose answer was lost."""
     outcomes = await run_batches(
         api, items, build, operation_name=operation_name, mutation=True, size=size
     )
-    for _ in range(attempts - 1):
+    for retry in range(policy.max_attempts - 1):
         lost = [i for i, o in enumerate(outcomes) if o.ambiguous]
         if not lost:
             break
+        await asyncio.sleep(policy.backoff(retry))
         again = await run_batches(
             api,
             [items[i] for i in lost],

@@ -11,6 +11,7 @@ from syrupy.assertion import SnapshotAssertion
 
 from codegen.generate import SCHEMA
 from viesus.batching import BatchSize, run_batches
+from viesus.retries import RetryPolicy
 from viesus.selections import create_job, poll_job, upload_jobs
 from viesus.uploads import upload_urls
 from viesus_client import ViesusApiClient
@@ -77,7 +78,10 @@ async def test_batch_of_three_documents(snapshot: SnapshotAssertion) -> None:
     )
     size = BatchSize(3)
     await upload_urls(
-        api, ["https://img.test/1.jpg", "https://img.test/2.jpg", "https://img.test/3.jpg"], size
+        api,
+        ["https://img.test/1.jpg", "https://img.test/2.jpg", "https://img.test/3.jpg"],
+        size,
+        RetryPolicy(),
     )
     creates = await run_batches(
         api,
