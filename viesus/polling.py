@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import random
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -29,6 +30,8 @@ log = logging.getLogger("viesus.polling")
 # Per job id: the job as read, an error for that alias alone, or None (no such job).
 FetchResult = dict[str, Job | BaseException | None]
 FetchBatch = Callable[[list[str]], Awaitable[FetchResult]]
+# Finished jobs reported before anybody waited for them, remembered for a later wait.
+EARLY_RESULTS = 10_000
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,7 @@ class Poller:
         self.schedule = schedule or PollSchedule()
         self._webhooks_active = webhooks_active
         self._entries: dict[str, _Entry] = {}
+        self._early: OrderedDict[str, Job] = OrderedDict()
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.requests_sent = 0  # for logs and benchmarks; tests count at the server
@@ -86,6 +90,9 @@ class Poller:
         self, job_id: str, *, timeout: float | None = None, delay: float | None = None
     ) -> Job:
         """The job once FINISHED or ERROR. ``delay``: seconds until the first look."""
+        early = self._early.pop(job_id, None)
+        if early is not None:
+            return early  # a webhook told us before anyone waited
         loop = asyncio.get_running_loop()
         entry = self._entries.get(job_id)
         if entry is None:
@@ -116,6 +123,10 @@ class Poller:
         """Feed a job state seen elsewhere (a webhook, a create answer); True if it woke waits."""
         entry = self._entries.get(job.id)
         if entry is None:
+            if job.done:  # e.g. a delivery that beat the create answer: keep it for the wait
+                self._early[job.id] = job
+                while len(self._early) > EARLY_RESULTS:
+                    self._early.popitem(last=False)
             return False
         entry.last = job
         if not job.done:

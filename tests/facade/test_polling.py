@@ -155,3 +155,16 @@ def test_schedule_grows_to_the_cap_with_bounded_jitter() -> None:
     for attempt, base in zip(itertools.count(), [2.0, 3.0, 4.5, 6.75, 10.125]):
         assert base * 0.8 <= schedule.interval(attempt) <= base * 1.2
     assert schedule.interval(50) <= 36.0
+
+
+async def test_a_result_reported_before_the_wait_is_not_lost() -> None:
+    """A webhook delivery can beat the create answer; the later wait must not poll for it."""
+    service = FakeService({"a": 10_000})
+    poller = Poller(service.fetch, schedule=PollSchedule(first=30.0))
+    try:
+        assert not poller.resolve(Job(id="a", status="FINISHED", full_url="http://x"))
+        job = await poller.wait("a", timeout=1)
+    finally:
+        await poller.aclose()
+    assert job.finished
+    assert service.batches == []
