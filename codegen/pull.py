@@ -12,12 +12,12 @@ import os
 import tempfile
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from graphql import get_introspection_query
 
 from codegen.sdl import INTROSPECTION_QUERY, sdl_from_introspection
+from viesus.redact import redact_url
 
 # Older servers reject ``includeDeprecated`` on arguments and input fields: retry without it.
 CONSERVATIVE_QUERY = get_introspection_query(descriptions=True)
@@ -27,22 +27,13 @@ class PullError(Exception):
     """The endpoint could not be introspected; the message says why and what to do."""
 
 
-def safe_url(url: str) -> str:
-    """The URL without userinfo, query or fragment (signed URLs carry tokens there)."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
-
-
 def fetch_sdl(endpoint: str, *, api_key: str | None = None, timeout: float = 60.0) -> str:
     """Introspect ``endpoint`` and return the SDL text the committed file would hold."""
     key = api_key if api_key is not None else os.environ.get("VIESUS_API_KEY")
     headers = {"accept": "application/graphql-response+json, application/json"}
     if key:
         headers["x-api-key"] = key
-    where = safe_url(endpoint)
+    where = redact_url(endpoint)
     with httpx.Client(timeout=timeout, headers=headers) as client:
         try:
             data = _introspect(client, endpoint, where, INTROSPECTION_QUERY)

@@ -25,6 +25,26 @@ def job_selection(field: EnhancedImageFields) -> EnhancedImageFields:
     )
 
 
+def upload_selection(field: UploadFields) -> UploadFields:
+    """The ``UploadFields`` fragment's selection, for aliased documents."""
+    return field.fields(
+        UploadFields.id,
+        UploadFields.status,
+        UploadFields.sub_status,
+        UploadFields.filesize,
+        UploadFields.mimetype,
+        UploadFields.extension,
+        UploadFields.original_filename,
+        UploadFields.filename,
+        UploadFields.width,
+        UploadFields.height,
+        UploadFields.url,
+        UploadFields.started_at,
+        UploadFields.finished_at,
+        UploadFields.duration,
+    )
+
+
 def poll_job(job_id: str) -> EnhancedImageFields:
     return job_selection(Query.enhanced_image(id=job_id))
 

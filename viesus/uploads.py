@@ -24,6 +24,7 @@ from viesus.batching import BatchSize, Outcome, run_batches
 from viesus.errors import ServerError, ViesusError
 from viesus.redact import redact_url
 from viesus.retries import RetryPolicy
+from viesus.selections import upload_selection
 from viesus_client import ViesusApiClient
 from viesus_client.base_operation import GraphQLField
 from viesus_client.custom_fields import SignedUploadUrlFields, UploadFields
@@ -48,26 +49,6 @@ class UploadResult:
     upload_id: str | None = None
     upload: UploadModel | None = None
     error: ViesusError | None = None
-
-
-def upload_selection(field: UploadFields) -> UploadFields:
-    """The ``UploadFields`` fragment's selection, for aliased documents."""
-    return field.fields(
-        UploadFields.id,
-        UploadFields.status,
-        UploadFields.sub_status,
-        UploadFields.filesize,
-        UploadFields.mimetype,
-        UploadFields.extension,
-        UploadFields.original_filename,
-        UploadFields.filename,
-        UploadFields.width,
-        UploadFields.height,
-        UploadFields.url,
-        UploadFields.started_at,
-        UploadFields.finished_at,
-        UploadFields.duration,
-    )
 
 
 async def upload_urls(

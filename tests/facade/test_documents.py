@@ -127,7 +127,7 @@ def _fragment_fields(name: str) -> list[str]:
 
 
 def test_selections_equal_the_generated_fragments() -> None:
-    from viesus.uploads import upload_selection
+    from viesus.selections import upload_selection
     from viesus_client.custom_mutations import Mutation
     from viesus_client.input_types import CreateUploadFromUrlInput
 
