@@ -47,7 +47,7 @@ schema-check: setup
 	$(BIN)/python -m codegen check --endpoint $(ENDPOINT)
 
 demo: setup
-	$(BIN)/python -m viesus.demo
+	$(BIN)/python -m examples.demo
 
 serve: setup
 	$(BIN)/viesus serve

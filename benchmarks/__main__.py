@@ -26,8 +26,8 @@ from typing import Any
 from PIL import Image
 
 from viesus import EnhanceOptions, PollSchedule, RetryPolicy, Viesus
-from viesus.emulator import Emulator, EmulatorConfig, FaultConfig
 from viesus_client.input_types import CreateSignedUploadUrlInput
+from viesus_emulator import Emulator, EmulatorConfig, FaultConfig
 
 KEY = "bench"
 OPTIONS = EnhanceOptions.model_validate({"mode": "ENHANCE", "upscalingFactor": "X2"})
@@ -51,10 +51,10 @@ def by_op(emu: Emulator) -> dict[str, int]:
 
 async def upload_and_create(viesus: Viesus, photos: list[Path]) -> list[str]:
     """The facade's own steps up to the creates (no wait), to hand the same jobs to both."""
-    from viesus.batching import run_batches
-    from viesus.preflight import read_image_header
-    from viesus.selections import create_job
-    from viesus.uploads import LocalFile, upload_files
+    from viesus._batching import run_batches
+    from viesus._preflight import read_image_header
+    from viesus._selections import create_job
+    from viesus._uploads import LocalFile, upload_files
 
     files = [LocalFile(p, read_image_header(p).mimetype, p.stat().st_size) for p in photos]
     uploads = await upload_files(viesus.api, viesus.http, files, viesus.batch, viesus.retry_policy)
@@ -151,7 +151,7 @@ async def bench_pay_twice(photos: list[Path], scale: float) -> dict[str, Any]:
             if name == "facade":
                 await upload_and_create(viesus, photos)
             else:
-                from viesus.uploads import LocalFile, upload_files
+                from viesus._uploads import LocalFile, upload_files
 
                 files = [LocalFile(p, "image/jpeg", p.stat().st_size) for p in photos]
                 uploads = await upload_files(

@@ -17,7 +17,7 @@ import httpx
 from graphql import get_introspection_query
 
 from codegen.sdl import INTROSPECTION_QUERY, sdl_from_introspection
-from viesus.redact import redact_url
+from viesus._redact import redact_url
 
 # Older servers reject ``includeDeprecated`` on arguments and input fields: retry without it.
 CONSERVATIVE_QUERY = get_introspection_query(descriptions=True)

@@ -2,11 +2,11 @@
 
 The public face is small (httpx-style): the client, its options and results, the errors, and
 the webhook helpers. The generated typed client is ``viesus.api`` on a ``Viesus`` instance, or
-the ``viesus_client`` package; the emulator is ``viesus.emulator``.
+the ``viesus_client`` package; the emulator is ``viesus_emulator``.
 """
 
-from viesus.client import EnhanceOptions, Viesus
-from viesus.errors import (
+from viesus._client import EnhanceOptions, Viesus
+from viesus._errors import (
     AuthenticationError,
     ConfigurationError,
     EnhancementFailed,
@@ -20,17 +20,20 @@ from viesus.errors import (
     WaitTimeout,
     WebhookVerificationError,
 )
-from viesus.jobs import Job
-from viesus.journal import Journal
-from viesus.polling import PollSchedule
-from viesus.redact import install_log_redaction
-from viesus.results import EnhanceResult
-from viesus.retries import RetryPolicy
-from viesus.webhooks import WebhookEvent, WebhookListener, WebhookReceiver, unwrap, verify_signature
+from viesus._jobs import Job
+from viesus._journal import Journal
+from viesus._polling import PollSchedule
+from viesus._results import EnhanceResult
+from viesus._retries import RetryPolicy
+from viesus._webhooks import (
+    WebhookEvent,
+    WebhookListener,
+    WebhookReceiver,
+    unwrap,
+    verify_signature,
+)
 
 __version__ = "0.1.0"
-
-install_log_redaction()
 
 __all__ = [
     "AuthenticationError",

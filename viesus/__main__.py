@@ -1,5 +1,5 @@
 """``python -m viesus`` runs the ``viesus`` command line."""
 
-from viesus.cli import main
+from viesus._cli import main
 
 main()

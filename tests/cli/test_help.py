@@ -6,7 +6,7 @@ import pytest
 from syrupy.assertion import SnapshotAssertion
 from typer.testing import CliRunner
 
-from viesus.cli import app
+from viesus._cli import app
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["serve", "--help"]], ids=["root", "serve"])

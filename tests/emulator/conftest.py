@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from tests.emulator.peer import Peer, running_peer
-from viesus.emulator import Emulator, EmulatorConfig
+from viesus_emulator import Emulator, EmulatorConfig
 
 #: Fast: the modelled 2-180 s become 0.02-1.8 s; no webhook retry waits.
 FAST = {"time_scale": 0.01, "webhook_retry_delays": (0.05, 0.1)}

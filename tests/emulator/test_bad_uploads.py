@@ -11,7 +11,7 @@ import pytest
 
 from tests.emulator.conftest import Api, jpeg
 from tests.emulator.peer import Peer
-from viesus.emulator import Emulator, uploads
+from viesus_emulator import Emulator, uploads
 
 URL_UPLOAD = (
     "mutation($u: String!) { createUploadFromUrl(input: {url: $u}) { id status metadata } }"

@@ -10,7 +10,6 @@ import httpx
 from PIL import Image
 
 from tests.emulator.conftest import Api, jpeg
-from viesus.emulator import Emulator
 from viesus_client import ViesusApiClient
 from viesus_client.enums import (
     EnhancedImageParametersUpscalingFactor,
@@ -23,6 +22,7 @@ from viesus_client.input_types import (
     CustomColorConfigInput,
     EnhancedImageInput,
 )
+from viesus_emulator import Emulator
 
 
 async def test_generated_client_full_flow(emu: Emulator, http: httpx.AsyncClient) -> None:

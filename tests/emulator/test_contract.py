@@ -12,7 +12,7 @@ from syrupy.assertion import SnapshotAssertion
 
 from tests.emulator.conftest import JOB_FIELDS, UPLOAD_FIELDS, Api, jpeg, normalize
 from tests.emulator.peer import Peer
-from viesus.emulator import Emulator
+from viesus_emulator import Emulator
 
 UPLOAD_WITH_JOBS = (
     f"query($id: ID!) {{ upload(id: $id) {{ {UPLOAD_FIELDS} EnhancedImages {{ {JOB_FIELDS} }} }} }}"

@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from tests.emulator.conftest import Api, jpeg
-from viesus.emulator import Emulator, FaultConfig
-from viesus.emulator.faults import FaultInjector
+from viesus_emulator import Emulator, FaultConfig
+from viesus_emulator.faults import FaultInjector
 
 CREDITS = "{ credits { usedCreditsThisPeriod } }"
 

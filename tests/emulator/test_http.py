@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from tests.emulator.conftest import Api
-from viesus.emulator import Emulator
+from viesus_emulator import Emulator
 
 CREDITS = "{ credits { usedCreditsThisPeriod } }"
 GRAPHQL_JSON = "application/graphql-response+json"

@@ -10,7 +10,7 @@ from PIL import Image
 
 from tests.emulator.conftest import FAST, Api, jpeg
 from tests.emulator.peer import Peer
-from viesus.emulator import Emulator, EmulatorConfig, FaultConfig
+from viesus_emulator import Emulator, EmulatorConfig, FaultConfig
 
 URL_UPLOAD = (
     "mutation($u: String!) { createUploadFromUrl(input: {url: $u}) { id status width height } }"

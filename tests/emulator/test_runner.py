@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from tests.emulator.conftest import FAST, Api, jpeg
-from viesus.emulator import Emulator, EmulatorConfig, runner
+from viesus_emulator import Emulator, EmulatorConfig, runner
 
 CREDITS = {"query": "{ credits { remainingCreditsThisPeriod } }"}
 

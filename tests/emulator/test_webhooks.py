@@ -10,7 +10,7 @@ from syrupy.assertion import SnapshotAssertion
 
 from tests.emulator.conftest import Api, jpeg, normalize
 from tests.emulator.peer import Peer, Received
-from viesus.emulator import Emulator
+from viesus_emulator import Emulator
 
 
 def verified(received: Received, secret: str) -> dict[str, object]:

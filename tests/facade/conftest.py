@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from viesus import PollSchedule, RetryPolicy, Viesus
-from viesus.emulator import Emulator, EmulatorConfig, FaultConfig
+from viesus_emulator import Emulator, EmulatorConfig, FaultConfig
 
 API_KEY = "test-key-9f3b"
 FAST_POLL = PollSchedule(first=0.02, factor=1.5, cap=0.2, jitter=0.2, error_backoff=0.02)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tests.facade.conftest import make_client
 from viesus import EnhanceOptions
-from viesus.emulator import Emulator, FaultConfig
+from viesus_emulator import Emulator, FaultConfig
 
 X2 = EnhanceOptions.model_validate({"upscalingFactor": "X2"})
 

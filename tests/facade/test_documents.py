@@ -10,10 +10,10 @@ from graphql import build_schema, parse, validate
 from syrupy.assertion import SnapshotAssertion
 
 from codegen.generate import SCHEMA
-from viesus.batching import BatchSize, run_batches
-from viesus.retries import RetryPolicy
-from viesus.selections import create_job, poll_job, upload_jobs
-from viesus.uploads import upload_urls
+from viesus._batching import BatchSize, run_batches
+from viesus._retries import RetryPolicy
+from viesus._selections import create_job, poll_job, upload_jobs
+from viesus._uploads import upload_urls
 from viesus_client import ViesusApiClient
 from viesus_client.fragments import EnhancedImageFields
 from viesus_client.input_types import EnhancedImageInput
@@ -127,7 +127,7 @@ def _fragment_fields(name: str) -> list[str]:
 
 
 def test_selections_equal_the_generated_fragments() -> None:
-    from viesus.selections import upload_selection
+    from viesus._selections import upload_selection
     from viesus_client.custom_mutations import Mutation
     from viesus_client.input_types import CreateUploadFromUrlInput
 

@@ -18,7 +18,7 @@ from viesus import (
     LimitExceeded,
     Viesus,
 )
-from viesus.emulator import Emulator, FaultConfig
+from viesus_emulator import Emulator, FaultConfig
 
 X2 = EnhanceOptions.model_validate({"upscalingFactor": "X2"})
 

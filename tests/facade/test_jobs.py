@@ -5,7 +5,7 @@ from __future__ import annotations
 import pydantic
 import pytest
 
-from viesus.jobs import Job
+from viesus._jobs import Job
 
 
 def test_known_status_parses_through_the_generated_fragment() -> None:
@@ -43,8 +43,8 @@ def test_repr_hides_the_signed_download_url() -> None:
 
 
 def test_unknown_upload_status_keeps_the_item_alive() -> None:
-    from viesus.batching import Outcome
-    from viesus.uploads import _as_upload
+    from viesus._batching import Outcome
+    from viesus._uploads import _as_upload
 
     result = _as_upload(Outcome(data={"id": "u1", "status": "UPLOAD_SCANNING"}), "a.jpg")
     assert result.upload_id == "u1"

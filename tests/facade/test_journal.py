@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from viesus.errors import JournalError
-from viesus.journal import (
+from viesus._errors import JournalError
+from viesus._journal import (
     SCHEMA_VERSION,
     Journal,
     JournalKey,

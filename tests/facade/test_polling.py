@@ -7,9 +7,9 @@ import itertools
 
 import pytest
 
-from viesus.errors import AuthenticationError, GraphQLRequestError, ServerError, WaitTimeout
-from viesus.jobs import Job
-from viesus.polling import FetchResult, Poller, PollSchedule
+from viesus._errors import AuthenticationError, GraphQLRequestError, ServerError, WaitTimeout
+from viesus._jobs import Job
+from viesus._polling import FetchResult, Poller, PollSchedule
 
 FAST = PollSchedule(first=0.01, factor=1.5, cap=0.05, jitter=0.2, error_backoff=0.01)
 

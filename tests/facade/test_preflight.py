@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from viesus.errors import InsufficientCredits, InvalidInput, InvalidOption, LimitExceeded
-from viesus.preflight import (
+from viesus._errors import InsufficientCredits, InvalidInput, InvalidOption, LimitExceeded
+from viesus._preflight import (
     ImageHeader,
     check_budget,
     check_limits,

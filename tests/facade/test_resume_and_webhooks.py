@@ -16,7 +16,7 @@ import pytest
 
 from tests.facade.conftest import API_KEY, make_client, requests_for
 from viesus import EnhanceOptions, EnhanceResult, PollSchedule, Viesus
-from viesus.emulator import Emulator, FaultConfig
+from viesus_emulator import Emulator, FaultConfig
 
 X2 = EnhanceOptions.model_validate({"upscalingFactor": "X2"})
 SLOW_POLL = PollSchedule(first=30.0, cap=60.0, safety_interval=60.0)

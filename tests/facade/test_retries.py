@@ -8,7 +8,7 @@ import logging
 import httpx
 import pytest
 
-from viesus.retries import AmbiguousRequest, RetryingTransport, RetryPolicy, retry_after_seconds
+from viesus._retries import AmbiguousRequest, RetryingTransport, RetryPolicy, retry_after_seconds
 
 FAST = RetryPolicy(max_attempts=4, base=0.001, cap=0.002, max_retry_after=1.0)
 

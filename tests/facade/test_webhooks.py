@@ -18,14 +18,14 @@ import pytest
 from ariadne import MutationType, QueryType, make_executable_schema
 from ariadne.asgi import GraphQL
 
-from viesus.errors import (
+from viesus._errors import (
     WebhookAlreadyRegistered,
     WebhookLimitReached,
     WebhookPayloadError,
     WebhookSignatureError,
     WebhookVerificationError,
 )
-from viesus.webhooks import (
+from viesus._webhooks import (
     MAX_WEBHOOKS,
     SIGNATURE_HEADER,
     RegisteredWebhook,

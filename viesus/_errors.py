@@ -1,0 +1,169 @@
+"""The toolkit's typed errors: one small hierarchy, every message safe to log.
+
+No error ever carries an API key, a webhook secret or a signed-URL token: messages are built
+from ids, numbers and codes only, and URLs pass through :func:`viesus._redact.redact_url` first.
+"""
+
+from __future__ import annotations
+
+
+class ViesusError(Exception):
+    """Base class of every error the toolkit raises."""
+
+
+class ConfigurationError(ViesusError):
+    """Missing or invalid client configuration (no API key, bad endpoint, ...)."""
+
+
+class AuthenticationError(ViesusError):
+    """The API refused the key (HTTP 401/403 or an ``UNAUTHENTICATED`` GraphQL error)."""
+
+
+class RateLimitError(ViesusError):
+    """HTTP 429 after all retries; ``retry_after`` is the server's last hint in seconds."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ServerError(ViesusError):
+    """HTTP 5xx or a transport failure after all retries."""
+
+    def __init__(self, message: str, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+class GraphQLRequestError(ViesusError):
+    """The server answered with GraphQL ``errors`` (``code`` is ``extensions.code``)."""
+
+    def __init__(
+        self, message: str, code: str | None = None, path: tuple[str | int, ...] = ()
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.path = path
+
+
+class EnhancementFailed(ViesusError):
+    """A job ended in ``ERROR``; ``error_code`` is the service's reason."""
+
+    def __init__(self, job_id: str, error_code: str | None) -> None:
+        super().__init__(f"enhancement {job_id} failed: {error_code or 'no error code given'}")
+        self.job_id = job_id
+        self.error_code = error_code
+
+
+class WaitTimeout(ViesusError):
+    """A job was still not done at the wait deadline; it keeps running on the server."""
+
+    def __init__(self, job_id: str, waited: float, last_status: str | None = None) -> None:
+        super().__init__(
+            f"enhancement {job_id} not finished after {waited:.1f} s"
+            + (f" (last status {last_status})" if last_status else "")
+        )
+        self.job_id = job_id
+        self.waited = waited
+        self.last_status = last_status
+
+
+class LimitExceeded(ViesusError):
+    """An input breaks a documented limit; nothing was uploaded or charged.
+
+    ``source`` names the file or URL, ``limit`` the rule, ``value`` and ``maximum`` the numbers.
+    """
+
+    def __init__(
+        self, source: str, limit: str, value: float, maximum: float, fix: str = ""
+    ) -> None:
+        super().__init__(
+            f"{source}: {limit} is {value:g}, the limit is {maximum:g}"
+            + (f"; {fix}" if fix else "")
+        )
+        self.source = source
+        self.limit = limit
+        self.value = value
+        self.maximum = maximum
+
+
+class InvalidInput(ViesusError):
+    """An input file or option is unusable (unreadable, unsupported format, out of range)."""
+
+    def __init__(self, source: str, reason: str) -> None:
+        super().__init__(f"{source}: {reason}")
+        self.source = source
+        self.reason = reason
+
+
+class InsufficientCredits(ViesusError):
+    """The estimated cost exceeds the remaining credits or the caller's ``max_credits``."""
+
+    def __init__(self, needed: int, available: int, what: str = "remaining credits") -> None:
+        super().__init__(f"needs {needed} credits, {what} allow {available}")
+        self.needed = needed
+        self.available = available
+
+
+class WebhookVerificationError(ViesusError):
+    """A webhook delivery failed signature verification or could not be parsed."""
+
+
+class InvalidOption(InvalidInput):
+    """An enhancement option is out of range or unknown; names it by both of its names.
+
+    ``python_name`` is the ``EnhancedImageInput`` attribute (dotted when nested), ``graphql_name``
+    the API's name (``customColorConfig.highlightfac``), ``allowed`` the rule in words.
+    """
+
+    def __init__(self, python_name: str, graphql_name: str, value: object, allowed: str) -> None:
+        super().__init__(
+            f"option {python_name} ({graphql_name})", f"value {value} is not allowed: {allowed}"
+        )
+        self.python_name = python_name
+        self.graphql_name = graphql_name
+        self.value = value
+        self.allowed = allowed
+
+
+class WebhookSignatureError(WebhookVerificationError):
+    """The signature header is missing, malformed or matches none of the secrets (HTTP 401)."""
+
+
+class WebhookPayloadError(WebhookVerificationError):
+    """The signed body is not a webhook event (bad JSON or missing fields; HTTP 400)."""
+
+
+class WebhookLimitReached(LimitExceeded):
+    """The account already has the maximum number of webhooks; ``existing`` lists them.
+
+    ``existing`` holds ``(id, redacted url)`` pairs, so the message can say what to delete.
+    """
+
+    def __init__(self, maximum: int, existing: tuple[tuple[str, str], ...]) -> None:
+        listing = ", ".join(f"{webhook_id} ({url})" for webhook_id, url in existing)
+        super().__init__(
+            "webhooks",
+            "the number of registered webhooks",
+            len(existing),
+            maximum,
+            f"delete one first (viesus webhooks remove ID): {listing}",
+        )
+        self.existing = existing
+
+
+class WebhookAlreadyRegistered(ViesusError):
+    """A webhook for this URL exists; its secret cannot be read again, so replace it or reuse it."""
+
+    def __init__(self, webhook_id: str, url: str) -> None:
+        super().__init__(
+            f"webhook {webhook_id} is already registered for {url}; its secret is shown only "
+            "once, so use the secret saved at registration or register again with replace=True "
+            "(deletes and re-creates it with a new secret)"
+        )
+        self.webhook_id = webhook_id
+        self.url = url
+
+
+class JournalError(ViesusError):
+    """The batch journal cannot be used (newer schema version, unknown item, unsafe transition)."""

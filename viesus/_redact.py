@@ -1,0 +1,83 @@
+"""Keep secrets out of logs, reprs and exceptions.
+
+Signed URLs (upload URLs, download URLs) carry their tokens in the query string, so a URL is
+shown without query, fragment or userinfo. Header dumps go through an allowlist, the way Azure's
+SDK does it: anything not known to be harmless is written ``REDACTED``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from urllib.parse import urlsplit, urlunsplit
+
+REDACTED = "REDACTED"
+
+SAFE_HEADERS = frozenset(
+    {
+        "accept",
+        "accept-encoding",
+        "connection",
+        "content-length",
+        "content-type",
+        "date",
+        "host",
+        "retry-after",
+        "retry-after-ms",
+        "server",
+        "user-agent",
+        "x-request-id",
+    }
+)
+
+
+def redact_url(url: str) -> str:
+    """``url`` without userinfo, query string or fragment (where signed URLs keep tokens)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return REDACTED
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    tail = "?" + REDACTED if parts.query else ""
+    return urlunsplit((parts.scheme, host, parts.path, "", "")) + tail
+
+
+def redact_headers(headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> dict[str, str]:
+    """A copy of ``headers`` where every value not on the allowlist is ``REDACTED``."""
+    items = headers.items() if isinstance(headers, Mapping) else headers
+    return {k: (v if k.lower() in SAFE_HEADERS else REDACTED) for k, v in items}
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrites URL arguments of httpx's own log records (``HTTP Request: POST URL ...``).
+
+    httpx logs every request URL at INFO; a signed upload or download URL would put its token
+    into the application's logs. The record is kept, only the URL loses its query string.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and record.args:
+            record.args = tuple(
+                redact_url(str(arg)) if _looks_like_url(arg) else arg for arg in record.args
+            )
+        return True
+
+
+def _looks_like_url(value: object) -> bool:
+    text = value if isinstance(value, str) else None
+    if text is None and type(value).__name__ == "URL":
+        text = str(value)
+    return text is not None and text.startswith(("http://", "https://")) and "?" in text
+
+
+_FILTER = RedactingFilter()
+
+
+def install_log_redaction() -> None:
+    """Attach the filter to httpx's loggers (idempotent); done when a ``Viesus`` is created."""
+    for name in ("httpx", "httpcore"):
+        logger = logging.getLogger(name)
+        if _FILTER not in logger.filters:
+            logger.addFilter(_FILTER)

@@ -1,0 +1,44 @@
+"""What ``enhance``/``enhance_many`` hand back: one result per source, never an exception
+that swallows the rest of a batch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from viesus._errors import EnhancementFailed, ViesusError
+
+Status = Literal["finished", "skipped", "failed"]
+
+
+@dataclass(frozen=True)
+class EnhanceResult:
+    """The outcome for one source.
+
+    ``finished``: enhanced now, written to ``output_path``. ``skipped``: a journal says it was
+    finished by an earlier run (``output_path`` from then). ``failed``: ``error`` says why; no
+    credit is charged for a failed job. ``credits`` is the documented price of the job (the
+    API reports no per-job charge; the emulator's ledger agrees with it).
+    """
+
+    source: str
+    status: Status
+    output_path: Path | None = None
+    job_id: str | None = None
+    upload_id: str | None = None
+    credits: int = 0
+    error: ViesusError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status != "failed"
+
+    @property
+    def reason(self) -> str | None:
+        """A one-line reason for a failure (the job's ``errorCode`` when the service gave one)."""
+        if self.error is None:
+            return None
+        if isinstance(self.error, EnhancementFailed) and self.error.error_code:
+            return self.error.error_code
+        return str(self.error)

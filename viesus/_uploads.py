@@ -1,0 +1,199 @@
+"""Getting inputs onto the service: URL uploads and signed uploads of local files, batched.
+
+URL sources: ``createUploadFromUrl`` K per request. Local files: the signed flow, each of its
+two GraphQL steps batched K per request (reserve: ``createSignedUploadUrl``; confirm:
+``completeSignedUpload``), and between them the bytes go out as a **streamed** HTTP PUT (a
+multi-GB TIFF never sits in memory) with bounded concurrency. The PUT carries no API key: the
+signed URL is the credential [inferred]. Uploads cost no credits, so an ambiguous reservation
+is simply asked again (the orphan reservation expires on the server).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import httpx
+from pydantic import ValidationError
+
+from viesus._batching import BatchSize, Outcome, run_batches
+from viesus._errors import ServerError, ViesusError
+from viesus._redact import redact_url
+from viesus._retries import RetryPolicy
+from viesus._selections import upload_selection
+from viesus_client import ViesusApiClient
+from viesus_client.base_operation import GraphQLField
+from viesus_client.custom_fields import SignedUploadUrlFields, UploadFields
+from viesus_client.custom_mutations import Mutation
+from viesus_client.fragments import UploadFields as UploadModel
+from viesus_client.input_types import CreateSignedUploadUrlInput, CreateUploadFromUrlInput
+
+log = logging.getLogger("viesus._uploads")
+CHUNK = 1 << 16
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class LocalFile:
+    path: Path
+    mimetype: str
+    size: int
+
+
+@dataclass(frozen=True)
+class UploadResult:
+    upload_id: str | None = None
+    upload: UploadModel | None = None
+    error: ViesusError | None = None
+
+
+async def upload_urls(
+    api: ViesusApiClient, urls: Sequence[str], size: BatchSize, policy: RetryPolicy
+) -> list[UploadResult]:
+    def build(url: str) -> UploadFields:
+        return upload_selection(Mutation.create_upload_from_url(CreateUploadFromUrlInput(url=url)))
+
+    outcomes = await _with_reasks(api, urls, build, "CreateUploadsFromUrl", size, policy)
+    return [_as_upload(o, redact_url(u)) for o, u in zip(outcomes, urls, strict=True)]
+
+
+async def upload_files(
+    api: ViesusApiClient,
+    http: httpx.AsyncClient,
+    files: Sequence[LocalFile],
+    size: BatchSize,
+    policy: RetryPolicy,
+    concurrency: int = 4,
+) -> list[UploadResult]:
+    def reserve(item: LocalFile) -> SignedUploadUrlFields:
+        return Mutation.create_signed_upload_url(
+            CreateSignedUploadUrlInput(
+                filename=item.path.name, filesize=item.size, mimetype=item.mimetype
+            )
+        ).fields(SignedUploadUrlFields.upload_id, SignedUploadUrlFields.upload_url)
+
+    results: list[UploadResult] = [UploadResult()] * len(files)
+    reservations = await _with_reasks(api, files, reserve, "CreateSignedUploadUrls", size, policy)
+    gate = asyncio.Semaphore(concurrency)
+
+    async def put(index: int, outcome: Outcome) -> str | None:
+        if outcome.data is None:
+            results[index] = UploadResult(
+                error=outcome.error or ServerError("the upload reservation was lost")
+            )
+            return None
+        upload_id, url = str(outcome.data["uploadId"]), str(outcome.data["uploadUrl"])
+        async with gate:
+            try:
+                await put_file(http, url, files[index], policy)
+            except ViesusError as exc:
+                results[index] = UploadResult(error=exc)
+                return None
+        return upload_id
+
+    put_ids = await asyncio.gather(*(put(i, o) for i, o in enumerate(reservations)))
+    to_complete = [(i, uid) for i, uid in enumerate(put_ids) if uid is not None]
+    completed = await _with_reasks(
+        api,
+        [uid for _, uid in to_complete],
+        lambda uid: upload_selection(Mutation.complete_signed_upload(uid)),
+        "CompleteSignedUploads",
+        size,
+        policy,
+    )
+    for (index, _), outcome in zip(to_complete, completed, strict=True):
+        results[index] = _as_upload(outcome, str(files[index].path))
+    return results
+
+
+async def put_file(http: httpx.AsyncClient, url: str, item: LocalFile, policy: RetryPolicy) -> None:
+    """Stream one file to its signed URL; PUT is idempotent, so failures are retried."""
+    attempts = policy.max_attempts
+    for attempt in range(attempts):
+        try:
+            response = await http.put(
+                url,
+                content=_chunks(item.path),
+                headers={"content-type": item.mimetype, "content-length": str(item.size)},
+                extensions={"viesus_no_retry": True},
+            )
+        except httpx.TransportError as exc:
+            reason = type(exc).__name__
+        else:
+            if response.status_code < 300:
+                return
+            if response.status_code < 500 and response.status_code != 429:
+                raise ServerError(
+                    f"{item.path}: the signed upload was refused (HTTP {response.status_code})",
+                    response.status_code,
+                )
+            reason = f"HTTP {response.status_code}"
+        log.info(
+            "retry %d of %d for PUT %s after %s", attempt + 1, attempts - 1, item.path.name, reason
+        )
+        await asyncio.sleep(policy.backoff(attempt))
+    raise ServerError(f"{item.path}: upload failed after {attempts} attempts")
+
+
+async def _chunks(path: Path) -> AsyncIterator[bytes]:
+    with path.open("rb") as handle:
+        while chunk := await asyncio.to_thread(handle.read, CHUNK):
+            yield chunk
+
+
+async def _with_reasks(
+    api: ViesusApiClient,
+    items: Sequence[T],
+    build: Callable[[T], GraphQLField],
+    operation_name: str,
+    size: BatchSize,
+    policy: RetryPolicy,
+) -> list[Outcome]:
+    """``run_batches``, asking again (uploads are free) for items whose answer was lost."""
+    outcomes = await run_batches(
+        api, items, build, operation_name=operation_name, mutation=True, size=size
+    )
+    for retry in range(policy.max_attempts - 1):
+        lost = [i for i, o in enumerate(outcomes) if o.ambiguous]
+        if not lost:
+            break
+        await asyncio.sleep(policy.backoff(retry))
+        again = await run_batches(
+            api,
+            [items[i] for i in lost],
+            build,
+            operation_name=operation_name,
+            mutation=True,
+            size=size,
+        )
+        for i, outcome in zip(lost, again, strict=True):
+            outcomes[i] = outcome
+    return outcomes
+
+
+def _as_upload(outcome: Outcome, source: str) -> UploadResult:
+    if outcome.data is None:
+        return UploadResult(error=outcome.error or ServerError(f"{source}: upload answer lost"))
+    try:
+        upload = UploadModel.model_validate(outcome.data)
+    except ValidationError:
+        # A value this client does not know (a new upload status, say) must not sink the
+        # batch: keep the id and let the create tell whether the upload is usable.
+        upload_id = outcome.data.get("id")
+        if not isinstance(upload_id, str):
+            return UploadResult(error=ServerError(f"{source}: unreadable upload answer"))
+        log.warning(
+            "upload %s has values unknown to this client: %s", upload_id, outcome.data.get("status")
+        )
+        return UploadResult(upload_id=upload_id)
+    if upload.status.value == "UPLOAD_FAILED":
+        return UploadResult(
+            upload_id=upload.id,
+            upload=upload,
+            error=ServerError(f"{source}: the service could not read the upload (UPLOAD_FAILED)"),
+        )
+    return UploadResult(upload_id=upload.id, upload=upload)

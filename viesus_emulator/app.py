@@ -1,0 +1,141 @@
+"""The emulator's HTTP surface: one Starlette app.
+
+| route | auth | what |
+|---|---|---|
+| ``POST/GET /graphql`` | ``x-api-key`` | the GraphQL API |
+| ``PUT /uploads/{uploadId}?expires&signature`` | signed URL | signed-upload bytes |
+| ``GET /files/uploads/{uploadId}/{filename}?expires&signature`` | signed URL | an upload |
+| ``GET /files/enhanced/{jobId}/{filename}?expires&signature`` | signed URL | a result |
+| ``GET /stats`` | none | counters (no secrets in them) |
+| ``GET /healthz`` | none | liveness |
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from viesus_emulator import uploads
+from viesus_emulator.graphql_http import GraphQLEndpoint, InjectedDisconnect
+from viesus_emulator.state import EmulatorState
+from viesus_emulator.store import FINISHED, UPLOAD_FINISHED
+
+access_log = logging.getLogger("viesus_emulator.access")
+
+ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+def _storage_error(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+
+
+def build_app(state: EmulatorState) -> Starlette:
+    graphql = GraphQLEndpoint(state)
+
+    def check_signature(request: Request, method: str) -> Response | None:
+        reason = state.signer.verify(
+            method,
+            request.scope["path"],
+            request.query_params.get("expires"),
+            request.query_params.get("signature"),
+        )
+        return _storage_error(403, "AccessDenied", reason) if reason else None
+
+    async def put_upload(request: Request) -> Response:
+        denied = check_signature(request, "PUT")
+        if denied is not None:
+            return denied
+        try:
+            size = await uploads.receive_put(
+                state,
+                request.path_params["upload_id"],
+                request.headers.get("content-type"),
+                request.headers.get("content-length"),
+                request.stream(),
+            )
+        except uploads.PutRejected as exc:
+            return _storage_error(exc.status, exc.code, exc.message)
+        return JSONResponse({"uploadId": request.path_params["upload_id"], "size": size})
+
+    async def download(request: Request) -> Response:
+        denied = check_signature(request, "GET")
+        if denied is not None:
+            return denied
+        kind = request.path_params["kind"]
+        record_id = request.path_params["record_id"]
+        filename = request.path_params["filename"]
+        if kind == "uploads":
+            upload = state.store.uploads.get(record_id)
+            if upload and upload.status == UPLOAD_FINISHED and upload.filename == filename:
+                assert upload.path is not None
+                return FileResponse(upload.path, media_type=upload.mimetype, filename=filename)
+        elif kind == "enhanced":
+            job = state.store.jobs.get(record_id)
+            if job and job.status == FINISHED and job.filename == filename:
+                assert job.result_path is not None
+                return FileResponse(
+                    job.result_path, media_type=job.result_mimetype, filename=filename
+                )
+        return _storage_error(404, "NoSuchKey", "no such file")
+
+    async def stats(_: Request) -> Response:
+        return JSONResponse(state.stats_snapshot())
+
+    async def health(_: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    routes = [
+        Route("/graphql", graphql.handle, methods=ALL_METHODS),
+        Route("/uploads/{upload_id}", put_upload, methods=["PUT"]),
+        Route("/files/{kind}/{record_id}/{filename}", download, methods=["GET"]),
+        Route("/stats", stats, methods=["GET"]),
+        Route("/healthz", health, methods=["GET"]),
+    ]
+    app: Starlette = Starlette(routes=routes)
+    return app
+
+
+class AccessLog:
+    """One line per request: method, path WITHOUT query string (signed tokens), status."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status: list[Any] = [None]
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            access_log.info("%s %s %s", scope["method"], scope["path"], status[0] or "-")
+
+
+class _HideInjectedDisconnects(logging.Filter):
+    """Injected connection drops are deliberate: keep uvicorn from logging them as crashes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, InjectedDisconnect)
+
+
+_FILTER = _HideInjectedDisconnects()
+
+
+def install_log_filter() -> None:
+    logger = logging.getLogger("uvicorn.error")
+    if _FILTER not in logger.filters:
+        logger.addFilter(_FILTER)

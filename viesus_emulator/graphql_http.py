@@ -1,0 +1,390 @@
+"""GraphQL over HTTP, done the way the GraphQL-over-HTTP spec describes it.
+
+- ``POST`` with a JSON body ``{query, variables, operationName}``; ``GET`` with the same as
+  query parameters, for queries only (a mutation via GET is a 405 with ``Allow: POST``).
+- The answer is ``application/graphql-response+json`` or ``application/json``, whichever the
+  ``Accept`` header prefers (no Accept header, or ``*/*``: ``application/json``); 406 otherwise.
+- Request errors (unparsable body, syntax, validation, variables, too many root fields) are
+  HTTP 400 with an ``errors`` list and no ``data``; an executed operation is HTTP 200, also when
+  fields failed. Every error carries ``extensions.code``.
+- A missing or unknown ``x-api-key`` is HTTP 401 with an ``UNAUTHENTICATED`` error body.
+
+Injected faults (``FaultConfig``) hit POSTs once the request is known to be well-formed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import inspect
+import json
+import logging
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    ExecutionResult,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+    execute,
+    get_operation_ast,
+    parse,
+    validate,
+)
+from graphql.execution.values import get_variable_values
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from viesus_emulator import codes
+from viesus_emulator.faults import NO_FAULT
+from viesus_emulator.schema import executable_schema
+from viesus_emulator.state import EmulatorState
+
+log = logging.getLogger("viesus_emulator.graphql")
+
+GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
+APPLICATION_JSON = "application/json"
+
+
+class InjectedDisconnect(Exception):
+    """Raised after a deliberately truncated response, so the server drops the connection."""
+
+
+class TruncatedResponse(Response):
+    """Sends the head and half of ``body``, then breaks the connection (an injected fault).
+
+    The head promises the full Content-Length, so the client sees a transport error (peer
+    closed the connection before the body was complete), never a parsable answer.
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send(
+            {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
+        )
+        await send(
+            {
+                "type": "http.response.body",
+                "body": self.body[: len(self.body) // 2],
+                "more_body": True,
+            }
+        )
+        raise InjectedDisconnect("injected fault: connection dropped")
+
+
+def negotiate(accept: str | None) -> str | None:
+    """The media type to answer with, or None when the client accepts neither JSON type."""
+    if not accept or not accept.strip():
+        return APPLICATION_JSON
+    best: tuple[float, int, int, str] | None = None
+    for candidate in (GRAPHQL_RESPONSE_JSON, APPLICATION_JSON):
+        quality, specificity = _quality(accept, candidate)
+        if quality <= 0:
+            continue
+        # Higher q wins, then the more specific match. On a full tie a client that names
+        # graphql-response+json explicitly gets it; a wildcard gets application/json (legacy).
+        named = candidate == GRAPHQL_RESPONSE_JSON and specificity == 2
+        preference = 1 if named or (candidate == APPLICATION_JSON and specificity < 2) else 0
+        key = (quality, specificity, preference, candidate)
+        if best is None or key[:3] > best[:3]:
+            best = key
+    return None if best is None else best[3]
+
+
+def _quality(accept: str, candidate: str) -> tuple[float, int]:
+    main = candidate.partition("/")[0]
+    found: tuple[float, int] = (0.0, -1)
+    for item in accept.split(","):
+        media, *params = (part.strip() for part in item.split(";"))
+        media = media.lower()
+        quality = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if media == candidate:
+            specificity = 2
+        elif media == f"{main}/*":
+            specificity = 1
+        elif media == "*/*":
+            specificity = 0
+        else:
+            continue
+        if specificity > found[1]:
+            found = (quality, specificity)
+    return found[0], found[1]
+
+
+def error_body(code: str, message: str, **extensions: Any) -> dict[str, Any]:
+    return {"errors": [{"message": message, "extensions": {"code": code, **extensions}}]}
+
+
+def format_error(error: GraphQLError) -> dict[str, Any]:
+    """A GraphQL error as JSON; unexpected exceptions become a generic INTERNAL_SERVER_ERROR."""
+    formatted: dict[str, Any] = dict(error.formatted)
+    extensions = dict(formatted.get("extensions") or {})
+    if "code" not in extensions:
+        original = error.original_error
+        if original is not None and not isinstance(original, GraphQLError):
+            log.error("resolver failed: %s", type(original).__name__, exc_info=original)
+            formatted["message"] = "internal server error"
+        extensions["code"] = codes.INTERNAL_SERVER_ERROR
+    formatted["extensions"] = extensions
+    return formatted
+
+
+def root_field_names(document: DocumentNode, operation: OperationDefinitionNode) -> list[str]:
+    """Names of the operation's root fields, one per occurrence (aliases count each)."""
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    names: list[str] = []
+
+    def walk(selection_set: SelectionSetNode, seen: frozenset[str]) -> None:
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                names.append(selection.name.value)
+            elif isinstance(selection, InlineFragmentNode):
+                walk(selection.selection_set, seen)
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                if name in fragments and name not in seen:
+                    walk(fragments[name].selection_set, seen | {name})
+
+    walk(operation.selection_set, frozenset())
+    return names
+
+
+class GraphQLEndpoint:
+    """The ``/graphql`` route: one instance per emulator."""
+
+    def __init__(self, state: EmulatorState) -> None:
+        self.state = state
+        self.schema = executable_schema()
+
+    def _respond(
+        self,
+        body: dict[str, Any],
+        status: int,
+        media_type: str,
+        headers: dict[str, str] | None = None,
+    ) -> Response:
+        self.state.stats.record_status(status)
+        return Response(
+            json.dumps(body, separators=(",", ":")).encode(),
+            status_code=status,
+            media_type=media_type,
+            headers=headers,
+        )
+
+    def _authorised(self, request: Request) -> bool:
+        given = request.headers.get("x-api-key")
+        if not given:
+            return False
+        # Constant time against every configured key; the key itself is never logged.
+        matches = [
+            hmac.compare_digest(given.encode(), k.encode()) for k in self.state.config.api_keys
+        ]
+        return any(matches)
+
+    async def handle(self, request: Request) -> Response:
+        state = self.state
+        state.stats.count_request()
+        if request.method not in {"GET", "POST"}:
+            return self._respond(
+                error_body(codes.METHOD_NOT_ALLOWED, "use POST (or GET for queries)"),
+                405,
+                APPLICATION_JSON,
+                {"allow": "GET, POST"},
+            )
+        media_type = negotiate(request.headers.get("accept"))
+        if media_type is None:
+            return self._respond(
+                error_body(
+                    codes.NOT_ACCEPTABLE,
+                    f"accept {GRAPHQL_RESPONSE_JSON} or {APPLICATION_JSON}",
+                ),
+                406,
+                APPLICATION_JSON,
+            )
+        if not self._authorised(request):
+            return self._respond(
+                error_body(codes.UNAUTHENTICATED, "missing or invalid x-api-key header"),
+                401,
+                media_type,
+            )
+        params = await self._read_params(request, media_type)
+        if isinstance(params, Response):
+            return params
+        query, variables, operation_name = params
+        return await self._run(request, media_type, query, variables, operation_name)
+
+    async def _read_params(
+        self, request: Request, media_type: str
+    ) -> tuple[str, dict[str, Any], str | None] | Response:
+        def bad(message: str, code: str = codes.BAD_REQUEST, status: int = 400) -> Response:
+            return self._respond(error_body(code, message), status, media_type)
+
+        raw: Any
+        if request.method == "GET":
+            raw = dict(request.query_params)
+            if "variables" in raw:
+                try:
+                    raw["variables"] = json.loads(raw["variables"])
+                except ValueError:
+                    return bad("the variables parameter is not JSON")
+        else:
+            content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+            if content_type != APPLICATION_JSON:
+                return bad(
+                    "POST a JSON body with Content-Type: application/json",
+                    codes.UNSUPPORTED_MEDIA_TYPE,
+                    415,
+                )
+            try:
+                raw = json.loads(await request.body())
+            except ValueError:
+                return bad("the request body is not valid JSON")
+            if isinstance(raw, list):
+                return bad("batched requests are not supported; use aliases in one document")
+        if not isinstance(raw, dict):
+            return bad("the request body must be a JSON object")
+        query = raw.get("query")
+        variables = raw.get("variables") or {}
+        operation_name = raw.get("operationName")
+        if not isinstance(query, str) or not query.strip():
+            return bad("the request has no query")
+        if not isinstance(variables, dict):
+            return bad("variables must be a JSON object")
+        if operation_name is not None and not isinstance(operation_name, str):
+            return bad("operationName must be a string")
+        return query, variables, operation_name
+
+    async def _run(
+        self,
+        request: Request,
+        media_type: str,
+        query: str,
+        variables: dict[str, Any],
+        operation_name: str | None,
+    ) -> Response:
+        state = self.state
+
+        def request_error(errors: list[GraphQLError], code: str) -> Response:
+            body = {"errors": [format_error(_with_code(e, code)) for e in errors]}
+            return self._respond(body, 400, media_type)
+
+        try:
+            document = parse(query)
+        except GraphQLError as exc:
+            return request_error([exc], codes.GRAPHQL_PARSE_FAILED)
+        operation = get_operation_ast(document, operation_name)
+        name = operation_name or (operation.name.value if operation and operation.name else None)
+        root_fields = root_field_names(document, operation) if operation else []
+        state.stats.count_operation(name, root_fields)
+
+        errors = validate(self.schema, document)
+        if errors:
+            return request_error(errors, codes.GRAPHQL_VALIDATION_FAILED)
+        if operation is None:
+            return self._respond(
+                error_body(codes.BAD_REQUEST, "name the operation to run (operationName)"),
+                400,
+                media_type,
+            )
+        if request.method == "GET" and operation.operation != OperationType.QUERY:
+            return self._respond(
+                error_body(codes.METHOD_NOT_ALLOWED, "mutations must be sent with POST"),
+                405,
+                media_type,
+                {"allow": "POST"},
+            )
+        limit = state.config.max_root_fields
+        counted = [f for f in root_fields if not f.startswith("__")]
+        if limit is not None and len(counted) > limit:
+            return self._respond(
+                error_body(
+                    codes.TOO_MANY_ROOT_FIELDS,
+                    f"this document has {len(counted)} root fields; "
+                    f"the server allows at most {limit} per request",
+                    limit=limit,
+                    count=len(counted),
+                ),
+                400,
+                media_type,
+            )
+
+        decision = NO_FAULT
+        if request.method == "POST":
+            decision = state.injector.decide(state.faults, name, root_fields)
+        if decision.latency:
+            state.stats.record_fault("latency")
+            await asyncio.sleep(decision.latency)
+        if decision.kind == "http_500":
+            state.stats.record_fault("http_500")
+            return self._respond(
+                error_body(codes.INTERNAL_SERVER_ERROR, "internal server error (injected fault)"),
+                500,
+                media_type,
+            )
+        if decision.kind == "http_429":
+            state.stats.record_fault("http_429")
+            retry_after = str(state.faults.retry_after)
+            return self._respond(
+                error_body(codes.RATE_LIMITED, "too many requests (injected fault)"),
+                429,
+                media_type,
+                {"retry-after": retry_after},
+            )
+        if decision.kind == "drop":
+            state.stats.record_fault("drop")
+            state.stats.record_status("dropped")
+            return TruncatedResponse(b'{"data":{"dropped":true}}', 200, media_type=media_type)
+
+        coerced = get_variable_values(self.schema, operation.variable_definitions or [], variables)
+        if isinstance(coerced, list):
+            return request_error(coerced, codes.BAD_USER_INPUT)
+
+        result = execute(
+            self.schema,
+            document,
+            context_value={"state": state, "request": request},
+            variable_values=variables,
+            operation_name=operation_name,
+        )
+        if inspect.isawaitable(result):
+            result = await result
+        assert isinstance(result, ExecutionResult)
+        body: dict[str, Any] = {"data": result.data}
+        if result.errors:
+            body = {"errors": [format_error(e) for e in result.errors], "data": result.data}
+
+        if decision.kind == "lost_response":
+            state.stats.record_fault("lost_response")
+            state.stats.record_status("dropped")
+            payload = json.dumps(body, separators=(",", ":")).encode()
+            return TruncatedResponse(payload, 200, media_type=media_type)
+        return self._respond(body, 200, media_type)
+
+
+def _with_code(error: GraphQLError, code: str) -> GraphQLError:
+    if error.extensions and "code" in error.extensions:
+        return error
+    return GraphQLError(
+        error.message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        original_error=error.original_error,
+        extensions={**(error.extensions or {}), "code": code},
+    )

@@ -1,0 +1,67 @@
+"""One emulator instance's state and services, shared by the HTTP app, resolvers and workers.
+
+Tests reach it as ``emu.state``: the records (``store``), the credit ``ledger``, the
+``stats``, the webhook ``dispatcher`` and the ``faults`` (assignable at run time).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from viesus_emulator.config import EmulatorConfig, FaultConfig
+from viesus_emulator.faults import FaultInjector
+from viesus_emulator.ledger import CreditLedger
+from viesus_emulator.signing import UrlSigner
+from viesus_emulator.stats import Stats
+from viesus_emulator.store import Store, utcnow
+from viesus_emulator.webhooks import WebhookDispatcher
+from viesus_emulator.worker import WorkerPool
+
+
+class EmulatorState:
+    def __init__(self, config: EmulatorConfig, data_dir: Path, http: httpx.AsyncClient) -> None:
+        self.config = config
+        self.data_dir = data_dir
+        self.uploads_dir = data_dir / "uploads"
+        self.results_dir = data_dir / "results"
+        self.uploads_dir.mkdir(parents=True, exist_ok=True)
+        self.results_dir.mkdir(parents=True, exist_ok=True)
+        self.http = http
+        self.store = Store()
+        self.ledger = CreditLedger(allowance=config.credits)
+        self.stats = Stats()
+        self.signer = UrlSigner()
+        self.injector = FaultInjector(config.seed)
+        self.dispatcher = WebhookDispatcher(
+            self.store, self.stats, http, config.webhook_retry_delays, config.webhook_timeout
+        )
+        self.workers = WorkerPool(self)
+
+    def __repr__(self) -> str:
+        return f"EmulatorState(base_url={self.base_url!r}, {len(self.store.jobs)} jobs)"
+
+    @property
+    def base_url(self) -> str:
+        return self.signer.base_url
+
+    @property
+    def faults(self) -> FaultConfig:
+        return self.config.faults
+
+    @faults.setter
+    def faults(self, faults: FaultConfig) -> None:
+        self.config.faults = faults
+
+    def stats_snapshot(self) -> dict[str, Any]:
+        ledger = self.ledger.snapshot(utcnow())
+        credits = {
+            "allowance": self.ledger.allowance,
+            "used": ledger["usedCreditsThisPeriod"],
+            "remaining": ledger["remainingCreditsThisPeriod"],
+            "reserved": self.ledger.reserved,
+            "charged": self.ledger.charged_total,
+        }
+        return self.stats.snapshot(self.store, credits)
