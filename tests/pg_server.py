@@ -110,9 +110,6 @@ class PostgresServer:
         """A libpq URL over TCP (what a worker on another machine would use)."""
         return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 
-    def database_dsn(self, name: str) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"
-
     def start(self) -> None:
         """initdb + start; ``started_in`` is the seconds both took (logged by the fixture)."""
         began = time.monotonic()
@@ -158,12 +155,14 @@ class PostgresServer:
                 )  # fmt: skip
         shutil.rmtree(self.root, ignore_errors=True)
 
-    def create_database(self, name: str) -> str:
-        """A fresh database (one per test keeps tests independent); returns its DSN."""
-        self._run("psql", "--host", str(self.socket_dir), "--port", str(self.port),
-                  "--username", "postgres", "--dbname", "postgres", "--quiet",
-                  "--command", f'CREATE DATABASE "{name}"')  # fmt: skip
-        return self.database_dsn(name)
+    def create_schema(self, name: str) -> str:
+        """A fresh, empty schema, and a DSN whose ``search_path`` is that schema: tests stay
+        independent at a fraction of the cost of a database each (CREATE DATABASE copies one)."""
+        import psycopg  # the driver under test
+
+        with psycopg.connect(self.dsn, autocommit=True) as connection:
+            connection.execute(f'CREATE SCHEMA "{name}"'.encode())
+        return f"{self.dsn}?options=-csearch_path%3D{name}"
 
     def log_tail(self, lines: int = 30) -> str:
         try:

@@ -300,6 +300,7 @@ class PostgresJournal:
         self.over_budget: set[ItemKey] = set()
         self._claims: dict[ItemKey, int] = {}  # held item -> the generation claimed
         self._connection: Connection | None = None
+        self._closed = False
         self._lock = threading.RLock()
 
     def __repr__(self) -> str:
@@ -344,6 +345,7 @@ class PostgresJournal:
             except Exception as exc:  # they expire on their own
                 log.info("leases not released on close (%s)", type(exc).__name__)
             finally:
+                self._closed = True
                 self._claims.clear()
                 if self._connection is not None:
                     self._connection.close()
@@ -371,6 +373,8 @@ class PostgresJournal:
         delay = 0.05
         while True:
             with self._lock:
+                if self._closed:
+                    raise JournalError(f"the journal {redact_dsn(self.dsn)} is closed")
                 try:
                     if self._connection is None or self._connection.closed:
                         self._connection = self._connect()

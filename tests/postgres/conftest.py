@@ -1,4 +1,4 @@
-"""A real PostgreSQL for the shared-journal tests: one server per session, one database per test.
+"""A real PostgreSQL for the shared-journal tests: one server per session, one schema per test.
 
 The server comes from the machine's binaries (see ``tests/pg_server.py``); tests skip, saying
 why, only when those binaries are absent. Its start time is printed in the summary
@@ -14,7 +14,7 @@ import pytest
 
 from tests.pg_server import PostgresServer, find_pg_bin, missing_reason
 
-_databases = itertools.count(1)
+_schemas = itertools.count(1)
 
 
 @pytest.fixture(scope="session")
@@ -34,5 +34,5 @@ def pg_server() -> Iterator[PostgresServer]:
 
 @pytest.fixture
 def pg_dsn(pg_server: PostgresServer) -> str:
-    """A fresh, empty database on the session's server (tests never see each other's rows)."""
-    return pg_server.create_database(f"viesus_test_{next(_databases)}")
+    """A fresh, empty schema on the session's server (tests never see each other's rows)."""
+    return pg_server.create_schema(f"viesus_test_{next(_schemas)}")
