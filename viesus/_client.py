@@ -28,6 +28,7 @@ from viesus._redact import install_log_redaction, redact_url
 from viesus._results import EnhanceResult
 from viesus._retries import RetryingTransport, RetryPolicy
 from viesus._selections import poll_job
+from viesus._store import JournalStore
 from viesus._webhooks import (
     RegisteredWebhook,
     WebhookEvent,
@@ -184,17 +185,20 @@ class Viesus:
         timeout: float | None = 600.0,
     ) -> EnhanceResult:
         """Enhance one file or URL; returns the result, raises its error if it failed."""
-        async for result in self.enhance_many(
+        # aclosing: the batch's tasks are stopped and awaited before this returns.
+        batch = self.enhance_many(
             [source],
             options,
             out_dir,
             overwrite=overwrite,
             max_credits=max_credits,
             timeout=timeout,
-        ):
-            if result.error is not None:
-                raise result.error
-            return result
+        )
+        async with contextlib.aclosing(batch) as results:
+            async for result in results:
+                if result.error is not None:
+                    raise result.error
+                return result
         raise ViesusError("no result")  # pragma: no cover - one source gives one result
 
     async def enhance_many(
@@ -203,7 +207,7 @@ class Viesus:
         options: EnhanceOptions | None = None,
         out_dir: str | Path = ".",
         *,
-        journal: str | Path | Journal | None = None,
+        journal: str | Path | JournalStore | None = None,
         overwrite: bool = False,
         max_credits: int | None = None,
         timeout: float | None = 900.0,
@@ -211,17 +215,14 @@ class Viesus:
         """One result per source, as they complete (see :mod:`viesus._pipeline`).
 
         Raises before anything is spent when the options are invalid or the estimated credits
-        exceed ``max_credits`` or the account's remaining credits.
+        exceed ``max_credits`` or the account's remaining credits. ``journal``: a file path
+        (a SQLite :class:`viesus.Journal`, opened and closed here) or any open
+        :class:`viesus._store.JournalStore`; a rerun with it never pays twice for an item.
         """
         options = options if options is not None else EnhanceOptions()
         validate_options(options)
-        owned = journal is not None and not isinstance(journal, Journal)
-        opened = (
-            Journal.open(journal)
-            if owned and journal is not None and not isinstance(journal, Journal)
-            else journal
-        )
-        assert opened is None or isinstance(opened, Journal)
+        owned = isinstance(journal, str | Path)
+        opened = Journal.open(journal) if isinstance(journal, str | Path) else journal
         pipeline = Pipeline(
             self,
             options,

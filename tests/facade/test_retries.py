@@ -8,6 +8,7 @@ import logging
 import httpx
 import pytest
 
+from viesus._redact import install_log_redaction
 from viesus._retries import AmbiguousRequest, RetryingTransport, RetryPolicy, retry_after_seconds
 
 FAST = RetryPolicy(max_attempts=4, base=0.001, cap=0.002, max_retry_after=1.0)
@@ -15,7 +16,11 @@ FAST = RetryPolicy(max_attempts=4, base=0.001, cap=0.002, max_retry_after=1.0)
 
 def graphql(kind: str) -> bytes:
     return json.dumps(
-        {"query": f"{kind} Op {{ x }}", "operationName": f"Op{kind.title()}", "variables": {}}
+        {
+            "query": f"{kind} Op{kind.title()} {{ x }}",
+            "operationName": f"Op{kind.title()}",
+            "variables": {},
+        }
     ).encode()
 
 
@@ -92,6 +97,7 @@ async def test_attempts_are_bounded() -> None:
 
 async def test_retries_are_logged_at_info_without_secrets(caplog: pytest.LogCaptureFixture) -> None:
     client, _ = client_with([httpx.Response(503), httpx.Response(200, json={"data": {}})])
+    install_log_redaction()  # as every Viesus does: httpx's own request lines carry URLs
     caplog.set_level(logging.DEBUG)
     async with client:
         await client.post(
