@@ -25,6 +25,8 @@ from viesus._journal import Journal
 from viesus._polling import PollSchedule
 from viesus._results import EnhanceResult
 from viesus._retries import RetryPolicy
+from viesus._shared_batch import SharedBatch
+from viesus._store_pg import LeaseTimes
 from viesus._webhooks import (
     WebhookEvent,
     WebhookListener,
@@ -46,11 +48,13 @@ __all__ = [
     "InvalidInput",
     "Job",
     "Journal",
+    "LeaseTimes",
     "LimitExceeded",
     "PollSchedule",
     "RateLimitError",
     "RetryPolicy",
     "ServerError",
+    "SharedBatch",
     "Viesus",
     "ViesusError",
     "WaitTimeout",

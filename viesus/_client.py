@@ -12,7 +12,7 @@ import os
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Iterable
 from pathlib import Path
 from types import TracebackType
-from typing import Self, TypeVar
+from typing import TYPE_CHECKING, Self, TypeVar
 
 import httpx
 
@@ -29,6 +29,7 @@ from viesus._results import EnhanceResult
 from viesus._retries import RetryingTransport, RetryPolicy
 from viesus._selections import poll_job
 from viesus._store import JournalStore
+from viesus._store_pg import is_postgres_url
 from viesus._webhooks import (
     RegisteredWebhook,
     WebhookEvent,
@@ -38,6 +39,9 @@ from viesus._webhooks import (
     remove_webhook,
 )
 from viesus_client import ViesusApiClient
+
+if TYPE_CHECKING:
+    from viesus._shared_batch import SharedBatch
 from viesus_client.fragments import CreditsFields
 from viesus_client.input_types import EnhancedImageInput
 
@@ -208,6 +212,7 @@ class Viesus:
         out_dir: str | Path = ".",
         *,
         journal: str | Path | JournalStore | None = None,
+        batch: str | SharedBatch | None = None,
         overwrite: bool = False,
         max_credits: int | None = None,
         timeout: float | None = 900.0,
@@ -218,9 +223,35 @@ class Viesus:
         exceed ``max_credits`` or the account's remaining credits. ``journal``: a file path
         (a SQLite :class:`viesus.Journal`, opened and closed here) or any open
         :class:`viesus._store.JournalStore`; a rerun with it never pays twice for an item.
+        A ``postgresql://`` URL is a journal shared by many workers: ``batch`` names the batch
+        every worker joins (see :mod:`viesus._shared_batch`); ``max_credits`` is then the
+        batch's budget, enforced across workers.
         """
         options = options if options is not None else EnhanceOptions()
         validate_options(options)
+        if is_postgres_url(journal):
+            from viesus._shared_batch import drain, shared_batch
+
+            shared = drain(
+                self,
+                list(sources),
+                options,
+                Path(out_dir),
+                dsn=str(journal),
+                batch=shared_batch(batch),
+                overwrite=overwrite,
+                max_credits=max_credits,
+                timeout=timeout,
+            )
+            async with contextlib.aclosing(shared) as results:
+                async for result in results:
+                    yield result
+            return
+        if batch is not None:
+            raise ConfigurationError(
+                "batch= names a batch in a shared journal: pass journal='postgresql://…' with "
+                "it, or drop batch= (a journal file serves one process)"
+            )
         owned = isinstance(journal, str | Path)
         opened = Journal.open(journal) if isinstance(journal, str | Path) else journal
         pipeline = Pipeline(

@@ -563,6 +563,7 @@ class PostgresJournal:
         )
 
         def body(connection: Connection) -> set[ItemKey]:
+            lost.clear()  # (a replay after a lost connection starts over)
             # Lock order, everywhere: the batch row, then queue rows, then item rows, by key.
             batch = self._batch_row(connection, lock=True) if budgeted else None
             source_ids, params = _key_arrays(keys)
@@ -610,6 +611,7 @@ class PostgresJournal:
                     or (new.state is ItemState.CREATE_INTENT and not lease["long_enough"])
                 ):
                     stale.add(key)
+                    lost.add(key)
                     continue
                 if key in replayed:
                     continue  # this very call wrote it before its commit answer was lost
@@ -637,13 +639,25 @@ class PostgresJournal:
                     "UPDATE viesus_batches SET credits_committed = %s WHERE name = %s",
                     (committed, self.batch),
                 )
+            if lost:
+                # Refused for the lease: whatever this worker still holds of them (too little
+                # lease left for a create, say) goes back to the queue at once.
+                self._release(connection, sorted(lost))
             return stale
 
-        return self._run(body)
+        lost: set[ItemKey] = set()
+        stale = self._run(body)
+        self._forget(lost)
+        return stale
 
-    def _write(
-        self, connection: Connection, record: ItemRecord, reserved: int, token: str
-    ) -> None:
+    def _forget(self, keys: Iterable[ItemKey]) -> None:
+        """Drop claims this worker learnt it lost (or gave back for want of lease time)."""
+        with self._lock:
+            dropped = [key for key in keys if self._claims.pop(key, None) is not None]
+        if dropped:
+            log.warning("lost the lease on %d item(s); another worker continues them", len(dropped))
+
+    def _write(self, connection: Connection, record: ItemRecord, reserved: int, token: str) -> None:
         connection.execute(
             "INSERT INTO viesus_items (batch, source_id, params_hash, source, state,"
             " content_hash, upload_id, job_id, attempts, output_path, output_sha256, credits,"
@@ -744,6 +758,11 @@ class PostgresJournal:
         with self._lock:
             return key in self._claims
 
+    def held(self) -> bool:
+        """This worker holds at least one item (one of its lanes is working on it)."""
+        with self._lock:
+            return bool(self._claims)
+
     def renew(self) -> set[ItemKey]:
         """Extend every lease this worker holds; returns (and forgets) the ones it lost."""
         with self._lock:
@@ -778,11 +797,9 @@ class PostgresJournal:
 
         lost = self._run(body)
         with self._lock:
-            for key in lost:
-                if self._claims.get(key) == held[key]:
-                    del self._claims[key]
-        if lost:
-            log.warning("lost the lease on %d item(s); another worker continues them", len(lost))
+            # Only the claims renewed above: a key claimed again meanwhile is a new claim.
+            lost = {key for key in lost if self._claims.get(key) == held[key]}
+        self._forget(lost)
         return lost
 
     def settle(self, outcomes: Sequence[tuple[ItemKey, str, str | None]]) -> set[ItemKey]:

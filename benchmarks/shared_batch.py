@@ -1,0 +1,121 @@
+"""N workers, one batch: wall time and requests per image for N = 1, 2, 3 (for SCALING.md).
+
+``python -m benchmarks.shared_batch [--images 90] [--scale 0.01]``. Starts a throwaway
+PostgreSQL (tests/pg_server.py) and one emulator; for each N, a fresh batch is drained by N
+worker processes (tests/postgres/worker.py: the public facade, as on N machines) started
+together. Requests are counted at the emulator (its stats), per operation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from tests.facade.conftest import API_KEY, write_photo
+from tests.pg_server import running_server
+from viesus_emulator import Emulator, EmulatorConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+async def drain(
+    endpoint: str, dsn: str, batch: str, sources: list[str], out_dir: Path, workers: int
+) -> float:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(ROOT), str(ROOT / "generated"), env.get("PYTHONPATH", "")]
+    )
+    processes = []
+    started = time.monotonic()
+    for n in range(workers):
+        spec = out_dir.parent / f"{batch}-w{n}.json"
+        spec.write_text(
+            json.dumps(
+                {
+                    "api_key": API_KEY,
+                    "endpoint": endpoint,
+                    "dsn": dsn,
+                    "batch": batch,
+                    "worker": f"{batch}-w{n}",
+                    "sources": sources,
+                    "options": {"mode": "ENHANCE"},
+                    "out_dir": str(out_dir),
+                    "lease": [60.0, 10.0, 30.0],
+                    "claim_size": 10,
+                    "batch_size": 10,
+                }
+            )
+        )
+        processes.append(
+            await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "tests.postgres.worker",
+                str(spec),
+                cwd=ROOT,
+                env=env,
+                stdout=asyncio.subprocess.DEVNULL,
+            )
+        )
+    codes = [await p.wait() for p in processes]
+    if any(codes):
+        raise RuntimeError(f"a worker failed: exit codes {codes}")
+    return time.monotonic() - started
+
+
+async def measure(images: int, scale: float, counts: list[int]) -> list[dict[str, Any]]:
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp, running_server() as server:
+        folder = Path(tmp) / "in"
+        folder.mkdir()
+        sources = [
+            str(write_photo(folder / f"p{i:03d}.jpg", (320, 240), seed=i)) for i in range(images)
+        ]
+        for workers in counts:
+            config = EmulatorConfig(
+                api_keys=(API_KEY,), time_scale=scale, workers=16, credits=10**6
+            )
+            async with Emulator(config) as emulator:
+                out_dir = Path(tmp) / f"out-{workers}"
+                wall = await drain(
+                    emulator.endpoint, server.dsn, f"n{workers}", sources, out_dir, workers
+                )
+                stats = emulator.stats()
+            by_op = stats["requests"]["by_operation"]
+            rows.append(
+                {
+                    "workers": workers,
+                    "wall_s": round(wall, 1),
+                    "jobs": stats["jobs"]["total"],
+                    "duplicates": stats["jobs"]["duplicates"],
+                    "graphql_per_image": round(stats["requests"]["total"] / images, 2),
+                    "by_operation": dict(sorted(by_op.items())),
+                }
+            )
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--images", type=int, default=90)
+    parser.add_argument("--scale", type=float, default=0.01)
+    parser.add_argument("--workers", default="1,2,3")
+    args = parser.parse_args()
+    counts = [int(n) for n in args.workers.split(",")]
+    rows = asyncio.run(measure(args.images, args.scale, counts))
+    print(f"# {args.images} images, time scale {args.scale}, {platform.platform()}, "
+          f"{os.cpu_count()} CPUs")  # fmt: skip
+    for row in rows:
+        print(json.dumps(row))
+
+
+if __name__ == "__main__":
+    main()
