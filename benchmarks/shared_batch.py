@@ -13,6 +13,7 @@ import asyncio
 import json
 import os
 import platform
+import resource
 import sys
 import tempfile
 import time
@@ -85,9 +86,11 @@ async def measure(images: int, scale: float, counts: list[int]) -> list[dict[str
             )
             async with Emulator(config) as emulator:
                 out_dir = Path(tmp) / f"out-{workers}"
+                cpu_before = _children_cpu()
                 wall = await drain(
                     emulator.endpoint, server.dsn, f"n{workers}", sources, out_dir, workers
                 )
+                worker_cpu = _children_cpu() - cpu_before
                 stats = emulator.stats()
             by_op = stats["requests"]["by_operation"]
             rows.append(
@@ -97,10 +100,17 @@ async def measure(images: int, scale: float, counts: list[int]) -> list[dict[str
                     "jobs": stats["jobs"]["total"],
                     "duplicates": stats["jobs"]["duplicates"],
                     "graphql_per_image": round(stats["requests"]["total"] / images, 2),
+                    "worker_cpu_ms_per_image": round(worker_cpu * 1000 / images),
                     "by_operation": dict(sorted(by_op.items())),
                 }
             )
     return rows
+
+
+def _children_cpu() -> float:
+    """CPU seconds (user + system) of the worker processes that ended so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:

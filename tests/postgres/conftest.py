@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.facade.conftest import emulator, photos, viesus  # noqa: F401 - shared fixtures
 from tests.pg_server import PostgresServer, find_pg_bin, missing_reason
 
 _schemas = itertools.count(1)
