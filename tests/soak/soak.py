@@ -192,6 +192,7 @@ def check(phase: Phase, emu: Emulator, sources: list[Path], out: Path, *, final:
         duplicates=stats["jobs"]["duplicates"],
         credits_used=used,
         requests=stats["requests"]["total"],
+        reconcile_requests=stats["requests"]["by_operation"].get("ReconcileUploads", 0),
         faults=dict(stats["faults"]),
     )
 
