@@ -143,6 +143,7 @@ class Pipeline:
         self._queue: asyncio.Queue[list[EnhanceResult] | BaseException | None] = asyncio.Queue()
         self._running = False  # results are queued for the consumer once the waves start
         self._download_gate = asyncio.Semaphore(client.download_concurrency)
+        self._create_gate = asyncio.Semaphore(CREATE_CONCURRENCY)
 
     @property
     def identity(self) -> StoreIdentity:
@@ -154,6 +155,15 @@ class Pipeline:
         planned: dict[Path, Item] = {}
         unique: dict[ItemKey, Item] = {}
         for source in sources:
+            if not isinstance(source, str | Path) or not str(source):
+                yield EnhanceResult(
+                    source=str(source),
+                    status="failed",
+                    error=InvalidInput(
+                        repr(source), "is not a file path or an http(s) URL; pass a str or Path"
+                    ),
+                )
+                continue
             item = self._item(source)
             refused = await asyncio.to_thread(self._prepare, item, planned)
             if refused is not None:
@@ -320,10 +330,24 @@ class Pipeline:
             self._queue.put_nowait(None)
 
     async def _advance(self, chunk: list[Item], group: asyncio.TaskGroup) -> None:
+        """Reconcile what a crash left unsettled, then create batch by batch, each batch in a
+        task of its own: a slow or hung create holds its own items only."""
         live = [i for i in chunk if i.result is None]
         await self._reconcile([i for i in live if self._state(i) in _UNSETTLED_CREATE])
-        await self._create([i for i in live if self._state(i) is S.UPLOADED])
-        for item in live:
+        creatable = [i for i in live if self._state(i) is S.UPLOADED]
+        self._follow([i for i in live if i not in creatable], group)
+        size = max(1, self.client.batch.value)
+        for start in range(0, len(creatable), size):
+            group.create_task(self._create_batch(creatable[start : start + size], group))
+
+    async def _create_batch(self, items: list[Item], group: asyncio.TaskGroup) -> None:
+        async with self._create_gate:
+            await self._create(items)
+        self._follow(items, group)
+
+    def _follow(self, items: list[Item], group: asyncio.TaskGroup) -> None:
+        """Each item with a job gets its completion task; an unsettled one its result."""
+        for item in items:
             if item.result is None and self._state(item) in _WITH_JOB:
                 group.create_task(self._complete(item))
             elif item.result is None:
