@@ -14,6 +14,7 @@ import json
 import os
 import platform
 import resource
+import signal
 import sys
 import tempfile
 import time
@@ -28,7 +29,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 async def drain(
-    endpoint: str, dsn: str, batch: str, sources: list[str], out_dir: Path, workers: int
+    endpoint: str,
+    dsn: str,
+    batch: str,
+    sources: list[str],
+    out_dir: Path,
+    workers: int,
+    kill_after: float | None = None,
 ) -> float:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(
@@ -49,7 +56,8 @@ async def drain(
                     "sources": sources,
                     "options": {"mode": "ENHANCE"},
                     "out_dir": str(out_dir),
-                    "lease": [60.0, 10.0, 30.0],
+                    # With a kill, a shorter lease: the dead worker's items return sooner.
+                    "lease": [60.0, 10.0, 30.0] if kill_after is None else [10.0, 2.0, 5.0],
                     "claim_size": 10,
                     "batch_size": 10,
                 }
@@ -66,13 +74,20 @@ async def drain(
                 stdout=asyncio.subprocess.DEVNULL,
             )
         )
+    if kill_after is not None:
+        await asyncio.sleep(kill_after)
+        processes[0].send_signal(signal.SIGKILL)  # mid-batch, wherever it is
     codes = [await p.wait() for p in processes]
+    if kill_after is not None:
+        codes = codes[1:]
     if any(codes):
         raise RuntimeError(f"a worker failed: exit codes {codes}")
     return time.monotonic() - started
 
 
-async def measure(images: int, scale: float, counts: list[int]) -> list[dict[str, Any]]:
+async def measure(
+    images: int, scale: float, counts: list[int], kill_after: float | None = None
+) -> list[dict[str, Any]]:
     rows = []
     with tempfile.TemporaryDirectory() as tmp, running_server() as server:
         folder = Path(tmp) / "in"
@@ -87,10 +102,18 @@ async def measure(images: int, scale: float, counts: list[int]) -> list[dict[str
             async with Emulator(config) as emulator:
                 out_dir = Path(tmp) / f"out-{workers}"
                 cpu_before = _children_cpu()
+                commits_before = _commits(server.dsn)
                 wall = await drain(
-                    emulator.endpoint, server.dsn, f"n{workers}", sources, out_dir, workers
+                    emulator.endpoint,
+                    server.dsn,
+                    f"n{workers}",
+                    sources,
+                    out_dir,
+                    workers,
+                    kill_after,
                 )
                 worker_cpu = _children_cpu() - cpu_before
+                commits = _commits(server.dsn) - commits_before
                 stats = emulator.stats()
             by_op = stats["requests"]["by_operation"]
             rows.append(
@@ -99,12 +122,27 @@ async def measure(images: int, scale: float, counts: list[int]) -> list[dict[str
                     "wall_s": round(wall, 1),
                     "jobs": stats["jobs"]["total"],
                     "duplicates": stats["jobs"]["duplicates"],
+                    "outputs": sum(1 for p in out_dir.iterdir() if not p.name.startswith(".")),
+                    "credits_charged": stats["credits"]["charged"],
                     "graphql_per_image": round(stats["requests"]["total"] / images, 2),
                     "worker_cpu_ms_per_image": round(worker_cpu * 1000 / images),
+                    "journal_commits_per_image": round(commits / images, 1),
                     "by_operation": dict(sorted(by_op.items())),
                 }
             )
     return rows
+
+
+def _commits(dsn: str) -> int:
+    """Transactions committed in the journal's database so far (the server's own count)."""
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        connection.execute("SELECT pg_stat_clear_snapshot()")
+        row = connection.execute(
+            "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
+        ).fetchone()
+    return int(row[0]) if row else 0
 
 
 def _children_cpu() -> float:
@@ -118,10 +156,14 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=90)
     parser.add_argument("--scale", type=float, default=0.01)
     parser.add_argument("--workers", default="1,2,3")
+    parser.add_argument(
+        "--kill-after", type=float, default=None, help="kill -9 the first worker after S seconds"
+    )
     args = parser.parse_args()
     counts = [int(n) for n in args.workers.split(",")]
-    rows = asyncio.run(measure(args.images, args.scale, counts))
-    print(f"# {args.images} images, time scale {args.scale}, {platform.platform()}, "
+    rows = asyncio.run(measure(args.images, args.scale, counts, args.kill_after))
+    kill = f", worker 0 killed after {args.kill_after} s" if args.kill_after else ""
+    print(f"# {args.images} images, time scale {args.scale}{kill}, {platform.platform()}, "
           f"{os.cpu_count()} CPUs")  # fmt: skip
     for row in rows:
         print(json.dumps(row))
