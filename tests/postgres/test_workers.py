@@ -148,6 +148,9 @@ async def lab(pg_dsn: str, tmp_path: Path) -> AsyncIterator[Lab]:
 @pytest.mark.parametrize("workers", [2, 3])
 async def test_workers_on_one_batch_do_every_item_exactly_once(lab: Lab, workers: int) -> None:
     lab.photos(24)
+    # Every request takes 0.2 s, so one worker alone needs several seconds for the batch and
+    # the others (a second or two to start) find work left to share.
+    lab.emulator.faults = FaultConfig(latency=0.2, latency_rate=1.0)
     names = [f"w{i}" for i in range(workers)]
     for name in names:
         await lab.start(name)
