@@ -23,7 +23,7 @@ from typing import Any
 
 from tests.facade.conftest import API_KEY, write_photo
 from tests.pg_server import running_server
-from viesus_emulator import Emulator, EmulatorConfig
+from viesus_emulator import Emulator, EmulatorConfig, FaultConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -86,18 +86,29 @@ async def drain(
 
 
 async def measure(
-    images: int, scale: float, counts: list[int], kill_after: float | None = None
+    images: int,
+    scale: float,
+    counts: list[int],
+    kill_after: float | None = None,
+    latency: float = 0.0,
+    size: int = 320,
 ) -> list[dict[str, Any]]:
     rows = []
     with tempfile.TemporaryDirectory() as tmp, running_server() as server:
         folder = Path(tmp) / "in"
         folder.mkdir()
         sources = [
-            str(write_photo(folder / f"p{i:03d}.jpg", (320, 240), seed=i)) for i in range(images)
+            str(write_photo(folder / f"p{i:03d}.jpg", (size, size * 3 // 4), seed=i))
+            for i in range(images)
         ]
         for workers in counts:
             config = EmulatorConfig(
-                api_keys=(API_KEY,), time_scale=scale, workers=16, credits=10**6
+                api_keys=(API_KEY,),
+                time_scale=scale,
+                workers=16,
+                credits=10**6,
+                # A far-away service: every GraphQL request waits this long before handling.
+                faults=FaultConfig(latency=latency, latency_rate=1.0 if latency else 0.0),
             )
             async with Emulator(config) as emulator:
                 out_dir = Path(tmp) / f"out-{workers}"
@@ -159,11 +170,16 @@ def main() -> None:
     parser.add_argument(
         "--kill-after", type=float, default=None, help="kill -9 the first worker after S seconds"
     )
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds per request")
+    parser.add_argument("--size", type=int, default=320, help="image width in pixels")
     args = parser.parse_args()
     counts = [int(n) for n in args.workers.split(",")]
-    rows = asyncio.run(measure(args.images, args.scale, counts, args.kill_after))
+    rows = asyncio.run(
+        measure(args.images, args.scale, counts, args.kill_after, args.latency, args.size)
+    )
     kill = f", worker 0 killed after {args.kill_after} s" if args.kill_after else ""
-    print(f"# {args.images} images, time scale {args.scale}{kill}, {platform.platform()}, "
+    print(f"# {args.images} images of {args.size} px, time scale {args.scale}, request "
+          f"latency {args.latency} s{kill}, {platform.platform()}, "
           f"{os.cpu_count()} CPUs")  # fmt: skip
     for row in rows:
         print(json.dumps(row))

@@ -301,7 +301,10 @@ class PostgresJournal:
         self._claims: dict[ItemKey, int] = {}  # held item -> the generation claimed
         self._connection: Connection | None = None
         self._closed = False
+        # The connection (one transaction at a time) and the claims are guarded apart: asking
+        # whether an item is held never waits for the database.
         self._lock = threading.RLock()
+        self._held_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return (
@@ -338,15 +341,18 @@ class PostgresJournal:
     def close(self) -> None:
         """Give back the leases still held (others may claim at once) and disconnect."""
         with self._lock:
+            with self._held_lock:
+                held = list(self._claims)
             try:
-                if self._claims and self._connection is not None:
+                if held and self._connection is not None:
                     with self._connection.transaction():
-                        self._release(self._connection, list(self._claims))
+                        self._release(self._connection, held)
             except Exception as exc:  # they expire on their own
                 log.info("leases not released on close (%s)", type(exc).__name__)
             finally:
                 self._closed = True
-                self._claims.clear()
+                with self._held_lock:
+                    self._claims.clear()
                 if self._connection is not None:
                     self._connection.close()
                     self._connection = None
@@ -564,6 +570,8 @@ class PostgresJournal:
 
         def body(connection: Connection) -> set[ItemKey]:
             lost.clear()  # (a replay after a lost connection starts over)
+            with self._held_lock:
+                claims = {key: self._claims[key] for key in keys if key in self._claims}
             # Lock order, everywhere: the batch row, then queue rows, then item rows, by key.
             batch = self._batch_row(connection, lock=True) if budgeted else None
             source_ids, params = _key_arrays(keys)
@@ -606,7 +614,7 @@ class PostgresJournal:
                 if (
                     lease is None
                     or lease["holder"] != self.worker_id
-                    or lease["generation"] != self._claims.get(key)
+                    or lease["generation"] != claims.get(key)
                     or not lease["live"]
                     or (new.state is ItemState.CREATE_INTENT and not lease["long_enough"])
                 ):
@@ -652,7 +660,7 @@ class PostgresJournal:
 
     def _forget(self, keys: Iterable[ItemKey]) -> None:
         """Drop claims this worker learnt it lost (or gave back for want of lease time)."""
-        with self._lock:
+        with self._held_lock:
             dropped = [key for key in keys if self._claims.pop(key, None) is not None]
         if dropped:
             log.warning("lost the lease on %d item(s); another worker continues them", len(dropped))
@@ -711,7 +719,7 @@ class PostgresJournal:
         ``skip``: items this worker cannot work on (sources it does not have)."""
         skip_ids, skip_params = _key_arrays(skip)
 
-        def body(connection: Connection) -> list[ItemKey]:
+        def body(connection: Connection) -> dict[ItemKey, int]:
             rows = connection.execute(
                 """
                 WITH free AS (
@@ -744,28 +752,29 @@ class PostgresJournal:
                     "lease": self.lease.duration,
                 },
             ).fetchall()
-            claimed = {
+            return {
                 ItemKey(row["source_id"], row["params_hash"]): int(row["generation"])
                 for row in rows
             }
-            self._claims.update(claimed)
-            return sorted(claimed)
 
-        return self._run(body)
+        claimed = self._run(body)
+        with self._held_lock:
+            self._claims.update(claimed)
+        return sorted(claimed)
 
     def holds(self, key: ItemKey) -> bool:
         """This worker claimed ``key`` and has not learnt that it lost it."""
-        with self._lock:
+        with self._held_lock:
             return key in self._claims
 
     def held(self) -> bool:
         """This worker holds at least one item (one of its lanes is working on it)."""
-        with self._lock:
+        with self._held_lock:
             return bool(self._claims)
 
     def renew(self) -> set[ItemKey]:
         """Extend every lease this worker holds; returns (and forgets) the ones it lost."""
-        with self._lock:
+        with self._held_lock:
             held = dict(self._claims)
 
         def body(connection: Connection) -> set[ItemKey]:
@@ -796,7 +805,7 @@ class PostgresJournal:
             return set(held) - kept
 
         lost = self._run(body)
-        with self._lock:
+        with self._held_lock:
             # Only the claims renewed above: a key claimed again meanwhile is a new claim.
             lost = {key for key in lost if self._claims.get(key) == held[key]}
         self._forget(lost)
@@ -806,7 +815,7 @@ class PostgresJournal:
         """Record final results ``(key, outcome, reason)`` on held items and end their leases
         (``outcome``: finished, skipped, failed or unknown). Returns the keys not held any
         more (another worker has them; their result here is void)."""
-        with self._lock:
+        with self._held_lock:
             held = {key: self._claims.get(key) for key, _, _ in outcomes}
 
         def body(connection: Connection) -> set[ItemKey]:
@@ -833,7 +842,7 @@ class PostgresJournal:
             return refused
 
         refused = self._run(body)
-        with self._lock:
+        with self._held_lock:
             for key, _, _ in outcomes:
                 self._claims.pop(key, None)
         return refused
@@ -845,7 +854,7 @@ class PostgresJournal:
             self._release(connection, keys)
 
         self._run(body)
-        with self._lock:
+        with self._held_lock:
             for key in keys:
                 self._claims.pop(key, None)
 
