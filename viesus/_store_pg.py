@@ -321,9 +321,11 @@ class PostgresJournal:
         worker_id: str | None = None,
         lease: LeaseTimes | None = None,
         outage_limit: float = 120.0,
+        migrate: bool = True,
     ) -> PostgresJournal:
-        """Connect and create or migrate the schema. Raises ``JournalError`` with the install
-        hint when the driver is missing, and for an unusable batch name."""
+        """Connect and create or migrate the schema (``migrate=False``: only check it is there,
+        for commands that only look). Raises ``JournalError`` with the install hint when the
+        driver is missing, and for an unusable batch name."""
         try:
             import psycopg  # noqa: F401 - the optional driver, loaded only for this store
         except ImportError:
@@ -335,7 +337,11 @@ class PostgresJournal:
         store = cls(
             dsn, batch, worker_id or default_worker_id(), lease or LeaseTimes(), outage_limit
         )
-        store._run(store._migrate)
+        try:
+            store._run(store._migrate if migrate else store._check_schema)
+        except BaseException:
+            store.close()
+            raise
         return store
 
     def close(self) -> None:
@@ -431,6 +437,22 @@ class PostgresJournal:
                 "INSERT INTO viesus_schema_version (version) VALUES (%s)", (version,)
             )
             log.info("journal schema migrated to version %d", version)
+
+    def _check_schema(self, connection: Connection) -> None:
+        row = connection.execute(
+            "SELECT to_regclass('viesus_schema_version') IS NOT NULL AS present"
+        ).fetchone()
+        version = None
+        if row is not None and row["present"]:
+            found = connection.execute(
+                "SELECT max(version) AS v FROM viesus_schema_version"
+            ).fetchone()
+            version = found["v"] if found is not None else None
+        if version != SCHEMA_VERSION:
+            raise JournalError(
+                f"{redact_dsn(self.dsn)} holds no viesus journal of schema {SCHEMA_VERSION} "
+                f"(found {version or 'none'}): a worker creates it when it starts"
+            )
 
     # --- joining a batch ----------------------------------------------------------------------
 

@@ -339,3 +339,23 @@ def test_an_outage_longer_than_the_limit_is_a_clear_error(own_server: PostgresSe
     finally:
         own_server.resume()
         store.close()
+
+
+def test_looking_at_a_database_without_a_journal_changes_nothing(pg_dsn: str) -> None:
+    with pytest.raises(JournalError, match=r"holds no viesus journal of schema 1 \(found none\)"):
+        PostgresJournal.open(pg_dsn, "b1", migrate=False)
+    with psycopg.connect(pg_dsn) as connection:
+        row = connection.execute("SELECT to_regclass('viesus_schema_version')").fetchone()
+    assert row == (None,)
+    PostgresJournal.open(pg_dsn, "b1").close()
+    PostgresJournal.open(pg_dsn, "b1", migrate=False).close()
+
+
+def test_status_of_an_unknown_batch_is_a_clear_error(open_store: Opener, pg_dsn: str) -> None:
+    open_store()
+    other = PostgresJournal.open(pg_dsn, "nope", migrate=False)
+    try:
+        with pytest.raises(JournalError, match="there is no batch 'nope'"):
+            other.status()
+    finally:
+        other.close()
