@@ -53,7 +53,8 @@ class SharedBatch:
 
     ``claim_size`` items are claimed at a time per lane (default: one request batch of the
     client), so the items spread over the workers; ``lanes`` pipeline runs go on at once.
-    ``worker_id`` defaults to ``host:pid:random``.
+    ``worker_id`` defaults to ``host:pid:random``. A worker with nothing to claim while others
+    hold the last open items looks again every ``idle_poll`` seconds (one small query).
     """
 
     name: str
@@ -62,6 +63,7 @@ class SharedBatch:
     lanes: int = 2
     worker_id: str | None = None
     outage_limit: float = 120.0
+    idle_poll: float = 1.0
 
     def __post_init__(self) -> None:
         if self.lanes < 1 or (self.claim_size is not None and self.claim_size < 1):
@@ -136,6 +138,7 @@ class _Worker:
         self.sources: dict[ItemKey, str | Path] = {}
         self.twins: dict[ItemKey, list[str | Path]] = {}
         self.foreign: set[ItemKey] = set()
+        self._lane_ended = asyncio.Event()
 
     async def join(self, sources: Sequence[str | Path], max_credits: int | None) -> None:
         """Join (or create) the batch and add this worker's sources to its queue."""
@@ -211,16 +214,21 @@ class _Worker:
             if mine:
                 async for result in self._work(mine):
                     queue.put_nowait(result)
+                # Wake the lanes waiting for work: this run may have given items back.
+                self._lane_ended.set()
+                self._lane_ended = asyncio.Event()
                 continue
             if foreign:
                 continue
             elsewhere, wait = await asyncio.to_thread(self.store.open_elsewhere)
             if elsewhere == 0 and not self.store.held():
                 return  # nothing open anywhere: the batch is done
-            # Other workers (or this worker's other lanes) hold the rest: wait for them to
-            # settle it, or for a dead worker's lease to expire.
-            pause = self.batch.lease.renew_every if wait is None else wait + 0.05
-            await asyncio.sleep(min(max(pause, 0.05), self.batch.lease.renew_every))
+            # Other workers (or this worker's other lanes) hold the rest: look again when one
+            # of this worker's lanes ends a run, when the first foreign lease could expire, or
+            # after ``idle_poll`` (another worker may settle or give items back).
+            pause = self.batch.idle_poll if wait is None else min(wait + 0.05, self.batch.idle_poll)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._lane_ended.wait(), max(pause, 0.05))
 
     async def _work(self, keys: list[ItemKey]) -> AsyncGenerator[EnhanceResult, None]:
         """One pipeline run over claimed items; settle each result on the queue row."""
