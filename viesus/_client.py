@@ -7,23 +7,31 @@ GraphQL requests to the endpoint, never on signed upload/download URLs, and appe
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Self, TypeVar
+from typing import Any, Self, TypeVar
 
 import httpx
 
 from viesus._api_errors import map_error
 from viesus._batching import BatchSize, run_batches
-from viesus._errors import ConfigurationError, EnhancementFailed, GraphQLRequestError, ViesusError
+from viesus._errors import (
+    ConfigurationError,
+    EnhancementFailed,
+    GraphQLRequestError,
+    InvalidInput,
+    ViesusError,
+)
 from viesus._jobs import Job
 from viesus._journal import Journal
+from viesus._options import EnhanceOptions, as_options
 from viesus._pipeline import Pipeline
 from viesus._polling import FetchResult, Poller, PollSchedule
-from viesus._preflight import validate_options
+from viesus._preflight import check_output_folder, check_sources
 from viesus._redact import install_log_redaction, redact_url
 from viesus._results import EnhanceResult
 from viesus._retries import RetryingTransport, RetryPolicy
@@ -38,16 +46,16 @@ from viesus._webhooks import (
 )
 from viesus_client import ViesusApiClient
 from viesus_client.fragments import CreditsFields
-from viesus_client.input_types import EnhancedImageInput
 
 T = TypeVar("T")
 
 DEFAULT_ENDPOINT = "https://api.viesus.cloud/graphql"
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 
-EnhanceOptions = EnhancedImageInput
-"""The options of one enhancement: the generated ``EnhancedImageInput`` itself, so a schema
-change reaches users by regenerating. Unset fields are not sent."""
+__all__ = ["DEFAULT_ENDPOINT", "EnhanceOptions", "Viesus"]
+
+# Options as a caller may pass them: EnhanceOptions, or a dict with GraphQL or snake_case names.
+Options = EnhanceOptions | Mapping[str, Any] | None
 
 
 class Viesus:
@@ -176,7 +184,7 @@ class Viesus:
     async def enhance(
         self,
         source: str | Path,
-        options: EnhanceOptions | None = None,
+        options: Options = None,
         out_dir: str | Path = ".",
         *,
         overwrite: bool = False,
@@ -184,6 +192,10 @@ class Viesus:
         timeout: float | None = 600.0,
     ) -> EnhanceResult:
         """Enhance one file or URL; returns the result, raises its error if it failed."""
+        if not isinstance(source, str | os.PathLike) or isinstance(source, bytes):
+            raise InvalidInput(
+                "source", f"a {type(source).__name__} is not a file path or an http(s) URL"
+            )
         async for result in self.enhance_many(
             [source],
             options,
@@ -200,7 +212,7 @@ class Viesus:
     async def enhance_many(
         self,
         sources: Iterable[str | Path],
-        options: EnhanceOptions | None = None,
+        options: Options = None,
         out_dir: str | Path = ".",
         *,
         journal: str | Path | Journal | None = None,
@@ -210,11 +222,14 @@ class Viesus:
     ) -> AsyncGenerator[EnhanceResult, None]:
         """One result per source, as they complete (see :mod:`viesus._pipeline`).
 
-        Raises before anything is spent when the options are invalid or the estimated credits
-        exceed ``max_credits`` or the account's remaining credits.
+        Raises before anything is spent when a source is not a path or URL, the options are
+        invalid (unknown names included; a dict is converted like ``EnhanceOptions``), the
+        output folder cannot be written, or the estimated credits exceed ``max_credits`` or
+        the account's remaining credits.
         """
-        options = options if options is not None else EnhanceOptions()
-        validate_options(options)
+        checked_sources = check_sources(sources)
+        checked_options = as_options(options)
+        await asyncio.to_thread(check_output_folder, Path(out_dir))
         owned = journal is not None and not isinstance(journal, Journal)
         opened = (
             Journal.open(journal)
@@ -224,7 +239,7 @@ class Viesus:
         assert opened is None or isinstance(opened, Journal)
         pipeline = Pipeline(
             self,
-            options,
+            checked_options,
             Path(out_dir),
             journal=opened,
             overwrite=overwrite,
@@ -233,7 +248,7 @@ class Viesus:
         )
         try:
             # aclosing: an abandoned batch stops its tasks *before* the journal closes.
-            async with contextlib.aclosing(pipeline.run(list(sources))) as results:
+            async with contextlib.aclosing(pipeline.run(checked_sources)) as results:
                 async for result in results:
                     yield result
         finally:

@@ -78,13 +78,20 @@ class LimitExceeded(ViesusError):
         self, source: str, limit: str, value: float, maximum: float, fix: str = ""
     ) -> None:
         super().__init__(
-            f"{source}: {limit} is {value:g}, the limit is {maximum:g}"
+            f"{source}: {limit} is {_number(value)}, the limit is {_number(maximum)}"
             + (f"; {fix}" if fix else "")
         )
         self.source = source
         self.limit = limit
         self.value = value
         self.maximum = maximum
+
+
+def _number(value: float) -> str:
+    """Short for small numbers (``4.333``), digits grouped for big whole ones (``178,956,970``)."""
+    if abs(value) >= 1_000_000 and float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:g}"
 
 
 class InvalidInput(ViesusError):
@@ -97,10 +104,25 @@ class InvalidInput(ViesusError):
 
 
 class InsufficientCredits(ViesusError):
-    """The estimated cost exceeds the remaining credits or the caller's ``max_credits``."""
+    """The cost exceeds the remaining credits or the caller's ``max_credits``.
 
-    def __init__(self, needed: int, available: int, what: str = "remaining credits") -> None:
-        super().__init__(f"needs {needed} credits, {what} allow {available}")
+    ``needed`` and ``available`` are ``None`` when unknown (the service's refusal need not
+    carry numbers [assumption]); the message then shows only what is known.
+    """
+
+    def __init__(
+        self, needed: int | None, available: int | None, what: str = "remaining credits"
+    ) -> None:
+        if needed is not None and available is not None:
+            message = f"needs {needed} credits, {what} allow {available}"
+        else:
+            known = [
+                f"{label} {number}"
+                for label, number in (("needs", needed), ("available", available))
+                if number is not None
+            ]
+            message = "not enough credits: " + what + (f" ({', '.join(known)})" if known else "")
+        super().__init__(message)
         self.needed = needed
         self.available = available
 
@@ -124,6 +146,23 @@ class InvalidOption(InvalidInput):
         self.graphql_name = graphql_name
         self.value = value
         self.allowed = allowed
+
+
+class UnknownOption(InvalidOption):
+    """An option name this client does not know; ``suggestion`` is the closest valid name."""
+
+    def __init__(self, name: str, suggestion: str | None, valid: list[str]) -> None:
+        hint = (
+            f"did you mean {suggestion}?"
+            if suggestion
+            else "valid names are the fields of EnhanceOptions (" + ", ".join(valid[:8]) + ", ...)"
+        )
+        InvalidInput.__init__(self, f"option {name}", f"unknown option name; {hint}")
+        self.python_name = name
+        self.graphql_name = name
+        self.value = None
+        self.allowed = hint
+        self.suggestion = suggestion
 
 
 class WebhookSignatureError(WebhookVerificationError):
