@@ -103,6 +103,35 @@ class InvalidInput(ViesusError):
         self.reason = reason
 
 
+class UploadFailed(InvalidInput):
+    """The service could not take an input; nothing was charged.
+
+    ``code`` is the service's reason code when it gave one (``UNSUPPORTED_FORMAT``,
+    ``FILE_TOO_LARGE``, ``FETCH_FAILED``, ...), ``service_reason`` its message (URLs redacted).
+    """
+
+    def __init__(
+        self, source: str, code: str | None, service_reason: str | None, fix: str = ""
+    ) -> None:
+        said = f" ({service_reason})" if service_reason else ""
+        what = f"the service refused the upload: {code or 'no reason code given'}{said}"
+        super().__init__(source, what + (f"; {fix}" if fix else ""))
+        self.code = code
+        self.service_reason = service_reason
+
+
+class UnsupportedUpload(UploadFailed):
+    """The service could not read the file as an image (format, damaged, empty)."""
+
+
+class UploadTooLarge(UploadFailed):
+    """The file or image is larger than the service takes."""
+
+
+class UploadFetchFailed(UploadFailed):
+    """The service could not fetch a URL source."""
+
+
 class InsufficientCredits(ViesusError):
     """The cost exceeds the remaining credits or the caller's ``max_credits``.
 
