@@ -29,13 +29,9 @@ from viesus._journal import Journal
 from viesus._polling import PollSchedule
 from viesus._results import EnhanceResult
 from viesus._retries import RetryPolicy
-from viesus._webhooks import (
-    WebhookEvent,
-    WebhookListener,
-    WebhookReceiver,
-    unwrap,
-    verify_signature,
-)
+from viesus._webhook_listener import WebhookListener
+from viesus._webhook_receiver import WebhookReceiver
+from viesus._webhook_signature import WebhookEvent, unwrap, verify_signature
 
 __version__ = "0.1.0"
 

@@ -36,14 +36,10 @@ from viesus._redact import install_log_redaction, redact_url
 from viesus._results import EnhanceResult
 from viesus._retries import RetryingTransport, RetryPolicy
 from viesus._selections import poll_job
-from viesus._webhooks import (
-    RegisteredWebhook,
-    WebhookEvent,
-    WebhookListener,
-    WebhookReceiver,
-    register_webhook,
-    remove_webhook,
-)
+from viesus._webhook_listener import WebhookListener
+from viesus._webhook_receiver import WebhookReceiver
+from viesus._webhook_registration import RegisteredWebhook, register_webhook, remove_webhook
+from viesus._webhook_signature import WebhookEvent
 from viesus_client import ViesusApiClient
 from viesus_client.fragments import CreditsFields
 

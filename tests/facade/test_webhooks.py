@@ -25,16 +25,18 @@ from viesus._errors import (
     WebhookSignatureError,
     WebhookVerificationError,
 )
-from viesus._webhooks import (
+from viesus._webhook_listener import WebhookListener
+from viesus._webhook_receiver import WebhookReceiver
+from viesus._webhook_registration import (
     MAX_WEBHOOKS,
-    SIGNATURE_HEADER,
     RegisteredWebhook,
-    WebhookEvent,
-    WebhookListener,
-    WebhookReceiver,
-    compute_signature,
     register_webhook,
     remove_webhook,
+)
+from viesus._webhook_signature import (
+    SIGNATURE_HEADER,
+    WebhookEvent,
+    compute_signature,
     unwrap,
     verify_signature,
 )
