@@ -8,6 +8,7 @@ the ``viesus_client`` package; the emulator is ``viesus_emulator``.
 from viesus._client import EnhanceOptions, Viesus
 from viesus._errors import (
     AuthenticationError,
+    ClientClosed,
     ConfigurationError,
     EnhancementFailed,
     GraphQLRequestError,
@@ -16,6 +17,7 @@ from viesus._errors import (
     LimitExceeded,
     RateLimitError,
     ServerError,
+    UnexpectedResponse,
     UnsupportedUpload,
     UploadFailed,
     UploadFetchFailed,
@@ -37,6 +39,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AuthenticationError",
+    "ClientClosed",
     "ConfigurationError",
     "EnhanceOptions",
     "EnhanceResult",
@@ -51,6 +54,7 @@ __all__ = [
     "RateLimitError",
     "RetryPolicy",
     "ServerError",
+    "UnexpectedResponse",
     "UnsupportedUpload",
     "UploadFailed",
     "UploadFetchFailed",

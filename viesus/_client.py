@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Iterable, Mapping
 from pathlib import Path
@@ -16,6 +17,7 @@ from types import TracebackType
 from typing import Any, Self, TypeVar
 
 import httpx
+from pydantic import ValidationError
 
 from viesus._api_errors import map_error
 from viesus._batching import BatchSize, run_batches
@@ -24,6 +26,7 @@ from viesus._errors import (
     EnhancementFailed,
     GraphQLRequestError,
     InvalidInput,
+    UnexpectedResponse,
     ViesusError,
 )
 from viesus._jobs import Job
@@ -38,12 +41,21 @@ from viesus._retries import RetryingTransport, RetryPolicy
 from viesus._selections import poll_job
 from viesus._webhook_listener import WebhookListener
 from viesus._webhook_receiver import WebhookReceiver
-from viesus._webhook_registration import RegisteredWebhook, register_webhook, remove_webhook
+from viesus._webhook_registration import (
+    ACTIVE_LISTENER_URLS,
+    DELETE_HINT,
+    ListenerTag,
+    RegisteredWebhook,
+    register_webhook,
+    remove_stale_listeners,
+    remove_webhook,
+)
 from viesus._webhook_signature import WebhookEvent
 from viesus_client import ViesusApiClient
 from viesus_client.fragments import CreditsFields
 
 T = TypeVar("T")
+log = logging.getLogger("viesus._client")
 
 DEFAULT_ENDPOINT = "https://api.viesus.cloud/graphql"
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
@@ -103,13 +115,7 @@ class Viesus:
         self.upload_concurrency = upload_concurrency
         self.download_concurrency = download_concurrency
         self.adopted = 0  # jobs found by reconciliation instead of created again
-        self._webhook_receivers = 0
-        self.poller = Poller(
-            self._fetch_jobs,
-            batch_size=poll_batch_size,
-            schedule=poll_schedule,
-            webhooks_active=lambda: self._webhook_receivers > 0,
-        )
+        self.poller = Poller(self._fetch_jobs, batch_size=poll_batch_size, schedule=poll_schedule)
 
     def __repr__(self) -> str:
         return f"Viesus(endpoint={redact_url(self.endpoint)!r})"
@@ -264,50 +270,98 @@ class Viesus:
         return await self._call(remove_webhook(self.api, webhook_id))
 
     def webhook_receiver(self, secrets: str | list[str]) -> WebhookReceiver:
-        """An ASGI app to mount in your web app: verified deliveries resolve waits at once.
+        """An ASGI app to mount in your web app: a verified delivery about a job makes the
+        client read that job at once (batched with other due reads).
 
-        While one exists, polling slows to the schedule's safety interval.
+        Webhooks are hints, the API is the truth: the delivery's content never ends a wait.
+        While deliveries arrive, new looks slow to the schedule's safety interval.
         """
-        self._webhook_receivers += 1
         return WebhookReceiver(secrets, self._on_webhook)
 
     def _on_webhook(self, event: WebhookEvent) -> None:
-        fields = event.as_enhanced_image()
-        if fields is not None:
-            self.poller.resolve(Job.from_fragment(fields))
-        elif event.job_id is not None and event.raw_status is not None:
-            self.poller.resolve(Job(id=event.job_id, status=event.raw_status))
+        if event.job_id is not None:
+            self.poller.hint(event.job_id)
+        else:
+            self.poller.note_delivery()
 
     @contextlib.asynccontextmanager
     async def listen_for_webhooks(
-        self, *, host: str = "127.0.0.1", port: int = 0, public_url: str | None = None
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        public_url: str | None = None,
+        name: str = "default",
     ) -> AsyncIterator[RegisteredWebhook]:
-        """Start a listener, register it as a webhook, resolve waits from deliveries.
+        """Start a listener, register it as a webhook, read jobs at once when deliveries come.
 
-        ``public_url`` is the address the service can reach (a tunnel, a public host); by
-        default the listener's own URL, which only a local emulator can reach. The webhook is
-        removed again on exit.
+        ``public_url`` is the address the service can reach (a tunnel, a public host; it must
+        forward every path); by default the listener's own URL, which only a local emulator
+        can reach. The registered URL is that address plus a tag path
+        ``/viesus-listener/<machine>/<name>/<pid>/<nonce>``, so the registration is
+        recognisable: on start, webhooks that listeners named ``name`` on this machine left
+        behind (their process is gone) are deleted; on exit this one is. Webhooks the caller
+        made are never touched.
         """
-        receiver = self.webhook_receiver([])
         try:
-            async with WebhookListener(receiver, host=host, port=port) as listener:
-                registered = await register_webhook(
-                    self.api, public_url or listener.url, replace=True
-                )
+            tag = ListenerTag.for_this_process(name)
+        except ValueError as exc:
+            raise ConfigurationError(f"listen_for_webhooks(name={name!r}): {exc}") from None
+        receiver = WebhookReceiver([], self._on_webhook)
+        async with WebhookListener(receiver, host=host, port=port) as listener:
+            url = tag.url_on(public_url or listener.url)
+            ACTIVE_LISTENER_URLS.add(url)
+            try:
+                await remove_stale_listeners(self.api, tag)
+                registered = await register_webhook(self.api, url)
                 receiver.set_secrets(registered.secret.get_secret_value())
                 try:
                     yield registered
                 finally:
-                    with contextlib.suppress(Exception):
-                        await remove_webhook(self.api, registered.id)
-        finally:
-            self._webhook_receivers -= 1
+                    await self._remove_listener_webhook(registered.id, name)
+            finally:
+                ACTIVE_LISTENER_URLS.discard(url)
+
+    async def _remove_listener_webhook(self, webhook_id: str, name: str) -> None:
+        try:
+            await remove_webhook(self.api, webhook_id)
+        except ViesusError as exc:
+            log.warning(
+                "could not delete webhook %s (%s); the next listen_for_webhooks(name=%r) on this "
+                "machine deletes it, or run `%s`",
+                webhook_id,
+                type(exc).__name__,
+                name,
+                DELETE_HINT.format(id=webhook_id),
+            )
 
     async def _call(self, awaitable: Awaitable[T]) -> T:
-        """Await a generated-client call, turning its raw errors into typed ones."""
+        """Await a generated-client call, turning its raw errors into typed ones.
+
+        An answer that fails the generated models' validation (schema drift) becomes
+        ``UnexpectedResponse`` naming the fields and the problems, never the values.
+        """
         try:
             return await awaitable
         except ViesusError:
             raise
+        except ValidationError as exc:
+            raise UnexpectedResponse(
+                "the API's answer does not match this client's schema ("
+                + validation_summary(exc)
+                + "); the API may have changed: update viesus-toolkit, or regenerate the "
+                "client (make pull && make generate)"
+            ) from None
         except Exception as exc:
             raise map_error(exc) from None
+
+
+def validation_summary(exc: ValidationError, limit: int = 5) -> str:
+    """``field.path: problem`` for the first ``limit`` errors, without the offending values."""
+    errors = exc.errors(include_input=False, include_url=False)
+    parts = [
+        f"{'.'.join(str(p) for p in error['loc']) or 'answer'}: {error['type']}"
+        for error in errors[:limit]
+    ]
+    more = f"; {len(errors) - limit} more" if len(errors) > limit else ""
+    return "; ".join(parts) + more

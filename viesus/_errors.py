@@ -11,6 +11,17 @@ class ViesusError(Exception):
     """Base class of every error the toolkit raises."""
 
 
+class ClientClosed(ViesusError):
+    """The client was closed while (or before) waiting; the job keeps running on the server."""
+
+
+class UnexpectedResponse(ViesusError):
+    """An answer did not match this client's schema (the API changed, or the SDL is stale).
+
+    The message names the fields that failed validation, never their values.
+    """
+
+
 class ConfigurationError(ViesusError):
     """Missing or invalid client configuration (no API key, bad endpoint, ...)."""
 
@@ -215,7 +226,7 @@ class WebhookLimitReached(LimitExceeded):
             "the number of registered webhooks",
             len(existing),
             maximum,
-            f"delete one first (viesus webhooks remove ID): {listing}",
+            f"delete one first (viesus webhooks delete ID): {listing}",
         )
         self.existing = existing
 

@@ -644,6 +644,7 @@ async def test_limit_of_five_names_the_existing_webhooks(
 
     message = str(caught.value)
     assert "5" in message
+    assert "viesus webhooks delete ID" in message
     for webhook_id in service.webhooks:
         assert webhook_id in message
     assert "https://hooks0.test/in?REDACTED" in message
