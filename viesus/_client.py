@@ -53,6 +53,7 @@ from viesus._webhook_registration import (
 from viesus._webhook_signature import WebhookEvent
 from viesus_client import ViesusApiClient
 from viesus_client.fragments import CreditsFields
+from viesus_client.input_types import EnhancedImageInput
 
 T = TypeVar("T")
 log = logging.getLogger("viesus._client")
@@ -62,8 +63,9 @@ DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 
 __all__ = ["DEFAULT_ENDPOINT", "EnhanceOptions", "Viesus"]
 
-# Options as a caller may pass them: EnhanceOptions, or a dict with GraphQL or snake_case names.
-Options = EnhanceOptions | Mapping[str, Any] | None
+# Options as a caller may pass them: EnhanceOptions (or the generated EnhancedImageInput it
+# extends), or a dict with GraphQL or snake_case names.
+Options = EnhancedImageInput | Mapping[str, Any] | None
 
 
 class Viesus:

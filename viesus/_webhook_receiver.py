@@ -82,9 +82,10 @@ class WebhookReceiver:
     callback raised                          500    the id is not remembered: a retry is handled
     ======================================== ====== ===========================================
 
-    ``on_event`` may be sync or async and runs on the event loop: keep it quick (the facade's
-    resolves waiting futures). Concurrent deliveries of one id run the callback once; the
-    second waits for the first and is then a duplicate (or takes over if the first failed).
+    ``on_event`` may be sync or async and runs on the event loop: keep it quick (the client's
+    only marks the job for an immediate read). Concurrent deliveries of one id run the
+    callback once; the second waits for the first and is then a duplicate (or takes over if
+    the first failed).
     """
 
     def __init__(
