@@ -149,7 +149,8 @@ class Viesus:
 
     # --- waiting ----------------------------------------------------------------------------
     async def wait(self, job_id: str, timeout: float | None = 300.0) -> Job:
-        """The FINISHED job; ``EnhancementFailed`` on ERROR, ``WaitTimeout`` at the deadline."""
+        """The FINISHED job (with its download URL); ``EnhancementFailed`` on ERROR,
+        ``WaitTimeout`` at the deadline, ``ClientClosed`` if the client closes meanwhile."""
         job = await self.wait_job(job_id, timeout)
         if not job.finished:
             raise EnhancementFailed(job.id, job.error_code)

@@ -183,6 +183,29 @@ def test_output_folder_without_write_permission_is_refused(tmp_path: Path) -> No
         check_output_folder(locked)
 
 
+@pytest.mark.parametrize(
+    ("failure", "expected"),
+    [
+        (PermissionError(13, "Permission denied"), "no permission"),
+        (OSError(28, "No space"), "No space"),
+    ],
+)
+def test_output_folder_where_no_file_can_be_made_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failure: OSError, expected: str
+) -> None:
+    """As root the permission case above cannot happen; the probe's failure is simulated."""
+
+    def refuse(*args: object, **kwargs: object) -> object:
+        raise failure
+
+    monkeypatch.setattr("viesus._preflight.tempfile.NamedTemporaryFile", refuse)
+
+    with pytest.raises(InvalidInput, match=expected) as caught:
+        check_output_folder(tmp_path)
+
+    assert caught.value.source == str(tmp_path)
+
+
 def test_output_folder_is_created_and_left_clean(tmp_path: Path) -> None:
     check_output_folder(tmp_path / "new" / "out")
 
