@@ -22,6 +22,7 @@ from viesus._errors import (
 )
 from viesus._jobs import Job
 from viesus._journal import Journal
+from viesus._pdf import PdfAnalysis, PdfAnalysisFailed, PdfStatistics
 from viesus._polling import PollSchedule
 from viesus._results import EnhanceResult
 from viesus._retries import RetryPolicy
@@ -47,6 +48,9 @@ __all__ = [
     "Job",
     "Journal",
     "LimitExceeded",
+    "PdfAnalysis",
+    "PdfAnalysisFailed",
+    "PdfStatistics",
     "PollSchedule",
     "RateLimitError",
     "RetryPolicy",
