@@ -56,6 +56,7 @@ PDF_TOO_MANY_PAGES: Final = "PDF_TOO_MANY_PAGES"  # more than PdfLimits.max_page
 PDF_TOO_MANY_IMAGES: Final = "PDF_TOO_MANY_IMAGES"  # more than PdfLimits.max_images
 PDF_IMAGE_TOO_LARGE: Final = "PDF_IMAGE_TOO_LARGE"  # an image (or all) above the pixel limits
 PDF_ANALYSIS_TIMEOUT: Final = "PDF_ANALYSIS_TIMEOUT"  # longer than PdfLimits.analysis_seconds
+PDF_PROCESSING_TIMEOUT: Final = "PDF_PROCESSING_TIMEOUT"  # job: longer than PdfLimits.job_seconds
 
 
 def graphql_error(code: str, message: str, **extensions: Any) -> GraphQLError:

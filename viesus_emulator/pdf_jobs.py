@@ -57,6 +57,7 @@ async def run(
     job: JobRecord,
     upload: UploadRecord,
     seed: int,
+    seconds: float,
 ) -> tuple[Path, Rewritten]:
     """Write the enhanced PDF of this job; raises PdfProblem or EngineError."""
     assert upload.path is not None
@@ -66,7 +67,7 @@ async def run(
     loop = asyncio.get_running_loop()
 
     def call() -> Rewritten:
-        return rewrite(source, dest, scan, job.params, seed)
+        return rewrite(source, dest, scan, job.params, seed, seconds)
 
     report = await loop.run_in_executor(executor, call)
     job.filename = enhanced_filename(upload.original_filename, upload.id, "pdf")

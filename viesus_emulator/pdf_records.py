@@ -45,6 +45,8 @@ class PdfLimits:
     #: Nesting of form XObjects followed when looking for images.
     max_form_depth: int = 8
     analysis_seconds: float = 60.0
+    #: Real time one enhancement job may spend rewriting (checked between images).
+    job_seconds: float = 1800.0
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ An image drawn on several pages is enhanced once.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,11 +47,21 @@ def modelled_seconds(scan: ScanResult, params: Mapping[str, Any]) -> float:
 
 
 def rewrite(
-    source: Path, dest: Path, scan: ScanResult, params: Mapping[str, Any], seed: int
+    source: Path,
+    dest: Path,
+    scan: ScanResult,
+    params: Mapping[str, Any],
+    seed: int,
+    seconds: float = MAX_PDF_SECONDS,
 ) -> Rewritten:
-    """Write the enhanced copy of ``source`` to ``dest``; raises PdfProblem or EngineError."""
+    """Write the enhanced copy of ``source`` to ``dest``; raises PdfProblem or EngineError.
+
+    ``seconds`` bounds the real time, checked before each image (an engine call in progress
+    cannot be interrupted): beyond it the job fails with PDF_PROCESSING_TIMEOUT.
+    """
     import pikepdf
 
+    deadline = time.monotonic() + seconds
     changed = 0
     with open_pdf(source) as pdf:
         try:
@@ -58,6 +69,11 @@ def rewrite(
                 applied = image_params(image, params)
                 if applied is None:
                     continue
+                if time.monotonic() > deadline:
+                    raise PdfProblem(
+                        codes.PDF_PROCESSING_TIMEOUT,
+                        f"enhancing the PDF's images took longer than {seconds:g} s",
+                    )
                 obj = pdf.get_object(image.objgen)
                 pixels = read_pixels(obj)
                 result = enhance(engine_input(obj, pixels), applied, seed=seed)

@@ -142,7 +142,12 @@ class WorkerPool:
             modelled = pdf_jobs.modelled(upload, job.params) * state.config.time_scale
             try:
                 path, _ = await pdf_jobs.run(
-                    self._executor, state.results_dir, job, upload, state.config.seed
+                    self._executor,
+                    state.results_dir,
+                    job,
+                    upload,
+                    state.config.seed,
+                    self.pdf.limits.job_seconds,
                 )
             except (PdfProblem, EngineError) as exc:
                 raise JobFailed(exc.code, exc.message) from exc

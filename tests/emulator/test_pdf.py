@@ -212,6 +212,19 @@ async def test_page_and_image_limits(api: Api, emu: Emulator) -> None:
     assert done["metadata"]["error"]["code"] == "PDF_ANALYSIS_TIMEOUT"
 
 
+async def test_a_pdf_job_over_its_time_limit_ends_in_error_and_is_free(
+    api: Api, emu: Emulator
+) -> None:
+    upload = await upload_pdf(api, photobook())
+    await analysed(api, upload["id"])
+    emu.state.workers.pdf.limits = PdfLimits(job_seconds=0)
+    job = await api.wait((await api.enhance(upload["id"], None))["id"])
+    assert (job["status"], job["errorCode"]) == ("ERROR", "PDF_PROCESSING_TIMEOUT")
+    assert job["fullUrl"] is None
+    stats = emu.stats()["credits"]
+    assert (stats["charged"], stats["reserved"]) == (0, 0)
+
+
 @pytest.mark.parametrize("field", sorted(REFUSED_FIELDS))
 async def test_per_image_meaningless_options_are_refused_for_pdfs(
     api: Api, emu: Emulator, field: str
