@@ -81,7 +81,7 @@ def rewrite(
                 write_back(obj, result.data, result.format)
                 changed += 1
             pdf.save(dest)
-        except (pikepdf.PdfError, ValueError, KeyError) as exc:
+        except (pikepdf.PdfError, ValueError, KeyError, AttributeError, TypeError) as exc:
             raise PdfProblem(
                 codes.PDF_DAMAGED, f"the PDF could not be rewritten ({type(exc).__name__})"
             ) from exc

@@ -6,7 +6,8 @@ XObjects (their ``/Matrix`` and resources, nested up to a limit, cycles refused)
 every ``Do`` of an image XObject with the size it is placed at. One image drawn twice is one
 image (two placements); its effective resolution is the lowest over its placements (the
 largest print decides whether it needs upscaling). Inline images (``BI ... EI``, by the PDF
-spec's advice only small ones) are counted but never enhanced.
+spec's advice only small ones) are counted but never enhanced. A ``Do`` of an object that is
+missing (what qpdf's repair of a truncated file leaves) fails the analysis as PDF_DAMAGED.
 
 Each enhanceable image is also decoded once (bounded by its declared size, see
 ``pdf_pixels``), so a damaged stream fails the analysis instead of the paid enhancement.
@@ -93,7 +94,9 @@ class _Walker:
 
         self.check_time()
         stack: list[Matrix] = []
-        xobjects = resources.get("/XObject") if resources is not None else None
+        xobjects = resources.get("/XObject") if isinstance(resources, pikepdf.Dictionary) else None
+        if not isinstance(xobjects, pikepdf.Dictionary):
+            xobjects = None
         for instruction in pikepdf.parse_content_stream(content, "q Q cm Do BI ID EI"):
             operator = str(instruction.operator)
             if operator == "INLINE IMAGE":
@@ -103,14 +106,25 @@ class _Walker:
             elif operator == "Q":
                 ctm = stack.pop() if stack else ctm
             elif operator == "cm":
-                operands = [float(value) for value in instruction.operands]
+                try:
+                    operands = [float(value) for value in instruction.operands]
+                except (TypeError, ValueError):
+                    continue  # a malformed cm: viewers ignore it, so does the analysis
                 if len(operands) == 6:
                     ctm = multiply((*operands,), ctm)  # type: ignore[arg-type]
-            elif operator == "Do" and xobjects is not None:
-                name = instruction.operands[0]
-                target = xobjects.get(name) if isinstance(name, pikepdf.Name) else None
-                if isinstance(target, pikepdf.Stream):
-                    self._draw(number, target, resources, ctm, forms)
+            elif operator == "Do":
+                name = instruction.operands[0] if instruction.operands else None
+                target = None
+                if xobjects is not None and isinstance(name, pikepdf.Name):
+                    target = xobjects.get(name)
+                if not isinstance(target, pikepdf.Stream):
+                    # What a truncated file looks like after qpdf's repair: the page still
+                    # draws an object that is gone. A photobook missing a photo is damaged.
+                    raise PdfProblem(
+                        codes.PDF_DAMAGED,
+                        f"page {number} draws {name}, which is missing (truncated or damaged file)",
+                    )
+                self._draw(number, target, resources, ctm, forms)
 
     def _draw(
         self,
@@ -210,7 +224,7 @@ def scan(path: Path, limits: PdfLimits, rule: Eligibility) -> ScanResult:
             images = tuple(_judge(found, limits, rule, walker) for found in walker.images.values())
         except PdfProblem:
             raise
-        except (pikepdf.PdfError, ValueError, TypeError, KeyError) as exc:
+        except (pikepdf.PdfError, ValueError, TypeError, KeyError, AttributeError) as exc:
             raise PdfProblem(
                 codes.PDF_DAMAGED, f"the PDF's structure is damaged ({type(exc).__name__})"
             ) from exc

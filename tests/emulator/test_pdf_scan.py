@@ -10,7 +10,7 @@ import pikepdf
 import pytest
 from PIL import Image
 
-from tests.pdf_samples import _image, _page, photo
+from tests.pdf_samples import _image, _page, photo, photobook
 from viesus_emulator.pdf_records import Eligibility, PdfLimits, PdfProblem
 from viesus_emulator.pdf_rewrite import rewrite
 from viesus_emulator.pdf_scan import multiply, scan
@@ -148,3 +148,15 @@ def test_a_jpeg_is_put_back_as_jpeg(tmp_path: Path) -> None:
         assert xobject.Filter == pikepdf.Name.DCTDecode
         result_jpeg = Image.open(io.BytesIO(bytes(xobject.read_raw_bytes())))
         assert (result_jpeg.format, result_jpeg.size) == ("JPEG", (160, 120))
+
+
+@pytest.mark.parametrize("fraction", [0.3, 0.6, 0.95])
+def test_a_truncated_file_is_damaged_even_when_qpdf_can_repair_its_structure(
+    tmp_path: Path, fraction: float
+) -> None:
+    data = photobook()
+    path = tmp_path / "cut.pdf"
+    path.write_bytes(data[: int(len(data) * fraction)])
+    with pytest.raises(PdfProblem) as caught:
+        scan(path, PdfLimits(), Eligibility())
+    assert caught.value.code == "PDF_DAMAGED"
