@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 import zlib
 from pathlib import Path
 
@@ -160,3 +162,13 @@ def test_a_truncated_file_is_damaged_even_when_qpdf_can_repair_its_structure(
     with pytest.raises(PdfProblem) as caught:
         scan(path, PdfLimits(), Eligibility())
     assert caught.value.code == "PDF_DAMAGED"
+
+
+def test_the_server_modules_load_no_pdf_library() -> None:
+    """pikepdf is imported by the analysis threads only, not at server start."""
+    code = (
+        "import sys, viesus_emulator.resolvers, viesus_emulator.worker, viesus_emulator.store; "
+        "print('pikepdf' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
