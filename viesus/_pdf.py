@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from viesus._downloads import download, output_path
 from viesus._errors import InvalidInput, ServerError, ViesusError
 from viesus._jobs import Job
-from viesus._preflight import check_budget
+from viesus._preflight import check_budget, check_output_folder
 from viesus._redact import redact_url
 from viesus._results import EnhanceResult
 from viesus._uploads import LocalFile, UploadResult, upload_files, upload_urls
@@ -302,6 +302,7 @@ async def enhance(
     dest = output_path(str(source), Path(out_dir), "pdf")
     if dest.exists() and not overwrite:
         raise InvalidInput(shown, f"the output {dest} exists; pass overwrite=True to replace it")
+    await asyncio.to_thread(check_output_folder, Path(out_dir))  # writable, before any upload
     analysis = await analyze(client, source, timeout=timeout or 600.0)
     cost = analysis.credits_for(options)
     if cost is None:

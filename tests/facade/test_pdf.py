@@ -174,7 +174,7 @@ async def test_over_budget_is_refused_before_any_create(
     assert (caught.value.needed, caught.value.available) == (12, 11)
     assert root_fields(emulator).get("createEnhancedImage", 0) == 0
     assert emulator.stats()["credits"]["charged"] == 0
-    assert not (tmp_path / "out").exists()
+    assert list((tmp_path / "out").iterdir()) == []
 
 
 async def test_inputs_are_checked_before_anything_is_uploaded(
