@@ -85,7 +85,7 @@ def _insufficient_credits(error: GraphQLClientGraphQLError) -> InsufficientCredi
     extensions = error.extensions or {}
     needed = _int(extensions.get("needed", extensions.get("cost")))
     available = _int(extensions.get("remaining", extensions.get("available")))
-    result = InsufficientCredits(needed=needed or 0, available=available or 0, what="the server")
+    result = InsufficientCredits(needed=needed, available=available, what="the server")
     if needed is None or available is None:
         result.args = (f"the server refused the job for lack of credits: {error.message}",)
     else:

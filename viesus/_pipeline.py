@@ -155,15 +155,6 @@ class Pipeline:
         planned: dict[Path, Item] = {}
         unique: dict[ItemKey, Item] = {}
         for source in sources:
-            if not isinstance(source, str | Path) or not str(source):
-                yield EnhanceResult(
-                    source=str(source),
-                    status="failed",
-                    error=InvalidInput(
-                        repr(source), "is not a file path or an http(s) URL; pass a str or Path"
-                    ),
-                )
-                continue
             item = self._item(source)
             refused = await asyncio.to_thread(self._prepare, item, planned)
             if refused is not None:

@@ -26,6 +26,7 @@ from viesus._errors import InvalidInput, ServerError, ViesusError
 from viesus._redact import redact_url
 from viesus._retries import NO_RETRY, RetryPolicy, retrying
 from viesus._selections import upload_selection
+from viesus._upload_errors import error_of_failed_upload, error_of_refused_put, typed_upload_error
 from viesus_client import ViesusApiClient
 from viesus_client.base_operation import GraphQLField
 from viesus_client.custom_fields import SignedUploadUrlFields, UploadFields
@@ -135,10 +136,7 @@ async def put_file(http: httpx.AsyncClient, url: str, item: LocalFile, policy: R
         if response.status_code < 300:
             return
         if response.status_code < 500 and response.status_code != 429:
-            raise ServerError(
-                f"{item.path}: the signed upload was refused (HTTP {response.status_code})",
-                response.status_code,
-            )
+            raise error_of_refused_put(str(item.path), response.status_code, response.content)
         raise _PutFailed(f"HTTP {response.status_code}")
 
     try:
@@ -209,7 +207,9 @@ class _StillLost(Exception):
 
 def _as_upload(outcome: Outcome, source: str) -> UploadResult:
     if outcome.data is None:
-        return UploadResult(error=outcome.error or ServerError(f"{source}: upload answer lost"))
+        if outcome.error is not None:
+            return UploadResult(error=typed_upload_error(source, outcome.error))
+        return UploadResult(error=ServerError(f"{source}: upload answer lost"))
     try:
         upload = UploadModel.model_validate(outcome.data)
     except ValidationError:
@@ -226,6 +226,6 @@ def _as_upload(outcome: Outcome, source: str) -> UploadResult:
         return UploadResult(
             upload_id=upload.id,
             upload=upload,
-            error=ServerError(f"{source}: the service could not read the upload (UPLOAD_FAILED)"),
+            error=error_of_failed_upload(source, outcome.data),
         )
     return UploadResult(upload_id=upload.id, upload=upload)

@@ -577,14 +577,3 @@ async def test_enhance_leaves_no_task_running(
 def _code_file(task: asyncio.Task[Any]) -> str:
     code = getattr(task.get_coro(), "cr_code", None)
     return code.co_filename if code is not None else ""
-
-
-async def test_a_source_that_is_not_a_path_is_one_failed_result(
-    emulator: Emulator, photos: Callable[..., list[Path]], tmp_path: Path
-) -> None:
-    (good,) = photos(1)
-    sources: list[Any] = [None, good, ""]
-    async with make_client(emulator) as viesus:
-        results = [r async for r in viesus.enhance_many(sources, X2, tmp_path / "out")]
-    assert [r.status for r in results] == ["failed", "failed", "finished"]
-    assert all("not a file path or an http(s) URL" in (r.reason or "") for r in results[:2])
