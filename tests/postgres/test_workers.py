@@ -165,9 +165,10 @@ async def test_workers_on_one_batch_do_every_item_exactly_once(lab: Lab, workers
 
 async def test_a_worker_killed_mid_create_pays_nothing_twice(lab: Lab) -> None:
     lab.photos(24)
-    # Creates take 0.3 s at the service, so the kill lands while one is in flight.
+    # Creates take 0.5 s at the service (within the 1 s create window), so the kill lands
+    # while one is in flight.
     lab.emulator.faults = FaultConfig(
-        latency=0.3, latency_rate=1.0, only_operations=frozenset({"createEnhancedImage"})
+        latency=0.5, latency_rate=1.0, only_operations=frozenset({"createEnhancedImage"})
     )
     await lab.start("victim")
     await lab.wait_until(
@@ -197,6 +198,8 @@ def await_finished_by(lab: Lab, worker: str) -> list[dict[str, Any]]:
 
 async def test_a_stalled_worker_loses_its_lease_and_does_no_double_work(lab: Lab) -> None:
     lab.photos(12)
+    # Requests take 0.2 s, so the slow worker is still at its first items when it is stopped.
+    lab.emulator.faults = FaultConfig(latency=0.2, latency_rate=1.0)
     slow = await lab.start("slow", claim_size=6, lanes=1)
     await lab.wait_until("SELECT 1 FROM viesus_items WHERE worker = 'slow'")
     slow.send_signal(signal.SIGSTOP)  # alive, but not running: its leases lapse
