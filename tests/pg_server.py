@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import shutil
 import socket
 import subprocess
@@ -174,9 +175,11 @@ class PostgresServer:
 
     def _argv(self, tool: str, *args: str) -> list[str]:
         argv = [str(self.bin_dir / tool), *args]
-        if os.geteuid() == 0:
+        if os.geteuid() != 0:
+            return argv
+        if shutil.which("runuser"):
             return ["runuser", "-u", "postgres", "--", *argv]
-        return argv
+        return ["su", "postgres", "-s", "/bin/sh", "-c", shlex.join(argv)]
 
     def _run(self, tool: str, *args: str) -> None:
         result = subprocess.run(  # checked below, with the server's log in the error
