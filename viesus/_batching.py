@@ -7,8 +7,9 @@ every server. ``run_batches`` sends ``batch_size`` aliased copies of a root fiel
 - ``data``: the alias answered;
 - ``error``: this alias (or the whole request, with nothing applied) failed, with its reason;
 - ``ambiguous``: a mutation may have been applied but its answer is gone: a dropped connection
-  or 5xx (see :mod:`viesus._retries`), or GraphQL's null propagation (one failing non-null
-  mutation field nulls ``data`` for all, although the others ran). The caller reconciles.
+  or 5xx, an error that does not prove nothing ran (:func:`viesus._retries.may_have_run`), a
+  missing alias, or GraphQL's null propagation (one failing non-null mutation field nulls
+  ``data`` for all, although the others ran). The caller reconciles.
 
 A server that refuses the document size (HTTP 400 ``TOO_MANY_ROOT_FIELDS`` [inferred]) gets the
 same items again in smaller batches: at the limit it announces (``extensions.limit``), else in
@@ -27,7 +28,7 @@ from graphql import OperationType, print_ast
 
 from viesus._api_errors import graphql_error, map_error
 from viesus._errors import ViesusError
-from viesus._retries import MAY_MUTATE, AmbiguousRequest
+from viesus._retries import MAY_MUTATE, AmbiguousRequest, may_have_run
 from viesus_client import ViesusApiClient
 from viesus_client.base_operation import GraphQLField
 from viesus_client.exceptions import (
@@ -135,7 +136,8 @@ async def _run_one(
         refusals = [e for e in errors if e.code in TOO_MANY]
         if exc.status_code == 400 and refusals:
             return _Refused(_announced_limit(refusals[0]))
-        return [Outcome(error=map_error(exc))] * len(chunk)
+        mapped = map_error(exc)
+        return [Outcome(error=mapped, ambiguous=mutation and may_have_run(mapped))] * len(chunk)
     except AmbiguousRequest as exc:
         if mutation:
             return [Outcome(error=exc, ambiguous=True)] * len(chunk)
@@ -143,8 +145,9 @@ async def _run_one(
     except GraphQLClientInvalidResponseError as exc:
         # An answer that is not GraphQL (a proxy's page, a cut body): a mutation may have run.
         return [Outcome(error=map_error(exc), ambiguous=mutation)] * len(chunk)
-    except Exception as exc:  # transport failures of queries after retries, etc.
-        return [Outcome(error=map_error(exc))] * len(chunk)
+    except Exception as exc:  # transport failures after retries, etc.
+        unsure = mutation and may_have_run(exc)
+        return [Outcome(error=map_error(exc), ambiguous=unsure)] * len(chunk)
     # A mutation's alias missing from a successful answer: it may have run; never "no job".
     return [
         Outcome(data=data.get(alias(i)), ambiguous=mutation and data.get(alias(i)) is None)
@@ -202,11 +205,14 @@ def _partial(
     for i in range(count):
         name = alias(i)
         if name in by_alias:
-            outcomes.append(Outcome(error=by_alias[name]))
+            failure = by_alias[name]
+            outcomes.append(Outcome(error=failure, ambiguous=mutation and may_have_run(failure)))
         elif data is not None and data.get(name) is not None:
             outcomes.append(Outcome(data=data[name]))
         elif request_level is not None and data is None and not by_alias:
-            outcomes.append(Outcome(error=request_level))  # rejected before execution
+            # Rejected before execution, when its code proves it; else it may have run.
+            unsure = mutation and may_have_run(request_level)
+            outcomes.append(Outcome(error=request_level, ambiguous=unsure))
         elif mutation:
             outcomes.append(Outcome(ambiguous=True))  # ran, but null propagation hid the answer
         else:

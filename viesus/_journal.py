@@ -337,6 +337,10 @@ class Journal:
 
         return self._transaction(records)
 
+    def items(self) -> list[ItemRecord]:
+        """Every record, oldest first (the name of 0.1; same as :meth:`records`)."""
+        return self.records()
+
     def __iter__(self) -> Iterator[ItemRecord]:
         return iter(self.records())
 

@@ -311,6 +311,7 @@ class Pipeline:
                     chunk = work[start : start + wave]
                     await self._upload([i for i in chunk if self._state(i) is S.PLANNED])
                     group.create_task(self._advance(chunk, group))
+            await self.book.flush()  # what the last steps left queued (``downloaded`` marks)
         except asyncio.CancelledError:
             raise
         except BaseException as exc:  # surfaced to the consumer, which re-raises it
@@ -560,8 +561,9 @@ class Pipeline:
                 raise _taken_over(item)
             if await asyncio.to_thread(place, part, target, self.overwrite):
                 break
+        # Not flushed on its own: it rides with the next batch step. A crash before that
+        # leaves output_path + sha256 in the journal, and a resume adopts the placed file.
         self.book.downloaded(item.key, str(target), self.cost)
-        await self.book.flush()
         self._settle(item, "finished", target, job.id, record.upload_id, self.cost)
 
     async def _read_job(self, job_id: str) -> Job | None:

@@ -22,6 +22,10 @@ re-reads and downloads.
   Every other failure (any 5xx, whatever its ``Retry-After`` says; a dropped connection after
   the request was sent; a read timeout; a body cut short) is *ambiguous* and raised as
   :class:`AmbiguousRequest`, so the caller reconciles (reads what exists) instead of resending.
+* **An error answer for one mutation field** (or for the whole request) proves nothing ran
+  only when :func:`may_have_run` says so: a 4xx, or a GraphQL error code from
+  :data:`REFUSED_BEFORE_RUNNING`. Any other error (``INTERNAL_SERVER_ERROR``, a code this
+  client does not know) may hide an applied mutation, and the caller reconciles.
 
 Built on tenacity (a well-kept retry library) rather than hand-rolled loops. Attempts are
 logged at INFO with the operation name and the reason only: no URL query, header or body.
@@ -91,6 +95,54 @@ class AmbiguousRequest(ServerError):
         )
         self.operation = operation
         self.reason = reason
+
+
+REFUSED_BEFORE_RUNNING: Final = frozenset(
+    {
+        "BAD_REQUEST",
+        "BAD_USER_INPUT",
+        "GRAPHQL_PARSE_FAILED",
+        "GRAPHQL_VALIDATION_FAILED",
+        "TOO_MANY_ROOT_FIELDS",
+        "UNAUTHENTICATED",
+        "UNAUTHORIZED",
+        "FORBIDDEN",
+        "RATE_LIMITED",
+        "NOT_FOUND",
+        "UPLOAD_NOT_READY",
+        "UPLOAD_NOT_RECEIVED",
+        "INSUFFICIENT_CREDITS",
+        "LIMIT_EXCEEDED",
+        "UNSUPPORTED_FORMAT",
+        "PDF_NOT_ANALYZED",
+        "PDF_ANALYSIS_RUNNING",
+    }
+)
+"""GraphQL error codes meaning "refused, nothing was created" [assumption: the documented
+meanings of these codes, as the emulator implements them; the live service's full list is
+not documented]."""
+
+
+def may_have_run(error: BaseException) -> bool:
+    """Could the mutation that failed with ``error`` have been applied anyway?
+
+    ``False`` only with proof: the connection was never made, the request was refused as a
+    whole with a 4xx (429 included), or the error code is in :data:`REFUSED_BEFORE_RUNNING`.
+    Everything else, unknown errors included, is ``True``: fail closed.
+    """
+    if isinstance(error, AmbiguousRequest):
+        return True
+    if isinstance(error, NOT_SENT):
+        return False
+    code = getattr(error, "code", None)
+    if isinstance(code, str):
+        return code not in REFUSED_BEFORE_RUNNING
+    status = getattr(error, "status_code", None)
+    if isinstance(status, int) and 400 <= status < 500:
+        return False
+    from viesus._errors import AuthenticationError, InsufficientCredits, RateLimitError
+
+    return not isinstance(error, AuthenticationError | InsufficientCredits | RateLimitError)
 
 
 class _RetryableStatus(Exception):

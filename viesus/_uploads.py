@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -124,15 +124,17 @@ async def put_file(http: httpx.AsyncClient, url: str, item: LocalFile, policy: R
     """Stream one file to its signed URL; PUT is idempotent, so failures are retried."""
 
     async def attempt() -> None:
-        try:
-            response = await http.put(
-                url,
-                content=_chunks(item.path),
-                headers={"content-type": item.mimetype, "content-length": str(item.size)},
-                extensions={NO_RETRY: True},
-            )
-        except httpx.TransportError as exc:
-            raise _PutFailed(type(exc).__name__) from None
+        # aclosing: a PUT that fails or is cancelled mid-body closes the file at once.
+        async with contextlib.aclosing(_chunks(item.path)) as chunks:
+            try:
+                response = await http.put(
+                    url,
+                    content=chunks,
+                    headers={"content-type": item.mimetype, "content-length": str(item.size)},
+                    extensions={NO_RETRY: True},
+                )
+            except httpx.TransportError as exc:
+                raise _PutFailed(type(exc).__name__) from None
         if response.status_code < 300:
             return
         if response.status_code < 500 and response.status_code != 429:
@@ -156,7 +158,7 @@ class _PutFailed(Exception):
     """A PUT failure worth another attempt (transport error, 5xx, 429)."""
 
 
-async def _chunks(path: Path) -> AsyncIterator[bytes]:
+async def _chunks(path: Path) -> AsyncGenerator[bytes, None]:
     with path.open("rb") as handle:
         while chunk := await asyncio.to_thread(handle.read, CHUNK):
             yield chunk

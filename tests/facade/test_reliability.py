@@ -104,6 +104,28 @@ async def test_create_answered_500_with_long_retry_after_is_reconciled_not_creat
     assert_paid_once(emulator, finished=3)
 
 
+async def test_a_field_error_that_does_not_prove_a_refusal_is_reconciled(
+    emulator: Emulator, photos: Callable[..., list[Path]], tmp_path: Path
+) -> None:
+    async def internal_error(request: httpx.Request, response: httpx.Response) -> httpx.Response:
+        def fail_first(body: Any) -> Any:  # the job was made; its field answers an error
+            body["data"]["a0"] = None
+            body["errors"] = [
+                {"message": "boom", "path": ["a0"], "extensions": {"code": "INTERNAL_SERVER_ERROR"}}
+            ]
+            return body
+
+        return await with_json(response, fail_first)
+
+    transport = Tamper({"CreateEnhancedImages": internal_error})
+    async with make_client(emulator, transport=transport) as viesus:
+        results = await run(viesus, photos(2), tmp_path / "out", tmp_path / "j.sqlite")
+    assert all(r.ok for r in results), [r.reason for r in results]
+    assert transport.seen["CreateEnhancedImages"] == 1
+    assert transport.seen["ReconcileUploads"] >= 1
+    assert_paid_once(emulator, finished=2)
+
+
 # --- 2. one place decides "maybe applied": no body sniffing -----------------------------------
 
 
@@ -449,6 +471,39 @@ async def test_a_journal_from_another_endpoint_or_key_is_refused_before_any_requ
     assert emulator.stats()["requests"]["total"] == 0
 
 
+class CountingJournal(CrashBeforeDownloaded):
+    """A journal that counts its transactions and the changes in each."""
+
+    def __init__(self, journal: Journal) -> None:
+        super().__init__(journal)
+        self.transactions: list[int] = []
+
+    def apply(self, changes: Any) -> set[Any]:
+        self.transactions.append(len(changes))
+        return self.journal.apply(changes)
+
+
+async def test_journal_writes_are_one_transaction_per_batch_step_not_per_item(
+    emulator: Emulator, photos: Callable[..., list[Path]], tmp_path: Path
+) -> None:
+    sources = photos(20)
+    async with make_client(emulator, batch_size=5) as viesus:
+        with Journal.open(tmp_path / "j.sqlite") as journal:
+            counting = CountingJournal(journal)
+            results = [
+                r
+                async for r in viesus.enhance_many(sources, X2, tmp_path / "out", journal=counting)
+            ]
+            stored = journal.records()
+    assert all(r.ok for r in results)
+    assert {r.state for r in stored} == {ItemState.DOWNLOADED}
+    # plan, uploads, 4 x intents, 4 x jobs, then one output mark per item at most (coalesced
+    # when downloads end together) and a last flush: the old journal wrote 4 rows per item.
+    assert len(counting.transactions) <= 1 + 1 + 4 + 4 + 20 + 1, counting.transactions
+    assert counting.transactions[:2] == [20, 20]  # every plan, then every upload, at once
+    assert 5 in counting.transactions  # a batch's intents in one transaction
+
+
 # --- 5. saving failures fail one item, never the paid batch -----------------------------------
 
 
@@ -522,7 +577,9 @@ async def test_server_refusing_for_credits_is_reported_without_minus_one(
         make_client(emu, transport=Tamper({"GetCredits": plenty})) as viesus,
     ):
         results = await run(viesus, photos(1), tmp_path / "out", tmp_path / "j.sqlite")
+        reconciled = requests_for(emu, "ReconcileUploads")
     assert [r.status for r in results] == ["failed"]
+    assert reconciled == 0  # a refusal proves nothing ran: nothing to look up
     assert "lack of credits" in (results[0].reason or "")
     assert "-1" not in (results[0].reason or "")
 
