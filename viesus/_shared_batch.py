@@ -263,9 +263,11 @@ class _Worker:
                             upload_id=settled.upload_id,
                             error=settled.error,
                         )
-        unsettled = [key for key in keys if key not in seen and self.store.holds(key)]
-        if unsettled:
-            await asyncio.to_thread(self.store.release, unsettled)
+        # The run is over (its last journal step written): give every lease of it back.
+        # Settled items stay settled; an item left without a result is free for any worker.
+        held = [key for key in keys if self.store.holds(key)]
+        if held:
+            await asyncio.to_thread(self.store.release, held)
 
     async def _settle(self, key: ItemKey, result: EnhanceResult) -> EnhanceResult | None:
         if not self.store.holds(key):

@@ -834,9 +834,11 @@ class PostgresJournal:
         return lost
 
     def settle(self, outcomes: Sequence[tuple[ItemKey, str, str | None]]) -> set[ItemKey]:
-        """Record final results ``(key, outcome, reason)`` on held items and end their leases
-        (``outcome``: finished, skipped, failed or unknown). Returns the keys not held any
-        more (another worker has them; their result here is void)."""
+        """Record final results ``(key, outcome, reason)`` on held items (``outcome``:
+        finished, skipped, failed, unknown or lost): settled items are not claimed again.
+        The leases stay until :meth:`release` (the pipeline run may still journal its last
+        step, e.g. ``downloaded``). Returns the keys not held any more (another worker has
+        them; their result here is void)."""
         with self._held_lock:
             held = {key: self._claims.get(key) for key, _, _ in outcomes}
 
@@ -845,7 +847,7 @@ class PostgresJournal:
             for key, outcome, reason in sorted(outcomes, key=lambda o: o[0]):
                 row = connection.execute(
                     "UPDATE viesus_queue SET outcome = %s, reason = %s, settled_by = %s,"
-                    " settled_at = now(), holder = NULL, expires = NULL"
+                    " settled_at = now()"
                     " WHERE batch = %s AND source_id = %s AND params_hash = %s"
                     " AND holder = %s AND generation = %s RETURNING 1 AS ok",
                     (
@@ -864,9 +866,7 @@ class PostgresJournal:
             return refused
 
         refused = self._run(body)
-        with self._held_lock:
-            for key, _, _ in outcomes:
-                self._claims.pop(key, None)
+        self._forget(refused)
         return refused
 
     def release(self, keys: Sequence[ItemKey]) -> None:

@@ -115,6 +115,14 @@ async def test_a_rerun_after_completion_sends_no_mutation(
     async with make_client(emulator) as client:
         first = await run(client, sources, tmp_path / "out", pg_dsn, "first")
     assert {r.status for r in first} == {"finished"}
+    store = PostgresJournal.open(pg_dsn, "b")
+    try:
+        # Every record reached its last state (the run's final journal step was not fenced off
+        # by the item being settled) and no lease is left behind.
+        assert store.status().states == {"downloaded": 4}
+        assert all(w.holding == 0 for w in store.status().workers)
+    finally:
+        store.close()
     before = emulator.stats()["requests"]["total"]
     async with make_client(emulator) as client:
         again = await run(client, sources, tmp_path / "out", pg_dsn, "again")
