@@ -359,3 +359,17 @@ def test_status_of_an_unknown_batch_is_a_clear_error(open_store: Opener, pg_dsn:
             other.status()
     finally:
         other.close()
+
+
+def test_a_password_in_the_dsn_never_reaches_errors_or_logs(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    dsn = "postgresql://lab:s3cret-pw@127.0.0.1:1/viesus"  # nothing listens on port 1
+    with caplog.at_level("DEBUG"), pytest.raises(JournalError) as caught:
+        PostgresJournal.open(dsn, "b1", outage_limit=0.3)
+    message = str(caught.value)
+    assert "postgresql://127.0.0.1:1/viesus" in message
+    assert "s3cret" not in message
+    assert caplog.records  # the retries were logged...
+    assert "s3cret" not in caplog.text  # ...without the password
+    assert "s3cret" not in repr(PostgresJournal(dsn, "b1", "w", LeaseTimes(), 1.0))
