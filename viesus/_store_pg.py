@@ -380,6 +380,9 @@ class PostgresJournal:
         """``body`` in one transaction. A lost connection is re-made with backoff and ``body``
         run again (bodies are idempotent) for at most ``outage_limit`` seconds."""
         import psycopg
+        from psycopg.errors import DeadlockDetected, SerializationFailure, TransactionRollback
+
+        rolled_back = (DeadlockDetected, SerializationFailure, TransactionRollback)
 
         deadline = time.monotonic() + self.outage_limit
         delay = 0.05
@@ -392,6 +395,15 @@ class PostgresJournal:
                         self._connection = self._connect()
                     with self._connection.transaction():
                         return body(self._connection)
+                except rolled_back as exc:
+                    # A deadlock or serialization conflict with another worker: the server
+                    # rolled the transaction back; run it again on the same connection.
+                    if time.monotonic() > deadline:
+                        raise JournalError(
+                            f"the journal database {redact_dsn(self.dsn)} kept refusing a step "
+                            f"({type(exc).__name__}); run the worker again to resume the batch"
+                        ) from None
+                    log.info("journal step rolled back (%s); running it again", type(exc).__name__)
                 except psycopg.OperationalError as exc:
                     if self._connection is not None:
                         self._connection.close()

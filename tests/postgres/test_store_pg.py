@@ -373,3 +373,32 @@ def test_a_password_in_the_dsn_never_reaches_errors_or_logs(
     assert caplog.records  # the retries were logged...
     assert "s3cret" not in caplog.text  # ...without the password
     assert "s3cret" not in repr(PostgresJournal(dsn, "b1", "w", LeaseTimes(), 1.0))
+
+
+def test_a_step_the_server_rolls_back_for_a_deadlock_is_run_again(
+    open_store: Opener, pg_dsn: str
+) -> None:
+    store = open_store()
+    plan(store, 1)
+    store.claim(1)
+    # The server refuses the first write of an item with a real deadlock error (40P01), as it
+    # does when two workers' transactions lock rows in opposite orders.
+    with psycopg.connect(pg_dsn, autocommit=True) as connection:
+        connection.execute(
+            b"""
+            CREATE SEQUENCE once;  -- nextval survives the rollback the error causes
+            CREATE FUNCTION deadlock_once() RETURNS trigger AS $$
+            BEGIN
+                IF nextval('once') = 1 THEN
+                    RAISE EXCEPTION 'deadlock detected' USING ERRCODE = '40P01';
+                END IF;
+                RETURN NEW;
+            END $$ LANGUAGE plpgsql;
+            CREATE TRIGGER deadlock_once BEFORE INSERT ON viesus_items
+                FOR EACH ROW EXECUTE FUNCTION deadlock_once();
+            """
+        )
+    assert store.apply([StateChange(None, record(0, ItemState.PLANNED))]) == set()
+    assert store.load([key(0)])[key(0)].state is ItemState.PLANNED
+    with psycopg.connect(pg_dsn) as connection:
+        assert connection.execute("SELECT last_value FROM once").fetchone() == (2,)
