@@ -146,12 +146,12 @@ class _Worker:
             hash_params(self.options), str(self.out_dir.resolve()), self.cost, max_credits
         )
         recorded = await asyncio.to_thread(self.store.join, settings)
-        if recorded.max_credits != max_credits:
-            log.warning(
-                "batch %s keeps the max_credits it was started with (%s), not this worker's (%s)",
-                self.batch.name,
-                recorded.max_credits,
-                max_credits,
+        if max_credits is not None and recorded.max_credits != max_credits:
+            # Money fails closed: never run under a budget other than the one asked for.
+            raise ConfigurationError(
+                f"batch {self.batch.name!r} was started with max_credits="
+                f"{recorded.max_credits}, this worker asks for {max_credits}: the budget "
+                "belongs to the batch; pass the same value (or none), or use another batch name"
             )
         for source in sources:
             key = item_key(source, self.options)

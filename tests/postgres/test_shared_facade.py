@@ -129,3 +129,17 @@ async def test_a_rerun_after_completion_sends_no_mutation(
     assert again == []  # nothing open: the batch is done, this worker has nothing to do
     by_op = emulator.stats()["requests"]["by_operation"]
     assert emulator.stats()["requests"]["total"] - before == 0, by_op
+
+
+async def test_a_worker_asking_for_another_budget_is_refused_before_spending(
+    emulator: Emulator, photos: Callable[[int], list[Path]], tmp_path: Path, pg_dsn: str
+) -> None:
+    sources = photos(2)
+    async with make_client(emulator) as client:
+        await run(client, sources, tmp_path / "out", pg_dsn, "first", max_credits=50)
+        before = emulator.stats()["requests"]["total"]
+        with pytest.raises(ConfigurationError, match="started with max_credits=50, this worker"):
+            await run(client, sources, tmp_path / "out", pg_dsn, "second", max_credits=10)
+        # No budget given: the batch's applies (nothing is left to do here anyway).
+        assert await run(client, sources, tmp_path / "out", pg_dsn, "third") == []
+    assert emulator.stats()["requests"]["total"] == before
