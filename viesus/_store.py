@@ -27,6 +27,9 @@ The contract every store keeps
   of the storage itself are raised as :class:`viesus.JournalError` with a clear message (a
   file that is not a journal, a directory, a newer schema), never as raw driver errors.
 
+A new store proves it keeps this contract by subclassing ``tests.facade.store_contract.
+StoreContract`` in its tests (the SQLite journal does, in ``tests/facade/test_journal.py``).
+
 Item identity: :class:`ItemKey` is *where the input comes from* (an absolute path, or the
 sha256 of a URL) plus the sha256 of the canonical options. Two names with identical bytes are
 two items with two outputs; ``content_hash`` only tells that a file changed since it was

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.facade.store_contract import StoreContract
 from viesus._errors import JournalError
 from viesus._journal import (
     SCHEMA_VERSION,
@@ -370,3 +371,8 @@ async def test_book_flushes_coalesce_and_never_write_stale_items() -> None:
     assert key(1) in book.stale
     with pytest.raises(IllegalTransition):
         book.intend_create(key(1))  # a stale item never gets a create
+
+
+class TestSqliteJournalKeepsTheStoreContract(StoreContract):
+    def open_store(self, place: Path) -> JournalStore:
+        return Journal.open(place / "contract.journal")
