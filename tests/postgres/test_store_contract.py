@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.facade.store_contract import StoreContract
+from tests.facade.store_contract import key as contract_key
 from viesus._errors import JournalError
 from viesus._journal import Journal
 from viesus._states import ItemState
@@ -183,3 +185,20 @@ def test_a_closed_store_raises_journal_error(subject: Subject) -> None:
     subject.store.close()
     with pytest.raises(JournalError, match="closed"):
         subject.store.records()
+
+
+class TestPostgresJournalKeepsTheStoreContract(StoreContract):
+    """core8's reusable contract (tests/facade/store_contract.py) on the PostgreSQL journal,
+    opened as a worker that has claimed the items the contract writes."""
+
+    @pytest.fixture(autouse=True)
+    def _database(self, pg_dsn: str) -> None:
+        self.dsn = pg_dsn
+
+    def open_store(self, place: Path) -> JournalStore:
+        store = PostgresJournal.open(self.dsn, place.name)
+        store.join(BatchSettings(contract_key(0).params_hash, "/out", cost=4, max_credits=None))
+        keys = [contract_key(n) for n in range(len(S) + 1)]
+        store.enqueue([(k, k.source_id) for k in keys])
+        assert len(store.claim(len(keys))) == len(keys)  # the last holder gave them back
+        return store
