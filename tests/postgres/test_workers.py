@@ -239,3 +239,21 @@ async def test_workers_back_off_while_the_journal_is_down_and_resume(
             assert any("unreachable" in errors for _, errors in outcomes)
     finally:
         own.stop()
+
+
+async def test_leases_are_renewed_while_jobs_outlast_them(pg_dsn: str, tmp_path: Path) -> None:
+    # Each job takes ~3 s at the service, longer than the 2 s lease: only renewal keeps the
+    # items with the worker that created them while a second worker waits for work.
+    async with Emulator(emulator_config(time_scale=1.5, workers=8)) as emulator:
+        lab = Lab(emulator, pg_dsn, tmp_path)
+        lab.photos(3)
+        try:
+            await lab.start("holder", claim_size=3, lanes=1)
+            await lab.wait_until("SELECT 1 FROM viesus_items WHERE state = 'created'")
+            await lab.start("waiter")
+            outcomes = [await lab.finish(name) for name in ("holder", "waiter")]
+        finally:
+            await lab.stop_all()
+        lab.check_every_item_once([r for lines, _ in outcomes for r in lines])
+        assert lab.query("SELECT DISTINCT settled_by FROM viesus_queue") == [("holder",)]
+        assert all("lost the lease" not in errors for _, errors in outcomes)
