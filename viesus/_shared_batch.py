@@ -4,7 +4,8 @@
 joins the batch (same options and output location as the others, or a clear refusal), adds
 its sources to the batch's queue, then runs *lanes*: each lane claims a few items
 (:meth:`PostgresJournal.claim`), runs the ordinary pipeline on exactly those items with the
-shared journal as its store, and records each item's final outcome. So each worker uploads,
+shared journal as its store, records each item's final outcome, and gives the run's leases
+back once the run has journalled its last step. So each worker uploads,
 creates, polls and downloads only its own items (no N-fold polling of the same jobs), and the
 pipeline's never-pay-twice rules apply unchanged: a claimed item found in ``create_intent``
 (its last holder died) is reconciled before anything is created.
@@ -15,9 +16,9 @@ another worker holds it now, and the journal's fenced writes already kept this o
 creating it. Several lanes keep a worker busy while a few slow jobs finish (one pipeline run
 waits for its slowest job before it ends).
 
-The worker returns when no item of the batch is open: settled by this worker or another, or
-held by none. While other workers hold the last open items it waits, and takes over any whose
-lease expires (their holder died).
+The worker returns when nothing is left for it: every item settled (by it or another worker),
+except items whose sources it was not given. While other workers hold the last open items it
+waits, and takes over any whose lease expires (their holder died).
 """
 
 from __future__ import annotations
