@@ -18,9 +18,11 @@ and its row locks are the standard work-queue primitive. The design:
   ``create_intent`` also needs ``LeaseTimes.create_window`` seconds of lease left. A worker that
   was only slow (stalled, paused, cut off) and lost its lease learns it there and sends no
   create: the change comes back as stale, and the pipeline leaves a stale item alone.
-  [assumption] A create request that has not reached the service ``create_window`` seconds
-  after its intent never will (the client's HTTP timeouts are shorter): the next holder's
-  reconciliation sees every create the last holder sent.
+  [assumption] A worker that stops renewing (dead, or stalled past its lease) sends no create
+  after its lease ran out, so the next holder's reconciliation (at least ``create_window``
+  seconds after the last intent) sees every create the last holder sent. Not covered: a worker
+  stalled exactly between committing an intent and sending the create (or while its transport
+  waits to resend a create after a 429) sends it when it wakes; see SCALING.md.
 * **One credit counter per batch** (``viesus_batches.credits_committed``), for ``max_credits``
   across workers: the move to ``create_intent`` reserves the item's cost in the same
   transaction, under the batch row's lock, so two workers cannot both take the last credits. A
