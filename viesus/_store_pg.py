@@ -35,7 +35,7 @@ and its row locks are the standard work-queue primitive. The design:
   charged) it records it on the queue row (:meth:`settle`); settled items are not claimed
   again, so a batch ends. ``viesus batch retry-failed`` reopens the free failures.
 
-The schema is created and migrated by the toolkit (``viesus_schema_version``) under an
+The schema is created and migrated by the toolkit (:mod:`viesus._store_pg_schema`) under an
 advisory lock, so workers starting together migrate once. Calls are synchronous (the pipeline
 runs them in a thread, per the store contract) on one connection guarded by a lock. When the
 database goes away for a moment, calls back off and reconnect for up to ``outage_limit``
@@ -60,6 +60,7 @@ from typing import TYPE_CHECKING, Final, TypeVar
 from viesus._errors import JournalError
 from viesus._states import ItemState
 from viesus._store import ItemKey, ItemRecord, StateChange, StoreIdentity
+from viesus._store_pg_schema import SCHEMA_VERSION, check_schema, migrate
 
 if TYPE_CHECKING:
     import psycopg
@@ -86,72 +87,6 @@ T = TypeVar("T")
 INSTALL_HINT: Final = (
     "a postgresql:// journal needs the PostgreSQL driver: pip install 'viesus-toolkit[postgres]'"
 )
-
-SCHEMA_VERSION: Final = 1
-_MIGRATION_LOCK: Final = 0x56494553  # "VIES": the advisory lock id for schema migrations
-_MIGRATIONS: Final[dict[int, str]] = {
-    1: """
-    CREATE TABLE viesus_batches (
-        name              text PRIMARY KEY,
-        endpoint          text,
-        key_fingerprint   text,
-        params_hash       text NOT NULL,
-        out_dir           text NOT NULL,
-        cost              integer NOT NULL,
-        max_credits       integer,
-        credits_committed integer NOT NULL DEFAULT 0,
-        created_at        timestamptz NOT NULL DEFAULT now()
-    );
-    -- The work queue: one row per item of a batch, with its lease and its outcome.
-    CREATE TABLE viesus_queue (
-        batch       text NOT NULL REFERENCES viesus_batches (name) ON DELETE CASCADE,
-        source_id   text NOT NULL,
-        params_hash text NOT NULL,
-        source      text NOT NULL,
-        seq         bigserial,
-        holder      text,
-        generation  bigint NOT NULL DEFAULT 0,
-        expires     timestamptz,
-        outcome     text,
-        reason      text,
-        settled_by  text,
-        settled_at  timestamptz,
-        PRIMARY KEY (batch, source_id, params_hash)
-    );
-    CREATE INDEX viesus_queue_open ON viesus_queue (batch, seq) WHERE outcome IS NULL;
-    -- The journal records, as the JournalStore contract defines them (one per item).
-    CREATE TABLE viesus_items (
-        batch         text NOT NULL REFERENCES viesus_batches (name) ON DELETE CASCADE,
-        source_id     text NOT NULL,
-        params_hash   text NOT NULL,
-        source        text NOT NULL,
-        state         text NOT NULL,
-        content_hash  text,
-        upload_id     text,
-        job_id        text,
-        attempts      integer NOT NULL DEFAULT 0,
-        output_path   text,
-        output_sha256 text,
-        credits       integer,
-        reason        text,
-        reserved      integer NOT NULL DEFAULT 0,
-        worker        text,
-        txn           text,
-        seq           bigserial,
-        updated_at    timestamptz NOT NULL DEFAULT now(),
-        PRIMARY KEY (batch, source_id, params_hash)
-    );
-    CREATE TABLE viesus_workers (
-        batch      text NOT NULL REFERENCES viesus_batches (name) ON DELETE CASCADE,
-        worker     text NOT NULL,
-        host       text NOT NULL,
-        pid        integer NOT NULL,
-        started_at timestamptz NOT NULL DEFAULT now(),
-        last_seen  timestamptz NOT NULL DEFAULT now(),
-        PRIMARY KEY (batch, worker)
-    );
-    """,
-}
 
 _RECORD_FIELDS: Final = (
     "source_id", "params_hash", "source", "state", "content_hash", "upload_id", "job_id",
@@ -432,41 +367,10 @@ class PostgresJournal:
             delay = min(delay * 2, 2.0)
 
     def _migrate(self, connection: Connection) -> None:
-        connection.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
-        connection.execute(
-            "CREATE TABLE IF NOT EXISTS viesus_schema_version ("
-            " version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
-        )
-        row = connection.execute("SELECT max(version) AS v FROM viesus_schema_version").fetchone()
-        current = int(row["v"]) if row is not None and row["v"] is not None else 0
-        if current > SCHEMA_VERSION:
-            raise JournalError(
-                f"the journal database {redact_dsn(self.dsn)} was written by a newer "
-                f"viesus-toolkit (schema {current}; this one knows up to {SCHEMA_VERSION}): "
-                "upgrade the toolkit on this worker"
-            )
-        for version in range(current + 1, SCHEMA_VERSION + 1):
-            connection.execute(_MIGRATIONS[version].encode())
-            connection.execute(
-                "INSERT INTO viesus_schema_version (version) VALUES (%s)", (version,)
-            )
-            log.info("journal schema migrated to version %d", version)
+        migrate(connection, redact_dsn(self.dsn))
 
     def _check_schema(self, connection: Connection) -> None:
-        row = connection.execute(
-            "SELECT to_regclass('viesus_schema_version') IS NOT NULL AS present"
-        ).fetchone()
-        version = None
-        if row is not None and row["present"]:
-            found = connection.execute(
-                "SELECT max(version) AS v FROM viesus_schema_version"
-            ).fetchone()
-            version = found["v"] if found is not None else None
-        if version != SCHEMA_VERSION:
-            raise JournalError(
-                f"{redact_dsn(self.dsn)} holds no viesus journal of schema {SCHEMA_VERSION} "
-                f"(found {version or 'none'}): a worker creates it when it starts"
-            )
+        check_schema(connection, redact_dsn(self.dsn))
 
     # --- joining a batch ----------------------------------------------------------------------
 
