@@ -1,0 +1,114 @@
+"""The dry-run plan: what a run would send, what it would refuse and why, what it would cost.
+
+Built without a single mutation: file headers are read locally (no decode), the limits and the
+price come from the facade's own checks (``check_limits``, ``estimate_credits``), and the only
+request is the credits query. PDFs are priced by the service's analysis of the document, which
+a dry run does not start; they are listed with the price left open.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from viesus import EnhanceOptions, ViesusError, check_limits, estimate_credits, read_image_header
+from viesus._cli.sources import is_url
+from viesus_client.enhancement_parameters import PARAMETERS
+
+
+@dataclass(frozen=True)
+class PlanItem:
+    source: str
+    size_bytes: int | None
+    width: int | None
+    height: int | None
+    kind: str  # "image", "pdf", "url"
+    credits: int | None  # None: priced by the service (PDF)
+    refused: str | None  # why the facade would refuse it before spending
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "size_bytes": self.size_bytes,
+            "width": self.width,
+            "height": self.height,
+            "kind": self.kind,
+            "credits": self.credits,
+            "refused": self.refused,
+        }
+
+
+@dataclass(frozen=True)
+class Plan:
+    items: list[PlanItem]
+    per_feature: dict[str, int]  # credits of each active feature (only the largest is charged)
+    remaining_credits: int | None
+
+    @property
+    def estimated_credits(self) -> int:
+        return sum(i.credits or 0 for i in self.items if i.refused is None)
+
+    @property
+    def accepted(self) -> list[PlanItem]:
+        return [i for i in self.items if i.refused is None]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "items": [i.as_json() for i in self.items],
+            "estimated_credits": self.estimated_credits,
+            "credits_per_feature": self.per_feature,
+            "remaining_credits": self.remaining_credits,
+            "pdfs_priced_by_service": sum(1 for i in self.items if i.kind == "pdf"),
+        }
+
+
+def active_features(options: Mapping[str, Any]) -> dict[str, int]:
+    """Feature -> credits for every feature the options switch on (from the generated table)."""
+    features: dict[str, int] = {}
+    for row in PARAMETERS:
+        if "." in row.graphql_path:
+            continue  # nested fields count for their parent
+        if options.get(row.graphql_path) is not None:
+            features[row.feature] = row.credits
+    return features
+
+
+def plan_item(source: str, options: EnhanceOptions) -> PlanItem:
+    price = estimate_credits(options)
+    if is_url(source):
+        return PlanItem(source, None, None, None, "url", price, None)
+    path = Path(source)
+    size = path.stat().st_size if path.exists() else None
+    try:
+        header = read_image_header(path)
+    except ViesusError as exc:
+        return PlanItem(source, size, None, None, "image", price, str(exc))
+    if header.format == "PDF":
+        return PlanItem(source, size, None, None, "pdf", None, None)
+    try:
+        check_limits(source, header, options)
+    except ViesusError as exc:
+        return PlanItem(source, size, header.width, header.height, "image", price, str(exc))
+    return PlanItem(source, size, header.width, header.height, "image", price, None)
+
+
+def build_plan(
+    sources: Sequence[str],
+    options: EnhanceOptions,
+    raw_options: Mapping[str, Any],
+    remaining: int | None,
+) -> Plan:
+    return Plan([plan_item(s, options) for s in sources], active_features(raw_options), remaining)
+
+
+def human_size(size: int | None) -> str:
+    if size is None:
+        return "-"
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"  # pragma: no cover - the loop always returns
