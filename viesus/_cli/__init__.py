@@ -78,6 +78,8 @@ def _classify(exc: BaseException, command: str) -> tuple[int, str | None]:
         message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
         ctx = getattr(exc, "ctx", None)
         where = getattr(ctx, "command_path", None) or "viesus"
+        if not message.strip():
+            return code, None  # a group called without a command: its help was printed
         hint = f" (see '{where} --help')" if code == EXIT_USAGE else ""
         return code, _one_line(message) + hint
     if isinstance(exc, UsageProblem | InvalidInput):
