@@ -51,7 +51,8 @@ def test_outputs_have_the_right_size_and_records(server: Server, tmp_path: Path)
         assert sidecar["schema"].startswith("sha256:")
         assert photo.exists()
     events = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
-    assert [e["event"] for e in events].count("result") == 3
+    assert [e["event"] for e in events] == ["plan", "result", "result", "result", "summary"]
+    assert events[-1]["counts"] == {"finished": 3, "skipped": 0, "failed": 0}
     with Image.open(tmp_path / "c.png") as sheet:
         assert sheet.height > 3 * 200  # three before/after rows
 

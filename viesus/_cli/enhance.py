@@ -40,6 +40,7 @@ from viesus._cli.settings import Configuration, effective
 from viesus._cli.sources import discover
 
 JOURNAL_NAME = ".viesus-journal.sqlite"
+STATES = ("finished", "skipped", "failed")
 
 
 def console_for(stream: Any = None) -> Console:
@@ -221,6 +222,13 @@ async def enhance_async(
                 records=records,
                 planned=len(sources),
                 interrupted=interrupted,
+            )
+            events.emit(
+                "summary",
+                report=str(report),
+                interrupted=interrupted,
+                counts={s: sum(1 for r in results if r.status == s) for s in STATES},
+                not_done=len(sources) - len(results),
             )
     finally:
         events.close()
