@@ -20,7 +20,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from viesus._cli.compare import contact_sheet
 from viesus._cli.connection import Target, connect
 from viesus._cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageProblem
 from viesus._cli.parameters import Flag, ParameterRow, build_flags, options_from_flags
+from viesus._cli.pdfs import enhance_pdfs, is_pdf, price_pdfs
 from viesus._cli.plan import Plan, build_plan, human_size
 from viesus._cli.progress import Events, ProgressView
 from viesus._cli.records import now, result_record, write_report, write_sidecar
@@ -72,7 +73,7 @@ def print_plan(plan: Plan, console: Console) -> None:
     console.print(f"credits per feature (only the largest is charged per image): {features}")
     remaining = "unknown" if plan.remaining_credits is None else str(plan.remaining_credits)
     pdfs = sum(1 for i in plan.items if i.kind == "pdf")
-    extra = f" + {pdfs} PDF(s) priced by the service's analysis" if pdfs else ""
+    extra = f" (including {pdfs} PDF(s), priced by the service's analysis)" if pdfs else ""
     console.print(
         f"{len(plan.accepted)} of {len(plan.items)} would be sent; estimated credits "
         f"{plan.estimated_credits}{extra}; remaining credits {remaining}"
@@ -122,6 +123,42 @@ class Interrupts:
         self.task.cancel()
 
 
+async def all_results(
+    viesus: Viesus,
+    sources: Sequence[str],
+    options: EnhanceOptions,
+    config: Configuration,
+    out: Path,
+) -> AsyncGenerator[EnhanceResult, None]:
+    """Images (and URLs) through the journaled batch, then PDFs one by one."""
+    images = [s for s in sources if not is_pdf(s)]
+    pdfs = [s for s in sources if is_pdf(s)]
+    if images:
+        batch = viesus.enhance_many(
+            images,
+            options,
+            out,
+            journal=out / JOURNAL_NAME,
+            overwrite=config.batch.overwrite,
+            max_credits=config.batch.max_credits,
+        )
+        async with contextlib.aclosing(batch) as results:
+            async for result in results:
+                yield result
+    if pdfs:
+        documents = enhance_pdfs(
+            viesus,
+            pdfs,
+            options,
+            out,
+            overwrite=config.batch.overwrite,
+            max_credits=config.batch.max_credits,
+        )
+        async with contextlib.aclosing(documents) as results:
+            async for result in results:
+                yield result
+
+
 async def run_batch(
     viesus: Viesus,
     sources: Sequence[str],
@@ -146,14 +183,7 @@ async def run_batch(
         loop.add_signal_handler(signal.SIGINT, handler)
     try:
         with ProgressView(len(sources), console) as view:
-            stream = viesus.enhance_many(
-                sources,
-                options,
-                out,
-                journal=out / JOURNAL_NAME,
-                overwrite=config.batch.overwrite,
-                max_credits=config.batch.max_credits,
-            )
+            stream = all_results(viesus, sources, options, config, out)
             async with contextlib.aclosing(stream) as items:
                 async for result in items:
                     seconds = time.monotonic() - started
@@ -191,6 +221,8 @@ async def enhance_async(
         ) as viesus:
             remaining = await viesus.remaining_credits()
             plan = build_plan(sources, options, config.options, remaining)
+            if any(item.kind == "pdf" for item in plan.items):
+                plan = await price_pdfs(viesus, plan, options)
             events.emit("plan", **plan.as_json())
             if dry_run:
                 if as_json:

@@ -2,8 +2,8 @@
 
 Built without a single mutation: file headers are read locally (no decode), the limits and the
 price come from the facade's own checks (``check_limits``, ``estimate_credits``), and the only
-request is the credits query. PDFs are priced by the service's analysis of the document, which
-a dry run does not start; they are listed with the price left open.
+request is the credits query. PDFs are priced by the service's analysis of the document
+(``pdfs.price_pdfs``: uploading a PDF is free, and its estimate can only come from there).
 """
 
 from __future__ import annotations
@@ -78,6 +78,8 @@ def active_features(options: Mapping[str, Any]) -> dict[str, int]:
 def plan_item(source: str, options: EnhanceOptions) -> PlanItem:
     price = estimate_credits(options)
     if is_url(source):
+        if source.lower().split("?", 1)[0].endswith(".pdf"):
+            return PlanItem(source, None, None, None, "pdf", None, None)
         return PlanItem(source, None, None, None, "url", price, None)
     path = Path(source)
     size = path.stat().st_size if path.exists() else None
