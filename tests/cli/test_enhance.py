@@ -8,6 +8,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 from tests.cli.conftest import Server, cli_env, run_cli, viesus_argv, write_photos
@@ -87,8 +88,9 @@ def test_dry_run_table_names_refusals(server: Server, tmp_path: Path) -> None:
     assert ANSI not in result.stdout
 
 
+@pytest.mark.parametrize("interrupts", [1, 2], ids=["ctrl-c", "ctrl-c-twice"])
 def test_sigint_then_rerun_pays_once_and_writes_each_output_once(
-    slow_server: Server, tmp_path: Path
+    interrupts: int, slow_server: Server, tmp_path: Path
 ) -> None:
     write_photos(tmp_path / "in", 3)
     out = tmp_path / "out"
@@ -106,13 +108,18 @@ def test_sigint_then_rerun_pays_once_and_writes_each_output_once(
         assert time.monotonic() < deadline, "no job was created"
         time.sleep(0.05)
     process.send_signal(signal.SIGINT)
+    if interrupts == 2:  # the second Ctrl-C exits at once, without cleaning up
+        while "stopping" not in (line := process.stderr.readline() if process.stderr else ""):
+            assert line, "the first Ctrl-C was not acknowledged"
+        process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=60)
 
     assert process.returncode == 130, stderr
     assert "Traceback" not in stderr
-    assert "rerun" in stderr + stdout
-    report = json.loads((out / "viesus-report.json").read_text())
-    assert report["interrupted"] is True
+    if interrupts == 1:
+        assert "rerun" in stderr + stdout
+        report = json.loads((out / "viesus-report.json").read_text())
+        assert report["interrupted"] is True
 
     rerun = run_cli("enhance", str(tmp_path / "in"), "--out", str(out), "--mode", "ENHANCE",
                     env=slow_server.env())  # fmt: skip
