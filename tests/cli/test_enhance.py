@@ -169,3 +169,30 @@ def test_local_runs_without_a_server_or_key(tmp_path: Path) -> None:
     result = run_cli("enhance", str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--local")
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "out" / "photo0_enhanced.jpg").exists()
+
+
+def test_local_rerun_retries_what_the_previous_emulator_left_unfinished(tmp_path: Path) -> None:
+    from viesus import Journal
+    from viesus._cli.enhance import JOURNAL_NAME, forget_previous_local_server
+
+    write_photos(tmp_path / "in", 1)
+    out = tmp_path / "out"
+    first = run_cli("enhance", str(tmp_path / "in"), "--out", str(out), "--local")
+    assert first.returncode == 0, first.stderr
+    with Journal.open(out / JOURNAL_NAME) as journal:
+        (item,) = journal.items()
+    # As if that run had been interrupted while creating the job on its (now gone) emulator.
+    for leftover in out.iterdir():
+        leftover.unlink()
+    with Journal.open(out / JOURNAL_NAME) as journal:
+        journal.record_upload(item.key, item.source, "upload-of-a-gone-emulator")
+        journal.record_intent(item.key)
+        assert journal.unfinished()
+
+    forget_previous_local_server(out)
+
+    with Journal.open(out / JOURNAL_NAME) as journal:
+        assert not journal.unfinished()
+    rerun = run_cli("enhance", str(tmp_path / "in"), "--out", str(out), "--local")
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert (out / "photo0_enhanced.jpg").exists()

@@ -28,12 +28,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from viesus import EnhanceOptions, EnhanceResult, Viesus
+from viesus import EnhanceOptions, EnhanceResult, Journal, Viesus
 from viesus._cli.compare import contact_sheet
 from viesus._cli.connection import Target, connect
 from viesus._cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageProblem
 from viesus._cli.parameters import Flag, ParameterRow, build_flags, options_from_flags
-from viesus._cli.pdfs import enhance_pdfs, is_pdf, price_pdfs
+from viesus._cli.pdfs import IN_FLIGHT, enhance_pdfs, is_pdf, price_pdfs
 from viesus._cli.plan import Plan, build_plan, human_size
 from viesus._cli.progress import Events, ProgressView
 from viesus._cli.records import now, result_record, write_report, write_sidecar
@@ -121,6 +121,21 @@ class Interrupts:
             "them up without paying again (Ctrl-C again to quit at once)"
         )
         self.task.cancel()
+
+
+def forget_previous_local_server(out: Path) -> None:
+    """``--local`` starts a new emulator each run: jobs of an earlier run's emulator are gone.
+
+    Their journal items are marked failed so the facade retries them on a fresh upload (and a
+    PDF listed in flight is released). Safe only because that emulator, and everything it
+    charged, no longer exists; against a real endpoint unfinished items are always continued.
+    """
+    journal_path = out / JOURNAL_NAME
+    if journal_path.exists():
+        with Journal.open(journal_path) as journal:
+            for item in journal.unfinished():
+                journal.record_failed(item.key, "LOCAL_EMULATOR_RESTARTED")
+    (out / IN_FLIGHT).unlink(missing_ok=True)
 
 
 async def all_results(
@@ -234,6 +249,8 @@ async def enhance_async(
             out = config.batch.out
             assert out is not None
             out.mkdir(parents=True, exist_ok=True)
+            if target.local:
+                forget_previous_local_server(out)
             started_at = now()
             results, records, interrupted = await run_batch(
                 viesus,
