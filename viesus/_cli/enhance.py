@@ -1,46 +1,39 @@
 """``viesus enhance SOURCE... --out DIR``: a folder of photos through the facade, resumably.
 
-The run, in order: discover sources; build the options (config file, then flags); validate
-them; plan (headers, limits, price, remaining credits: no mutation); stop here with
-``--dry-run``; refuse past ``--max-credits``; ask above ``confirm-above`` credits (never on a
-non-terminal: it refuses and names ``--yes``); then enhance through ``Viesus.enhance_many``
-with the journal ``DIR/.viesus-journal.sqlite``, so a rerun after a crash or Ctrl-C resumes
-without paying twice. First Ctrl-C: stop cleanly (in-flight jobs stay in the journal). Second
-Ctrl-C: exit at once (the journal records every create intent before it is sent, so even
-then nothing is paid twice on the rerun).
+The run, in order: discover sources (sources.py); build the options (config file, then
+flags: settings.py, parameters.py); plan (headers, limits, price, remaining credits: plan.py,
+pdfs.py); stop here with ``--dry-run``; refuse past ``--max-credits``; ask above
+``confirm-above`` credits (never on a non-terminal: it refuses and names ``--yes``); then run
+the batch with the journal ``DIR/.viesus-journal.sqlite`` (run.py), so a rerun after a crash
+or Ctrl-C resumes without paying twice; write the report and the contact sheet.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import inspect
 import json
-import os
-import signal
 import sys
-import time
-from collections.abc import AsyncGenerator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
-from viesus import EnhanceOptions, EnhanceResult, Journal, Viesus
+from viesus import EnhanceOptions, EnhanceResult
 from viesus._cli.compare import contact_sheet
 from viesus._cli.connection import Target, connect
 from viesus._cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageProblem
 from viesus._cli.parameters import Flag, ParameterRow, build_flags, options_from_flags
-from viesus._cli.pdfs import IN_FLIGHT, enhance_pdfs, is_pdf, price_pdfs
-from viesus._cli.plan import Plan, build_plan, human_size
-from viesus._cli.progress import Events, ProgressView
-from viesus._cli.records import now, result_record, write_report, write_sidecar
+from viesus._cli.pdfs import price_pdfs
+from viesus._cli.plan import build_plan, check_budget, print_plan
+from viesus._cli.progress import Events
+from viesus._cli.records import now, write_report
+from viesus._cli.run import forget_previous_local_server, run_batch
 from viesus._cli.settings import Configuration, effective
 from viesus._cli.sources import discover
 
-JOURNAL_NAME = ".viesus-journal.sqlite"
 STATES = ("finished", "skipped", "failed")
 
 
@@ -54,166 +47,6 @@ def make_options(raw: dict[str, Any]) -> EnhanceOptions:
         return EnhanceOptions.model_validate(raw)
     except ValueError as exc:
         raise UsageProblem(f"invalid enhancement options: {exc}") from None
-
-
-# --- the plan ----------------------------------------------------------------------------------
-
-
-def print_plan(plan: Plan, console: Console) -> None:
-    table = Table(title="viesus enhance --dry-run: nothing will be created", show_lines=False)
-    for column in ("source", "size", "pixels", "credits", "status"):
-        table.add_column(column, overflow="fold")
-    for item in plan.items:
-        pixels = f"{item.width}x{item.height}" if item.width and item.height else "-"
-        credits = "by analysis" if item.credits is None else str(item.credits)
-        status = f"refused: {item.refused}" if item.refused else "ok"
-        table.add_row(item.source, human_size(item.size_bytes), pixels, credits, status)
-    console.print(table)
-    features = ", ".join(f"{k} {v}" for k, v in sorted(plan.per_feature.items())) or "default 1"
-    console.print(f"credits per feature (only the largest is charged per image): {features}")
-    remaining = "unknown" if plan.remaining_credits is None else str(plan.remaining_credits)
-    pdfs = sum(1 for i in plan.items if i.kind == "pdf")
-    extra = f" (including {pdfs} PDF(s), priced by the service's analysis)" if pdfs else ""
-    console.print(
-        f"{len(plan.accepted)} of {len(plan.items)} would be sent; estimated credits "
-        f"{plan.estimated_credits}{extra}; remaining credits {remaining}"
-    )
-
-
-def check_budget(plan: Plan, max_credits: int | None, confirm_above: int, yes: bool) -> None:
-    total = plan.estimated_credits
-    if max_credits is not None and total > max_credits:
-        raise UsageProblem(
-            f"the run would cost {total} credits, more than --max-credits {max_credits}; "
-            "raise the budget or send fewer files"
-        )
-    if plan.remaining_credits is not None and total > plan.remaining_credits:
-        raise UsageProblem(
-            f"the run would cost {total} credits but only {plan.remaining_credits} remain "
-            "this period"
-        )
-    if total <= confirm_above or yes:
-        return
-    if not (sys.stdin.isatty() and sys.stdout.isatty()):
-        raise UsageProblem(
-            f"the run would cost {total} credits (more than {confirm_above}); "
-            "pass --yes to confirm without a prompt"
-        )
-    if not typer.confirm(f"Spend about {total} credits on {len(plan.accepted)} files?"):
-        raise typer.Exit(EXIT_FAILED)
-
-
-# --- the run -----------------------------------------------------------------------------------
-
-
-class Interrupts:
-    """First Ctrl-C cancels the run cleanly; the second exits the process at once."""
-
-    def __init__(self, task: asyncio.Task[Any], say: Callable[[str], None]) -> None:
-        self.task, self.say, self.count = task, say, 0
-
-    def __call__(self) -> None:
-        self.count += 1
-        if self.count > 1:
-            os._exit(EXIT_INTERRUPTED)
-        self.say(
-            "stopping: jobs in flight stay in the journal; rerun the same command to pick "
-            "them up without paying again (Ctrl-C again to quit at once)"
-        )
-        self.task.cancel()
-
-
-def forget_previous_local_server(out: Path) -> None:
-    """``--local`` starts a new emulator each run: jobs of an earlier run's emulator are gone.
-
-    Their journal items are marked failed so the facade retries them on a fresh upload (and a
-    PDF listed in flight is released). Safe only because that emulator, and everything it
-    charged, no longer exists; against a real endpoint unfinished items are always continued.
-    """
-    journal_path = out / JOURNAL_NAME
-    if journal_path.exists():
-        with Journal.open(journal_path) as journal:
-            for item in journal.unfinished():
-                journal.record_failed(item.key, "LOCAL_EMULATOR_RESTARTED")
-    (out / IN_FLIGHT).unlink(missing_ok=True)
-
-
-async def all_results(
-    viesus: Viesus,
-    sources: Sequence[str],
-    options: EnhanceOptions,
-    config: Configuration,
-    out: Path,
-) -> AsyncGenerator[EnhanceResult, None]:
-    """Images (and URLs) through the journaled batch, then PDFs one by one."""
-    images = [s for s in sources if not is_pdf(s)]
-    pdfs = [s for s in sources if is_pdf(s)]
-    if images:
-        batch = viesus.enhance_many(
-            images,
-            options,
-            out,
-            journal=out / JOURNAL_NAME,
-            overwrite=config.batch.overwrite,
-            max_credits=config.batch.max_credits,
-        )
-        async with contextlib.aclosing(batch) as results:
-            async for result in results:
-                yield result
-    if pdfs:
-        documents = enhance_pdfs(
-            viesus,
-            pdfs,
-            options,
-            out,
-            overwrite=config.batch.overwrite,
-            max_credits=config.batch.max_credits,
-        )
-        async with contextlib.aclosing(documents) as results:
-            async for result in results:
-                yield result
-
-
-async def run_batch(
-    viesus: Viesus,
-    sources: Sequence[str],
-    options: EnhanceOptions,
-    config: Configuration,
-    *,
-    out: Path,
-    sidecar: bool,
-    events: Events,
-    console: Console,
-) -> tuple[list[EnhanceResult], list[dict[str, Any]], bool]:
-    """Enhance ``sources``; returns results, report records and whether it was interrupted."""
-    results: list[EnhanceResult] = []
-    records: list[dict[str, Any]] = []
-    started_at, started = now(), time.monotonic()
-    interrupted = False
-    loop = asyncio.get_running_loop()
-    task = asyncio.current_task()
-    assert task is not None
-    handler = Interrupts(task, lambda m: print(m, file=sys.stderr, flush=True))
-    with contextlib.suppress(NotImplementedError, RuntimeError):
-        loop.add_signal_handler(signal.SIGINT, handler)
-    try:
-        with ProgressView(len(sources), console) as view:
-            stream = all_results(viesus, sources, options, config, out)
-            async with contextlib.aclosing(stream) as items:
-                async for result in items:
-                    seconds = time.monotonic() - started
-                    results.append(result)
-                    records.append(result_record(result, seconds))
-                    if sidecar:
-                        write_sidecar(result, config.options_json(), seconds, started_at)
-                    events.emit("result", **result_record(result, seconds))
-                    view.result(result)
-    except asyncio.CancelledError:
-        interrupted = True
-    finally:
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.remove_signal_handler(signal.SIGINT)
-    return results, records, interrupted
 
 
 async def enhance_async(

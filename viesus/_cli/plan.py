@@ -1,4 +1,5 @@
-"""The dry-run plan: what a run would send, what it would refuse and why, what it would cost.
+"""The plan: what a run would send, what it would refuse and why, what it would cost; and the
+checks on it before anything is spent (budget, remaining credits, the confirmation).
 
 Built without a single mutation: file headers are read locally (no decode), the limits and the
 price come from the facade's own checks (``check_limits``, ``estimate_credits``), and the only
@@ -8,12 +9,18 @@ request is the credits query. PDFs are priced by the service's analysis of the d
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import typer
+from rich.console import Console
+from rich.table import Table
+
 from viesus import EnhanceOptions, ViesusError, check_limits, estimate_credits, read_image_header
+from viesus._cli.errors import EXIT_FAILED, UsageProblem
 from viesus._cli.sources import is_url
 from viesus_client.enhancement_parameters import PARAMETERS
 
@@ -114,3 +121,47 @@ def human_size(size: int | None) -> str:
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     return f"{size} B"  # pragma: no cover - the loop always returns
+
+
+def print_plan(plan: Plan, console: Console) -> None:
+    table = Table(title="viesus enhance --dry-run: nothing will be created", show_lines=False)
+    for column in ("source", "size", "pixels", "credits", "status"):
+        table.add_column(column, overflow="fold")
+    for item in plan.items:
+        pixels = f"{item.width}x{item.height}" if item.width and item.height else "-"
+        credits = "by analysis" if item.credits is None else str(item.credits)
+        status = f"refused: {item.refused}" if item.refused else "ok"
+        table.add_row(item.source, human_size(item.size_bytes), pixels, credits, status)
+    console.print(table)
+    features = ", ".join(f"{k} {v}" for k, v in sorted(plan.per_feature.items())) or "default 1"
+    console.print(f"credits per feature (only the largest is charged per image): {features}")
+    remaining = "unknown" if plan.remaining_credits is None else str(plan.remaining_credits)
+    pdfs = sum(1 for i in plan.items if i.kind == "pdf")
+    extra = f" (including {pdfs} PDF(s), priced by the service's analysis)" if pdfs else ""
+    console.print(
+        f"{len(plan.accepted)} of {len(plan.items)} would be sent; estimated credits "
+        f"{plan.estimated_credits}{extra}; remaining credits {remaining}"
+    )
+
+
+def check_budget(plan: Plan, max_credits: int | None, confirm_above: int, yes: bool) -> None:
+    total = plan.estimated_credits
+    if max_credits is not None and total > max_credits:
+        raise UsageProblem(
+            f"the run would cost {total} credits, more than --max-credits {max_credits}; "
+            "raise the budget or send fewer files"
+        )
+    if plan.remaining_credits is not None and total > plan.remaining_credits:
+        raise UsageProblem(
+            f"the run would cost {total} credits but only {plan.remaining_credits} remain "
+            "this period"
+        )
+    if total <= confirm_above or yes:
+        return
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise UsageProblem(
+            f"the run would cost {total} credits (more than {confirm_above}); "
+            "pass --yes to confirm without a prompt"
+        )
+    if not typer.confirm(f"Spend about {total} credits on {len(plan.accepted)} files?"):
+        raise typer.Exit(EXIT_FAILED)
