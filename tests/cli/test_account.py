@@ -67,11 +67,12 @@ def test_config_show_merges_file_and_environment(tmp_path: Path) -> None:
     config = tmp_path / "lab.json"
     config.write_text(json.dumps({"out": "done", "options": {"upscaling_factor": "X2"}}))
     result = run_cli(
-        "config", "show", "--config", str(config), env={"VIESUS_API_KEY": "very-secret"}
-    )
+        "config", "show", "--config", str(config), "--denoise", "0.25",
+        env={"VIESUS_API_KEY": "very-secret"},
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
-    assert data["options"] == {"upscalingFactor": "X2"}
+    assert data["options"] == {"upscalingFactor": "X2", "noiseReductionProfilingStrength": 0.25}
     assert data["batch"]["out"] == "done"
     assert data["api_key"] == "set (hidden)"
     assert "very-secret" not in result.stdout

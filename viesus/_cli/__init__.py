@@ -36,7 +36,7 @@ app = typer.Typer(
 )
 enhance_command, ENHANCE_FLAGS = make_command(PARAMETERS)
 app.command("enhance", no_args_is_help=True)(enhance_command)
-app.add_typer(config_cmd.app, name="config")
+app.add_typer(config_cmd.make_app(ENHANCE_FLAGS), name="config")
 app.command("credits")(account.credits)
 app.add_typer(account.jobs_app, name="jobs")
 app.add_typer(account.webhooks_app, name="webhooks")
