@@ -19,7 +19,6 @@ import typer
 from viesus import AuthenticationError, Viesus, ViesusError
 from viesus._cli.connection import Target, connect
 from viesus._cli.errors import EXIT_FAILED
-from viesus._cli.settings import endpoint_from
 
 
 def _line(ok: bool | None, name: str, detail: str) -> bool:
@@ -51,26 +50,27 @@ def schema_drift(introspection: dict[str, Any]) -> tuple[list[str], list[str], b
 
 
 async def _checks(target: Target) -> bool:
-    ok = True
-    endpoint = "local emulator" if target.local else endpoint_from(target.endpoint, None)
+    """Run every check; True when none failed."""
     async with connect(target) as viesus:
-        endpoint = viesus.endpoint if not target.local else f"{viesus.endpoint} (--local)"
-        ok &= await _reachable(viesus)
+        where = f"{viesus.endpoint} (--local)" if target.local else viesus.endpoint
+        typer.echo(f"endpoint: {where}")
+        ok = await _reachable(viesus)
         try:
             credits = await viesus.credits()
         except AuthenticationError as exc:
-            return _line(False, "API key", f"refused ({exc})") and False
+            _line(False, "API key", f"refused ({exc})")
+            return False
         except ViesusError as exc:
-            return _line(False, "API key", f"could not check ({exc})") and False
-        ok &= _line(True, "API key", "accepted")
-        ok &= await _schema(viesus, target)
-        ok &= _line(
+            _line(False, "API key", f"could not check ({exc})")
+            return False
+        _line(True, "API key", "accepted")
+        ok = await _schema(viesus, target) and ok
+        _line(
             True,
             "credits",
             f"{credits.remaining_credits_this_period} remaining, "
             f"{credits.used_credits_this_period} used this period",
         )
-    typer.echo(f"endpoint: {endpoint}")
     return ok
 
 
