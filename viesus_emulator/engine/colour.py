@@ -11,9 +11,10 @@ The steps, in the order a retoucher would take them:
    per-channel median: grey-edge (the mean of the image's GRADIENTS is grey, van de Weijer et
    al. 2007), near-grey pixels (the mean of the pixels that are almost neutral, refined
    iteratively) and white-patch on the highlights (the brightest unclipped 2 % are white). The
-   correction is partial and bounded: its strength falls when the estimators disagree, the
-   gains stay within [0.75, 1.35], and skin protection backs it off when it would pull
-   skin-coloured pixels out of the skin-tone range (towards green or grey);
+   correction is partial and bounded: its strength falls when the estimators disagree or the
+   "cast" is too strong to be the light's, the gains stay within [0.75, 1.35], and skin
+   protection backs it off when it would pull skin-coloured pixels out of the skin-tone range
+   (towards green or grey);
 3. shadow lift and highlight roll-off, only for images that are dark or bright overall,
    luminance curves applied as an RGB ratio, which keeps hue;
 4. local contrast: CLAHE on a smoothed copy of L, whose difference is added back, so texture
@@ -48,6 +49,7 @@ MAX_LEVELS_GAIN = 3.0
 BLACK_TARGET, WHITE_TARGET = 0.03, 0.96
 WHITE_SHARE = 0.25  # share of the way the white point moves towards its target
 GAIN_LIMITS = (0.75, 1.35)
+PLAUSIBLE_CAST = 0.5  # log-space size of the strongest cast a light gives a photo
 LIFT, DARK_LIFT = 0.02, 0.1
 CLAHE_SHARE, VIBRANCE = 0.25, 0.06
 # Shares of the estimated cast removed at the automatic setting, per axis (see white_balance).
@@ -161,7 +163,11 @@ def white_balance(x: F32, strength: float) -> F32:
     log_cast = np.log(np.maximum(illuminant, 1e-4)).astype(np.float64)
     warm_axis = np.array([1.0, 0.0, -1.0]) / np.sqrt(2.0)
     tint_axis = np.array([-0.5, 1.0, -0.5]) / np.sqrt(1.5)
-    scale = min(1.0, strength * confidence)
+    # An implausibly strong "cast" (a retina photo, a red wall filling the frame) is the
+    # scene's own colour, not the light's: beyond PLAUSIBLE_CAST the correction fades out.
+    magnitude = float(np.linalg.norm(log_cast))
+    plausible = float(np.clip(1.0 - (magnitude - PLAUSIBLE_CAST) / 0.4, 0.25, 1.0))
+    scale = min(1.0, strength * confidence) * plausible
     removed = (
         WARMTH_SHARE * scale * float(log_cast @ warm_axis) * warm_axis
         + TINT_SHARE * scale * float(log_cast @ tint_axis) * tint_axis
