@@ -11,12 +11,12 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
 import typer
 
 from viesus import Viesus, ViesusError
 from viesus._cli.connection import Target, connect
+from viesus._cli.records import without_query
 
 T = TypeVar("T")
 
@@ -31,15 +31,6 @@ Json = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 jobs_app = typer.Typer(help="Look at enhancement jobs.", no_args_is_help=True)
 webhooks_app = typer.Typer(help="List, create and delete webhooks.", no_args_is_help=True)
-
-
-def without_query(url: str | None) -> str | None:
-    """A URL without its query string (where signed URLs keep their tokens)."""
-    if url is None:
-        return None
-    parts = urlsplit(url)
-    hidden = "…(signature hidden)" if parts.query else ""
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", "")) + hidden
 
 
 def run(target: Target, action: Callable[[Viesus], Awaitable[T]]) -> T:

@@ -29,7 +29,7 @@ from viesus._cli.parameters import Flag, ParameterRow, build_flags, options_from
 from viesus._cli.pdfs import price_pdfs
 from viesus._cli.plan import build_plan, check_budget, print_plan
 from viesus._cli.progress import Events
-from viesus._cli.records import now, write_report
+from viesus._cli.records import now, without_query, write_report
 from viesus._cli.run import forget_previous_local_server, run_batch
 from viesus._cli.settings import Configuration, effective
 from viesus._cli.sources import discover
@@ -95,7 +95,7 @@ async def enhance_async(
                 events=events,
                 console=console,
             )
-            endpoint = "local emulator" if target.local else viesus.endpoint
+            endpoint = "local emulator" if target.local else str(without_query(viesus.endpoint))
             report = write_report(
                 out,
                 started=started_at,

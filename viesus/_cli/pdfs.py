@@ -38,6 +38,7 @@ NO_JOB_LEFT = (EnhancementFailed, InsufficientCredits, InvalidInput, PdfAnalysis
 
 
 def is_pdf(source: str) -> bool:
+    """By name [assumption]: a URL to a PDF without ``.pdf`` in its path goes the image way."""
     return source.lower().split("?", 1)[0].endswith(".pdf")
 
 

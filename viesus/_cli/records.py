@@ -16,6 +16,7 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from viesus import EnhanceResult, __version__
 
@@ -27,6 +28,15 @@ def schema_hash() -> str:
     """sha256 of the SDL the client was generated from (shipped in ``viesus_client``)."""
     sdl = resources.files("viesus_client").joinpath("schema.graphql").read_bytes()
     return "sha256:" + hashlib.sha256(sdl).hexdigest()
+
+
+def without_query(url: str | None) -> str | None:
+    """A URL without its query string (where signed URLs keep their tokens)."""
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    hidden = "…(signature hidden)" if parts.query else ""
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", "")) + hidden
 
 
 def now() -> str:
