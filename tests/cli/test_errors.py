@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from tests.cli.conftest import Server, run_cli, write_photos
+from tests.cli.conftest import Server, cli_env, run_cli, write_photos
 
 
 def one_line(stderr: str) -> str:
@@ -93,11 +95,6 @@ def test_missing_extra_names_the_install_command() -> None:
         "import sys; sys.modules['ariadne'] = None; "
         "from viesus._cli import main; main(['serve', '--port', '0'])"
     )
-    import subprocess
-    import sys
-
-    from tests.cli.conftest import cli_env
-
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=cli_env(), check=False
     )
