@@ -6,6 +6,7 @@ import json
 import signal
 import subprocess
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -174,6 +175,8 @@ def test_local_runs_without_a_server_or_key(tmp_path: Path) -> None:
 def test_local_rerun_retries_what_the_previous_emulator_left_unfinished(tmp_path: Path) -> None:
     from viesus import Journal
     from viesus._cli.run import JOURNAL_NAME, forget_previous_local_server
+    from viesus._states import ItemState
+    from viesus._store import StateChange
 
     write_photos(tmp_path / "in", 1)
     out = tmp_path / "out"
@@ -183,16 +186,24 @@ def test_local_rerun_retries_what_the_previous_emulator_left_unfinished(tmp_path
         (item,) = journal.items()
     # As if that run had been interrupted while creating the job on its (now gone) emulator.
     for leftover in out.iterdir():
-        leftover.unlink()
+        if not leftover.name.startswith(JOURNAL_NAME):
+            leftover.unlink()
     with Journal.open(out / JOURNAL_NAME) as journal:
-        journal.record_upload(item.key, item.source, "upload-of-a-gone-emulator")
-        journal.record_intent(item.key)
-        assert journal.unfinished()
+        intent = replace(
+            item,
+            state=ItemState.CREATE_INTENT,
+            upload_id="upload-of-a-gone-emulator",
+            job_id=None,
+            output_path=None,
+            output_sha256=None,
+        )
+        journal.apply([StateChange(item.state, intent)])
+        assert [r.state for r in journal.records()] == [ItemState.CREATE_INTENT]
 
     forget_previous_local_server(out)
 
     with Journal.open(out / JOURNAL_NAME) as journal:
-        assert not journal.unfinished()
+        assert journal.records() == []  # the gone emulator's items start over
     rerun = run_cli("enhance", str(tmp_path / "in"), "--out", str(out), "--local")
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     assert (out / "photo0_enhanced.jpg").exists()

@@ -25,6 +25,8 @@ from viesus._cli.pdfs import IN_FLIGHT, enhance_pdfs, is_pdf
 from viesus._cli.progress import Events, ProgressView
 from viesus._cli.records import now, result_record, write_sidecar
 from viesus._cli.settings import Configuration
+from viesus._states import ItemState
+from viesus._store import StateChange
 
 JOURNAL_NAME = ".viesus-journal.sqlite"
 
@@ -49,16 +51,32 @@ class Interrupts:
 def forget_previous_local_server(out: Path) -> None:
     """``--local`` starts a new emulator each run: jobs of an earlier run's emulator are gone.
 
-    Their journal items are marked failed so the facade retries them on a fresh upload (and a
-    PDF listed in flight is released). Safe only because that emulator, and everything it
-    charged, no longer exists; against a real endpoint unfinished items are always continued.
+    The journal keeps only the items whose output is on disk (``downloaded``); every other
+    item starts over against the new emulator, and the journal is bound to the new endpoint.
+    Safe only because that emulator, and everything it charged, no longer exists; against a
+    real endpoint unfinished items are always continued (the journal refuses another endpoint).
+    The new journal is written beside the old one and moved over it, so a crash here leaves
+    one of the two, never neither.
     """
     journal_path = out / JOURNAL_NAME
     if journal_path.exists():
-        with Journal.open(journal_path) as journal:
-            for item in journal.unfinished():
-                journal.record_failed(item.key, "LOCAL_EMULATOR_RESTARTED")
+        with Journal.open(journal_path) as old:
+            kept = [r for r in old.records() if r.state is ItemState.DOWNLOADED]
+        fresh = journal_path.with_name(journal_path.name + ".local-restart")
+        for leftover in _sqlite_files(fresh):
+            leftover.unlink(missing_ok=True)
+        with Journal.open(fresh) as new:
+            new.apply([StateChange(None, record) for record in kept])
+        for leftover in _sqlite_files(journal_path)[1:]:
+            leftover.unlink(missing_ok=True)
+        os.replace(fresh, journal_path)
+        fresh.with_name(fresh.name + ".lock").unlink(missing_ok=True)
     (out / IN_FLIGHT).unlink(missing_ok=True)
+
+
+def _sqlite_files(path: Path) -> list[Path]:
+    """A SQLite database and its companions (write-ahead log, shared memory)."""
+    return [path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")]
 
 
 async def all_results(
