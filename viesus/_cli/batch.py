@@ -8,9 +8,7 @@ minute's rate; ``retry-failed`` reopens the items that failed, for the workers t
 (what a retry may do is decided by each item's record: nothing is ever created twice). Neither
 creates tables: a database without a journal is reported as such.
 
-[Not yet registered] The ``viesus`` CLI is being rebuilt as the package ``viesus._cli``; it
-mounts this group with ``app.add_typer(_batch_commands.app, name="batch")``. Until then the
-group is tested on its own (tests/postgres/test_batch_commands.py).
+Journal errors (no journal there, database unreachable) end as the CLI's one-line errors.
 """
 
 from __future__ import annotations
