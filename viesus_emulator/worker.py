@@ -99,6 +99,7 @@ class WorkerPool:
     async def _process(self, job: JobRecord) -> None:
         state = self._state
         started = time.monotonic()
+        job.started_at = utcnow()  # for /stats: per-job times give the makespan
         upload = state.store.uploads[job.upload_id]
         assert upload.info is not None
         assert upload.path is not None
