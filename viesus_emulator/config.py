@@ -20,19 +20,21 @@ class QueryLimits:
     #: Request body (POST) or query string (GET) in bytes. Beyond: HTTP 413.
     max_body_bytes: int = 1024 * 1024
     #: Lexical tokens of the document, counted while parsing (the parser stops at the limit).
-    max_tokens: int | None = 20_000
+    max_tokens: int | None = 4_000
     #: Nesting of fields, fragments followed (``{ a { b } }`` is 2).
     max_depth: int | None = 15
     #: Field selections after expanding every fragment spread (what a naive server walks).
-    max_fields: int | None = 5_000
+    max_fields: int | None = 1_000
+    #: Fields sharing one response key in one selection set (``{ id id id }``).
+    max_same_key: int | None = 20
     #: Estimated result size: every field counts 1, times the possible length of each list
     #: above it (introspection lists: their real length; others: ``list_factor``).
-    max_cost: int | None = 150_000
+    max_cost: int | None = 25_000
     #: The assumed length of a list whose length the emulator cannot bound in advance.
     list_factor: int = 10
 
     def __post_init__(self) -> None:
-        for name in ("max_tokens", "max_depth", "max_fields", "max_cost"):
+        for name in ("max_tokens", "max_depth", "max_fields", "max_same_key", "max_cost"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"{name} must be at least 1 (or None for no limit), not {value}")

@@ -43,8 +43,10 @@ from viesus_emulator.query_limits import (
     CostEstimator,
     DocumentRefused,
     check_cost,
+    check_root_fields,
     check_shape,
     measure,
+    root_fields,
 )
 from viesus_emulator.schema import executable_schema
 from viesus_emulator.state import EmulatorState
@@ -301,9 +303,14 @@ class GraphQLEndpoint:
         operation = get_operation_ast(document, operation_name)
         name = operation_name or (operation.name.value if operation and operation.name else None)
         try:
-            shape = measure(document, operation)
-            state.stats.count_operation(name, shape.root_fields)
-            check_shape(shape, limits, state.config.max_root_fields)
+            check_shape(measure(document), limits)
+            roots = root_fields(document, operation)
+        except DocumentRefused as refused:
+            state.stats.count_operation(name, {})
+            return self._refused(refused, media_type)
+        state.stats.count_operation(name, roots.names)
+        try:
+            check_root_fields(roots, limits, state.config.max_root_fields)
         except DocumentRefused as refused:
             return self._refused(refused, media_type)
 
@@ -327,11 +334,11 @@ class GraphQLEndpoint:
             check_cost(self.costs.operation(document, operation), limits)
         except DocumentRefused as refused:
             return self._refused(refused, media_type)
-        root_fields = list(shape.root_fields)
+        names = list(roots.names)
 
         decision = NO_FAULT
         if request.method == "POST":
-            decision = state.injector.decide(state.faults, name, root_fields)
+            decision = state.injector.decide(state.faults, name, names)
         if decision.latency:
             state.stats.record_fault("latency")
             await asyncio.sleep(decision.latency)
