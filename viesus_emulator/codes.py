@@ -43,6 +43,7 @@ PROCESSING_FAILED: Final = "PROCESSING_FAILED"  # injected job fault or an unexp
 
 # --- Upload.metadata.error.code (upload ended UPLOAD_FAILED) ----------------------------------
 FETCH_FAILED: Final = "FETCH_FAILED"  # URL not reachable, non-2xx answer, timeout
+URL_NOT_ALLOWED: Final = "URL_NOT_ALLOWED"  # the URL policy refuses its scheme or address
 FILE_TOO_LARGE: Final = "FILE_TOO_LARGE"  # more than max_upload_bytes
 EMPTY_FILE: Final = "EMPTY_FILE"  # zero bytes
 # ... plus the engine's probe codes UNSUPPORTED_FORMAT, CORRUPT_INPUT, IMAGE_TOO_LARGE.

@@ -25,6 +25,7 @@ from viesus_emulator.app import AccessLog, build_app, install_log_filter
 from viesus_emulator.config import EmulatorConfig, FaultConfig
 from viesus_emulator.serving import Serving, bind_socket
 from viesus_emulator.state import EmulatorState
+from viesus_emulator.url_policy import UrlPolicy, guarded_client
 
 T = TypeVar("T")
 
@@ -106,8 +107,9 @@ class Emulator:
             data_dir = config.data_dir
             if data_dir is None:
                 data_dir = self._owned_dir = Path(tempfile.mkdtemp(prefix="viesus-emulator-"))
-            # Direct connections only: the emulator fetches local test servers, never via a proxy.
-            self._http = httpx.AsyncClient(trust_env=False)
+            # Every outgoing request (URL uploads, backgrounds, webhooks) under the URL policy.
+            policy = UrlPolicy.for_server(config.host, config.allow_private_urls)
+            self._http = guarded_client(policy, config.max_redirects)
             state = EmulatorState(config, data_dir, self._http)
             display_host = "127.0.0.1" if config.host in WILDCARD_HOSTS else config.host
             if ":" in display_host:
