@@ -23,6 +23,7 @@ import httpx
 
 from viesus_emulator.app import AccessLog, build_app, install_log_filter
 from viesus_emulator.config import EmulatorConfig, FaultConfig
+from viesus_emulator.retention import sweep_forever
 from viesus_emulator.serving import Serving, bind_socket
 from viesus_emulator.state import EmulatorState
 from viesus_emulator.url_policy import UrlPolicy, guarded_client
@@ -42,6 +43,7 @@ class Emulator:
         self._http: httpx.AsyncClient | None = None
         self._owned_dir: Path | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._sweeper: asyncio.Task[None] | None = None
         self.port = 0
 
     def __repr__(self) -> str:
@@ -125,18 +127,24 @@ class Emulator:
                 AccessLog(app) if config.access_log else app,
                 name="emulator's HTTP server",
                 timeout_graceful_shutdown=2,
+                timeout_keep_alive=config.keep_alive,
             )
         except BaseException:
             sock.close()
             await self.stop()
             raise
         state.workers.start()
+        self._sweeper = asyncio.create_task(sweep_forever(state), name="viesus-retention")
 
     async def stop(self) -> None:
         """Stop serving, cancel workers and deliveries, remove the temporary data."""
         serving, self._serving = self._serving, None
         if serving is not None:
             await serving.stop()
+        sweeper, self._sweeper = self._sweeper, None
+        if sweeper is not None:
+            sweeper.cancel()
+            await asyncio.gather(sweeper, return_exceptions=True)
         if self._state is not None:
             await self._state.workers.aclose()
             await self._state.dispatcher.aclose()
@@ -158,12 +166,20 @@ class Emulator:
 
     @contextlib.contextmanager
     def running_in_thread(self, startup_timeout: float = 30.0) -> Iterator[Self]:
-        """Run in a background thread's event loop: ``with Emulator(c).running_in_thread()``."""
+        """Run in a background thread's event loop: ``with Emulator(c).running_in_thread()``.
+
+        The thread never outlives this call: a start that fails or takes longer than
+        ``startup_timeout`` is cancelled, and its thread joined, before the error is raised.
+        """
         ready = threading.Event()
         failure: list[BaseException] = []
         stop: list[asyncio.Event] = []
+        main_task: list[tuple[asyncio.AbstractEventLoop, asyncio.Task[Any]]] = []
 
         async def main() -> None:
+            task = asyncio.current_task()
+            assert task is not None
+            main_task.append((asyncio.get_running_loop(), task))
             stop.append(asyncio.Event())
             try:
                 await self.start()
@@ -177,19 +193,28 @@ class Emulator:
             finally:
                 await self.stop()
 
-        thread = threading.Thread(target=asyncio.run, args=(main(),), name="viesus-emulator")
+        def run() -> None:
+            with contextlib.suppress(asyncio.CancelledError):
+                asyncio.run(main())
+
+        thread = threading.Thread(target=run, name="viesus-emulator", daemon=True)
         thread.start()
         if not ready.wait(startup_timeout):
-            raise RuntimeError("the emulator did not start in time")
+            # Cancel the start (it cleans up after itself), then wait for the thread to end.
+            if main_task:
+                loop, task = main_task[0]
+                loop.call_soon_threadsafe(task.cancel)
+            thread.join()
+            raise RuntimeError(f"the emulator did not start within {startup_timeout:g} s")
         if failure:
             thread.join()
             raise failure[0]
         try:
             yield self
         finally:
-            loop = self._loop
-            if loop is not None and stop:
-                loop.call_soon_threadsafe(stop[0].set)
+            running = self._loop
+            if running is not None and stop:
+                running.call_soon_threadsafe(stop[0].set)
             thread.join()
 
     def run_coroutine(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
