@@ -64,7 +64,14 @@ class Emulator:
 
     @property
     def endpoint(self) -> str:
+        """The GraphQL URL under ``base_url`` (through the public URL when one is set)."""
         return f"{self.base_url}/graphql"
+
+    @property
+    def local_url(self) -> str:
+        """``http://HOST:PORT`` where the server itself listens (what a proxy forwards to)."""
+        host = "127.0.0.1" if self.config.host in WILDCARD_HOSTS else self.config.host
+        return f"http://{f'[{host}]' if ':' in host else host}:{self.port}"
 
     @property
     def api_key(self) -> str:
