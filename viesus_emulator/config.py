@@ -140,6 +140,9 @@ class EmulatorConfig:
     #: shared addresses. None: only when the server itself is bound to a loopback address.
     #: Cloud metadata addresses are refused unless this is True.
     allow_private_urls: bool | None = None
+    #: When set, the emulator's own requests go only to these hosts (names or addresses,
+    #: compared before any DNS lookup): a sandbox where nothing leaves the machine.
+    fetch_hosts: frozenset[str] | None = None
     #: Lifetime of a signed upload URL, seconds.
     upload_url_ttl: float = 3600.0
     #: Lifetime of download URLs (``fullUrl``, ``Upload.url``).

@@ -117,7 +117,9 @@ class Emulator:
             if data_dir is None:
                 data_dir = self._owned_dir = Path(tempfile.mkdtemp(prefix="viesus-emulator-"))
             # Every outgoing request (URL uploads, backgrounds, webhooks) under the URL policy.
-            policy = UrlPolicy.for_server(config.host, config.allow_private_urls)
+            policy = UrlPolicy.for_server(
+                config.host, config.allow_private_urls, config.fetch_hosts
+            )
             self._http = guarded_client(policy, config.max_redirects)
             state = EmulatorState(config, data_dir, self._http)
             display_host = "127.0.0.1" if config.host in WILDCARD_HOSTS else config.host

@@ -36,7 +36,9 @@ class EmulatorState:
         self.stats = Stats()
         self.signer = UrlSigner()
         self.injector = FaultInjector(config.seed)
-        self.url_policy = UrlPolicy.for_server(config.host, config.allow_private_urls)
+        self.url_policy = UrlPolicy.for_server(
+            config.host, config.allow_private_urls, config.fetch_hosts
+        )
         self.dispatcher = WebhookDispatcher(
             self.store,
             self.stats,

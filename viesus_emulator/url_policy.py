@@ -64,13 +64,27 @@ def is_loopback_host(host: str) -> bool:
 class UrlPolicy:
     allow_private: bool
     allow_metadata: bool
+    #: When set, only these hosts (names or literal addresses, lower case) are contacted;
+    #: checked before any DNS lookup (sandboxes, the fuzz test: nothing leaves the machine).
+    only_hosts: frozenset[str] | None = None
 
     @classmethod
-    def for_server(cls, bind_host: str, allow_private_urls: bool | None) -> UrlPolicy:
+    def for_server(
+        cls,
+        bind_host: str,
+        allow_private_urls: bool | None,
+        only_hosts: frozenset[str] | None = None,
+    ) -> UrlPolicy:
         """The policy of a server bound to ``bind_host`` (see the module docstring)."""
+        hosts = None if only_hosts is None else frozenset(h.lower() for h in only_hosts)
         if allow_private_urls is None:
-            return cls(allow_private=is_loopback_host(bind_host), allow_metadata=False)
-        return cls(allow_private=allow_private_urls, allow_metadata=allow_private_urls)
+            return cls(is_loopback_host(bind_host), allow_metadata=False, only_hosts=hosts)
+        return cls(allow_private_urls, allow_private_urls, hosts)
+
+    def check_host(self, host: str) -> None:
+        """Refuse a host outside ``only_hosts`` (no lookup is made for it)."""
+        if self.only_hosts is not None and host.lower().strip("[]") not in self.only_hosts:
+            raise UrlRefused(f"{host} is not one of the hosts this server may contact")
 
     def address_refusal(self, address: IPAddress) -> str | None:
         """Why ``address`` may not be reached, or None."""
@@ -97,6 +111,7 @@ class UrlPolicy:
             raise UrlRefused(f"only http and https URLs are fetched, not {parts.scheme!r}")
         if not host:
             raise UrlRefused("the URL has no host")
+        self.check_host(host)
         if host.lower() in LOOPBACK_NAMES:
             self.check_addresses([ipaddress.ip_address("127.0.0.1")])
             return
@@ -128,6 +143,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
+        self.policy.check_host(host)
         with anyio.fail_after(timeout):
             infos = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]

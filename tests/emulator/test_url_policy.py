@@ -170,3 +170,17 @@ async def test_names_are_checked_after_resolution(peer: Peer) -> None:
     allowed = GuardedBackend(UrlPolicy.for_server("127.0.0.1", None))
     stream = await allowed.connect_tcp("localhost", port, timeout=5)
     await stream.aclose()
+
+
+def test_fetch_hosts_limits_contacts_before_any_lookup() -> None:
+    policy = UrlPolicy.for_server("127.0.0.1", None, frozenset({"127.0.0.1", "Images.Test"}))
+    policy.check_url("http://127.0.0.1:8080/a.jpg")
+    policy.check_url("https://images.test/a.jpg")
+    with pytest.raises(UrlRefused, match="not one of the hosts"):
+        policy.check_url("http://example.com/a.jpg")
+
+
+async def test_fetch_hosts_refuses_in_the_connection_layer_too() -> None:
+    backend = GuardedBackend(UrlPolicy.for_server("127.0.0.1", None, frozenset({"127.0.0.1"})))
+    with pytest.raises(UrlRefused, match="not one of the hosts"):
+        await backend.connect_tcp("no-such-host.invalid", 80, timeout=5)
