@@ -61,9 +61,20 @@ def register_scalars(known_ids: list[str]) -> None:
     """
     ids = st.sampled_from(known_ids) if known_ids else st.nothing()
     schemathesis.graphql.scalar("ID", st.one_of(ids, st.uuids().map(str)).map(nodes.String))
+    # Mostly plausible strengths, sometimes any float, or a string the scalar must refuse.
     decimals = st.decimals(min_value=Decimal(-2), max_value=Decimal(2), places=3)
-    schemathesis.graphql.scalar("Decimal", decimals.map(lambda d: nodes.Float(float(d))))
-    schemathesis.graphql.scalar("DateTime", st.just("2026-11-30T12:00:00.000Z").map(nodes.String))
+    schemathesis.graphql.scalar(
+        "Decimal",
+        st.one_of(
+            decimals.map(lambda d: nodes.Float(float(d))),
+            st.floats(allow_nan=False, allow_infinity=False).map(nodes.Float),
+            st.text(max_size=12).map(nodes.String),
+        ),
+    )
+    schemathesis.graphql.scalar(
+        "DateTime",
+        st.one_of(st.just("2026-11-30T12:00:00.000Z"), st.text(max_size=30)).map(nodes.String),
+    )
     schemathesis.graphql.scalar("JSON", st.text(max_size=20).map(nodes.String))
     schemathesis.graphql.scalar(
         "EnhancedImageParametersPreset", st.text(max_size=30).map(nodes.String)
