@@ -14,8 +14,7 @@ import pytest
 from graphql import get_introspection_query, parse
 
 from tests.emulator.conftest import Api
-from viesus_emulator import Emulator
-from viesus_emulator.config import QueryLimits
+from viesus_emulator import Emulator, QueryLimits
 from viesus_emulator.query_limits import measure
 
 CREDITS = "credits { usedCreditsThisPeriod }"
