@@ -331,6 +331,7 @@ class GraphQLEndpoint:
                 {"allow": "POST"},
             )
         try:
+            self.costs.list_factor = limits.list_factor  # limits may change at run time
             check_cost(self.costs.operation(document, operation), limits)
         except DocumentRefused as refused:
             return self._refused(refused, media_type)
