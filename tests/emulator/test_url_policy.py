@@ -184,3 +184,18 @@ async def test_fetch_hosts_refuses_in_the_connection_layer_too() -> None:
     backend = GuardedBackend(UrlPolicy.for_server("127.0.0.1", None, frozenset({"127.0.0.1"})))
     with pytest.raises(UrlRefused, match="not one of the hosts"):
         await backend.connect_tcp("no-such-host.invalid", 80, timeout=5)
+
+
+async def test_background_images_follow_the_policy(
+    strict: Emulator, http: httpx.AsyncClient, peer: Peer
+) -> None:
+    api = Api(strict, http)
+    background = peer.add_file("bg.jpg", jpeg())
+    upload = await api.signed_upload(jpeg())
+    params = {"backgroundRemovalMode": "REPLACE", "backgroundRemovalReplaceImageUrl": background}
+    job = await api.wait(str((await api.enhance(str(upload["id"]), params))["id"]))
+    assert job["status"] == "ERROR"
+    assert job["errorCode"] == "BACKGROUND_FETCH_FAILED"
+    assert "not allowed" in str(strict.state.store.jobs[str(job["id"])].error_message)
+    assert peer.fetched == []
+    assert strict.stats()["credits"]["charged"] == 0
