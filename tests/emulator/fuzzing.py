@@ -81,7 +81,7 @@ def register_scalars(known_ids: list[str]) -> None:
     )
 
 
-def format_problem(response: requests.Response) -> str | None:
+def format_problem(response: requests.Response | httpx.Response) -> str | None:
     """Why ``response`` breaks the emulator's GraphQL response contract, or None."""
     if response.status_code >= 500:
         return f"HTTP {response.status_code}"
