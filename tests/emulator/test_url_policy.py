@@ -199,3 +199,19 @@ async def test_background_images_follow_the_policy(
     assert "not allowed" in str(strict.state.store.jobs[str(job["id"])].error_message)
     assert peer.fetched == []
     assert strict.stats()["credits"]["charged"] == 0
+
+
+async def test_fetch_time_is_capped_for_the_whole_exchange(
+    http: httpx.AsyncClient, peer: Peer
+) -> None:
+    config = EmulatorConfig(**FAST, fetch_timeout=0.5)  # type: ignore[arg-type]
+    async with Emulator(config) as emu:
+        api = Api(emu, http)
+        upload = (await api.data(UPLOAD_FROM_URL, {"u": peer.url("trickle")}))[
+            "createUploadFromUrl"
+        ]
+    assert upload["status"] == "UPLOAD_FAILED"
+    assert upload["metadata"]["error"] == {
+        "code": "FETCH_FAILED",
+        "message": "the URL could not be fetched within 0.5 s",
+    }
