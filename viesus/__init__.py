@@ -28,6 +28,7 @@ from viesus._errors import (
 )
 from viesus._jobs import Job
 from viesus._journal import Journal
+from viesus._pdf import PdfAnalysis, PdfAnalysisFailed, PdfStatistics
 from viesus._polling import PollSchedule
 from viesus._results import EnhanceResult
 from viesus._retries import RetryPolicy
@@ -50,6 +51,9 @@ __all__ = [
     "Job",
     "Journal",
     "LimitExceeded",
+    "PdfAnalysis",
+    "PdfAnalysisFailed",
+    "PdfStatistics",
     "PollSchedule",
     "RateLimitError",
     "RetryPolicy",

@@ -32,6 +32,7 @@ from viesus._errors import (
 from viesus._jobs import Job
 from viesus._journal import Journal
 from viesus._options import EnhanceOptions, as_options
+from viesus._pdf import PdfAnalysis, analyze, enhance
 from viesus._pipeline import Pipeline
 from viesus._polling import FetchResult, Poller, PollSchedule
 from viesus._preflight import check_output_folder, check_sources
@@ -259,6 +260,34 @@ class Viesus:
         finally:
             if owned and opened is not None:
                 opened.close()
+
+    # --- PDFs (viesus._pdf) -------------------------------------------------------------------
+    async def analyze_pdf(self, source: str | Path, *, timeout: float = 600.0) -> PdfAnalysis:
+        """Upload a PDF (path or URL) and return the service's analysis: image counts and the
+        estimated credits. A failed analysis is re-triggered once, then ``PdfAnalysisFailed``."""
+        return await analyze(self, source, timeout=timeout)
+
+    async def enhance_pdf(
+        self,
+        source: str | Path,
+        options: Options = None,
+        out_dir: str | Path = ".",
+        *,
+        max_credits: int | None = None,
+        overwrite: bool = False,
+        timeout: float | None = 900.0,
+    ) -> EnhanceResult:
+        """Analyse a PDF, refuse an estimate over ``max_credits`` (or the remaining credits)
+        before anything is created, enhance it and download ``NAME_enhanced.pdf``."""
+        return await enhance(
+            self,
+            source,
+            as_options(options),
+            out_dir,
+            max_credits=max_credits,
+            overwrite=overwrite,
+            timeout=timeout,
+        )
 
     # --- webhooks ---------------------------------------------------------------------------
     async def register_webhook(self, url: str, *, replace: bool = False) -> RegisteredWebhook:

@@ -8,7 +8,8 @@ records dropped; from then on their ids answer exactly like ids that never exist
 their signed URLs are 404 [assumption: the service documents a retention period for
 ``fullUrl`` but neither its length nor how expired records answer].
 
-An upload with a job still QUEUED, or whose completion is running, is never swept.
+An upload with a job still QUEUED, or whose completion or PDF analysis is running, is never
+swept.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ def last_activity(state: EmulatorState, upload: UploadRecord) -> datetime:
 def _busy(state: EmulatorState, upload: UploadRecord) -> bool:
     if upload.completion is not None and not upload.completion.done():
         return True
+    if upload.pdf is not None and upload.pdf.task is not None and not upload.pdf.task.done():
+        return True  # a PDF analysis still running
     return any(job.status == QUEUED for job in state.store.jobs_of(upload.id))
 
 
