@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.setup-stamp
 ENDPOINT ?= https://api.viesus.cloud/graphql
 
-.PHONY: setup test lint typecheck pytest generate generate-check pull schema-diff schema-check demo serve bench fuzz clean
+.PHONY: setup test lint typecheck pytest generate generate-check pull schema-diff schema-check demo serve bench soak fuzz clean
 
 setup: $(STAMP)
 
@@ -60,6 +60,11 @@ bench: setup
 EXAMPLES ?= 300
 fuzz: setup
 	$(BIN)/python -m tests.emulator.fuzzing --examples $(EXAMPLES)
+
+# Never pay twice under kill -9 and faults, on 3 seeds (minutes; see RELIABILITY.md).
+SEEDS ?= 1 2 3
+soak: setup
+	$(BIN)/python -m tests.soak.soak --seeds $(SEEDS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
