@@ -33,7 +33,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -129,7 +129,12 @@ class Pipeline:
         overwrite: bool,
         max_credits: int | None,
         timeout: float | None,
+        before_create: Callable[[list[ItemKey]], set[ItemKey]] | None = None,
     ) -> None:
+        """``before_create``: called (in a thread) right before each create batch is sent,
+        after its intents are durable; returns the keys that must not be sent (a shared
+        journal whose lease on them ran out). Those items are left to the journal's next
+        holder, which reconciles them."""
         self.client = client
         self.options = options
         self.out_dir = out_dir
@@ -137,6 +142,7 @@ class Pipeline:
         self.overwrite = overwrite
         self.max_credits = max_credits
         self.timeout = timeout
+        self.before_create = before_create
         self.cost = estimate_credits(options)
         self.params_hash = hash_params(options)
         self.book = ItemBook(journal)
@@ -460,6 +466,16 @@ class Pipeline:
             for item in [i for i in pending if i.key in stale]:
                 self._fail(item, _taken_over(item))
             pending = [i for i in pending if i.key not in stale]
+            if self.before_create is not None and pending:
+                try:
+                    refused = await asyncio.to_thread(self.before_create, [i.key for i in pending])
+                except JournalError as exc:
+                    for item in pending:
+                        self._fail(item, exc)
+                    return
+                for item in [i for i in pending if i.key in refused]:
+                    self._fail(item, _taken_over(item))
+                pending = [i for i in pending if i.key not in refused]
             outcomes = await run_batches(
                 self.client.api,
                 pending,

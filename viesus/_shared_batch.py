@@ -16,6 +16,16 @@ another worker holds it now, and the journal's fenced writes already kept this o
 creating it. Several lanes keep a worker busy while a few slow jobs finish (one pipeline run
 waits for its slowest job before it ends).
 
+Right before each create batch is sent, the worker checks that it still holds the items'
+leases (:meth:`PostgresJournal.confirm_for_create`: the local monotonic clock against the
+lease the database last confirmed, re-confirmed with the database when short); items whose
+lease ran out are not sent and are left to the next holder's reconciliation.
+
+Test hook: with ``VIESUS_TEST_STOP_BEFORE_CREATE=1`` in its environment, a worker stops itself
+(``SIGSTOP``) once, right after its first create intent is durable and before that check, so
+a test can hold it there past its lease and resume it with ``SIGCONT`` (tests/postgres/
+test_cli_workers.py). Nothing else reads it.
+
 The worker returns when nothing is left for it: every item settled (by it or another worker),
 except items whose sources it was not given. While other workers hold the last open items it
 waits, and takes over any whose lease expires (their holder died).
@@ -26,6 +36,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import signal
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +56,9 @@ if TYPE_CHECKING:
     from viesus_client.input_types import EnhancedImageInput
 
 log = logging.getLogger("viesus._shared_batch")
+
+# See the module docstring: a test stops the worker here to stall it past its lease.
+STOP_BEFORE_CREATE = "VIESUS_TEST_STOP_BEFORE_CREATE"
 
 __all__ = ["SharedBatch", "drain", "shared_batch"]
 
@@ -140,6 +155,15 @@ class _Worker:
         self.twins: dict[ItemKey, list[str | Path]] = {}
         self.foreign: set[ItemKey] = set()
         self._lane_ended = asyncio.Event()
+        self._stop_before_create = bool(os.environ.get(STOP_BEFORE_CREATE))
+
+    def _before_create(self, keys: list[ItemKey]) -> set[ItemKey]:
+        """The pipeline's last step before a create batch leaves: keys not to send."""
+        if self._stop_before_create and hasattr(signal, "SIGSTOP"):
+            self._stop_before_create = False
+            log.warning("%s: stopping before a create (test hook)", STOP_BEFORE_CREATE)
+            os.kill(os.getpid(), signal.SIGSTOP)
+        return self.store.confirm_for_create(keys)
 
     async def join(self, sources: Sequence[str | Path], max_credits: int | None) -> None:
         """Join (or create) the batch and add this worker's sources to its queue."""
@@ -244,6 +268,7 @@ class _Worker:
             overwrite=self.overwrite,
             max_credits=None,  # the batch's budget is the journal's shared counter
             timeout=self.timeout,
+            before_create=self._before_create,
         )
         seen: set[ItemKey] = set()
         async with contextlib.aclosing(pipeline.run([self.sources[k] for k in keys])) as results:

@@ -18,11 +18,15 @@ and its row locks are the standard work-queue primitive. The design:
   ``create_intent`` also needs ``LeaseTimes.create_window`` seconds of lease left. A worker that
   was only slow (stalled, paused, cut off) and lost its lease learns it there and sends no
   create: the change comes back as stale, and the pipeline leaves a stale item alone.
+  Right before a create batch is sent, :meth:`confirm_for_create` checks on the local
+  monotonic clock that each item still has ``create_window`` of the lease the database last
+  confirmed, and re-confirms with the database when not: a worker that stalled between its
+  intent and its create notices it lost the lease and does not send.
   [assumption] A worker that stops renewing (dead, or stalled past its lease) sends no create
   after its lease ran out, so the next holder's reconciliation (at least ``create_window``
   seconds after the last intent) sees every create the last holder sent. Not covered: a worker
-  stalled exactly between committing an intent and sending the create (or while its transport
-  waits to resend a create after a 429) sends it when it wakes; see SCALING.md.
+  stalled between that last local check and its create leaving the machine (a few
+  statements), or while its transport waits to resend a create after a 429; see SCALING.md.
 * **One credit counter per batch** (``viesus_batches.credits_committed``), for ``max_credits``
   across workers: the move to ``create_intent`` reserves the item's cost in the same
   transaction, under the batch row's lock, so two workers cannot both take the last credits. A
@@ -224,7 +228,13 @@ class PostgresJournal:
     """
 
     def __init__(
-        self, dsn: str, batch: str, worker_id: str, lease: LeaseTimes, outage_limit: float
+        self,
+        dsn: str,
+        batch: str,
+        worker_id: str,
+        lease: LeaseTimes,
+        outage_limit: float,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.dsn = dsn
         self.batch = batch
@@ -236,6 +246,11 @@ class PostgresJournal:
         # Keys whose create intent was refused because max_credits would be exceeded.
         self.over_budget: set[ItemKey] = set()
         self._claims: dict[ItemKey, int] = {}  # held item -> the generation claimed
+        # Held item -> when its lease runs out at the latest, on this machine's monotonic
+        # clock: the local time *before* the claim or renewal that set it was sent, plus the
+        # lease duration (the database's now() of that statement is later, so this is early).
+        self._deadlines: dict[ItemKey, float] = {}
+        self._clock = clock
         self._connection: Connection | None = None
         self._closed = False
         # The connection (one transaction at a time) and the claims are guarded apart: asking
@@ -259,6 +274,7 @@ class PostgresJournal:
         lease: LeaseTimes | None = None,
         outage_limit: float = 120.0,
         migrate: bool = True,
+        clock: Callable[[], float] = time.monotonic,
     ) -> PostgresJournal:
         """Connect and create or migrate the schema (``migrate=False``: only check it is there,
         for commands that only look). Raises ``JournalError`` with the install hint when the
@@ -272,7 +288,12 @@ class PostgresJournal:
                 f"batch name {batch!r}: give a short printable name, e.g. --batch lab-2026-11-30"
             )
         store = cls(
-            dsn, batch, worker_id or default_worker_id(), lease or LeaseTimes(), outage_limit
+            dsn,
+            batch,
+            worker_id or default_worker_id(),
+            lease or LeaseTimes(),
+            outage_limit,
+            clock,
         )
         try:
             store._run(store._migrate if migrate else store._check_schema)
@@ -296,6 +317,7 @@ class PostgresJournal:
                 self._closed = True
                 with self._held_lock:
                     self._claims.clear()
+                    self._deadlines.clear()
                 if self._connection is not None:
                     self._connection.close()
                     self._connection = None
@@ -602,6 +624,8 @@ class PostgresJournal:
         """Drop claims this worker learnt it lost (or gave back for want of lease time)."""
         with self._held_lock:
             dropped = [key for key in keys if self._claims.pop(key, None) is not None]
+            for key in dropped:
+                self._deadlines.pop(key, None)
         if dropped:
             log.warning("lost the lease on %d item(s); another worker continues them", len(dropped))
 
@@ -697,9 +721,12 @@ class PostgresJournal:
                 for row in rows
             }
 
+        sent = self._clock()
         claimed = self._run(body)
         with self._held_lock:
             self._claims.update(claimed)
+            for key in claimed:
+                self._deadlines[key] = sent + self.lease.duration
         return sorted(claimed)
 
     def holds(self, key: ItemKey) -> bool:
@@ -744,12 +771,56 @@ class PostgresJournal:
             kept = {ItemKey(row["source_id"], row["params_hash"]) for row in rows}
             return set(held) - kept
 
+        sent = self._clock()
         lost = self._run(body)
         with self._held_lock:
             # Only the claims renewed above: a key claimed again meanwhile is a new claim.
             lost = {key for key in lost if self._claims.get(key) == held[key]}
+            for key, generation in held.items():
+                if key not in lost and self._claims.get(key) == generation:
+                    self._deadlines[key] = max(
+                        self._deadlines.get(key, sent), sent + self.lease.duration
+                    )
         self._forget(lost)
         return lost
+
+    def lease_left(self, key: ItemKey) -> float:
+        """Seconds of lease this worker can count on for ``key`` on its own monotonic clock
+        (as last confirmed by the database; negative when run out, ``-inf`` when not held)."""
+        with self._held_lock:
+            deadline = self._deadlines.get(key) if key in self._claims else None
+        return float("-inf") if deadline is None else deadline - self._clock()
+
+    def confirm_for_create(self, keys: Sequence[ItemKey]) -> set[ItemKey]:
+        """Called right before a create batch is sent; returns the keys **not** to send.
+
+        The create intent was fenced by the database, but the worker may have stalled since
+        (paused, swapped out, cut off). So, on the local monotonic clock (no clocks compared
+        across machines), each item must still have ``create_window`` seconds of the lease the
+        database last confirmed. When one has not, the lease is re-confirmed with the
+        database (:meth:`renew`, fenced by holder, generation and the database's clock): if
+        this worker still holds it, the lease never ran out, nobody else can have taken the
+        item, and the create may go; otherwise the item is lost and is not sent, and its
+        create intent is left to the next holder's reconciliation (which will find no job).
+        [assumption] the two clocks run at the same rate within the margin over one lease.
+        """
+        short = [key for key in keys if self.lease_left(key) < self.lease.create_window]
+        if not short:
+            return set()
+        log.info("%d item(s) short of lease before their create; re-confirming", len(short))
+        self.renew()
+        refused = {key for key in short if self.lease_left(key) < self.lease.create_window}
+        if refused:
+            log.warning(
+                "lost the lease on %d item(s) before their create was sent: not sent, the "
+                "next holder reconciles them",
+                len(refused),
+            )
+            still = [key for key in refused if self.holds(key)]
+            if still:  # renewed, but too late to count on: give them back now
+                self.release(still)
+            self._forget(refused)
+        return refused
 
     def settle(self, outcomes: Sequence[tuple[ItemKey, str, str | None]]) -> set[ItemKey]:
         """Record final results ``(key, outcome, reason)`` on held items (``outcome``:
@@ -797,6 +868,7 @@ class PostgresJournal:
         with self._held_lock:
             for key in keys:
                 self._claims.pop(key, None)
+                self._deadlines.pop(key, None)
 
     def _release(self, connection: Connection, keys: Sequence[ItemKey]) -> None:
         source_ids, params = _key_arrays(keys)
