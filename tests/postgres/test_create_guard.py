@@ -96,8 +96,7 @@ def test_a_lease_taken_over_while_stalled_is_not_sent(
     # by moving its expiry back) and the next worker claims one of its items.
     with psycopg.connect(pg_dsn, autocommit=True) as connection:
         connection.execute(
-            "UPDATE viesus_queue SET expires = now() - interval '1 second'"
-            " WHERE source_id = %s",
+            "UPDATE viesus_queue SET expires = now() - interval '1 second' WHERE source_id = %s",
             (item(1).source_id,),
         )
     assert following.claim(1) == [item(1)]

@@ -6,6 +6,10 @@ pdfs.py); stop here with ``--dry-run``; refuse past ``--max-credits``; ask above
 ``confirm-above`` credits (never on a non-terminal: it refuses and names ``--yes``); then run
 the batch with the journal ``DIR/.viesus-journal.sqlite`` (run.py), so a rerun after a crash
 or Ctrl-C resumes without paying twice; write the report and the contact sheet.
+
+``--journal postgresql://… --batch NAME`` joins a batch shared by many workers instead
+(journal.py, SCALING.md): the report (``viesus-report-BATCH-WORKER.json``, one per worker in
+the shared folder), the progress and the summary line cover this worker's items only.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from viesus import EnhanceOptions, EnhanceResult
 from viesus._cli.compare import contact_sheet
 from viesus._cli.connection import Target, connect
 from viesus._cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageProblem
+from viesus._cli.journal import JournalChoice, choose_journal
 from viesus._cli.parameters import Flag, ParameterRow, build_flags, options_from_flags
 from viesus._cli.pdfs import price_pdfs
 from viesus._cli.plan import build_plan, check_budget, print_plan
@@ -59,6 +64,7 @@ async def enhance_async(
     yes: bool,
     events_path: Path | None,
     compare: Path | None,
+    choice: JournalChoice,
 ) -> int:
     console = console_for()
     options = make_options(config.options)
@@ -83,7 +89,7 @@ async def enhance_async(
             assert out is not None
             out.mkdir(parents=True, exist_ok=True)
             if target.local:
-                forget_previous_local_server(out)
+                forget_previous_local_server(out, choice.path)
             started_at = now()
             results, records, interrupted = await run_batch(
                 viesus,
@@ -91,30 +97,44 @@ async def enhance_async(
                 options,
                 config,
                 out=out,
+                choice=choice,
                 sidecar=config.batch.sidecar,
                 events=events,
                 console=console,
             )
             endpoint = "local emulator" if target.local else str(without_query(viesus.endpoint))
+            shared = choice.shared
             report = write_report(
-                out,
+                choice.report_path(out),
                 started=started_at,
                 endpoint=endpoint,
                 options=config.options_json(),
                 records=records,
                 planned=len(sources),
                 interrupted=interrupted,
+                shared=None
+                if shared is None
+                else {"batch": shared.batch, "worker": shared.worker, "journal": shared.shown},
             )
             events.emit(
                 "summary",
                 report=str(report),
                 interrupted=interrupted,
                 counts={s: sum(1 for r in results if r.status == s) for s in STATES},
-                not_done=len(sources) - len(results),
+                not_done=None if shared else len(sources) - len(results),
             )
     finally:
         events.close()
-    return summarise(results, records, report, interrupted, len(sources), compare, events)
+    return summarise(
+        results,
+        records,
+        report,
+        interrupted,
+        len(sources),
+        compare,
+        events,
+        batch=choice.shared.batch if choice.shared else None,
+    )
 
 
 def summarise(
@@ -125,14 +145,24 @@ def summarise(
     planned: int,
     compare: Path | None,
     events: Events,
+    batch: str | None = None,
 ) -> int:
+    """The summary line and the exit code. In a shared ``batch`` the line covers this worker's
+    items only (it says so); items it did not report were settled by other workers, so they
+    are not "not done" (the batch's totals: ``viesus batch status``)."""
     failed = [r for r in results if not r.ok]
     done = {s: sum(1 for r in results if r.status == s) for s in ("finished", "skipped")}
     spent = sum(r["credits"] for r in records)
-    print(
-        f"{done['finished']} enhanced, {done['skipped']} already done, {len(failed)} failed, "
-        f"{planned - len(results)} not done; credits spent {spent}; report {report}"
-    )
+    counts = f"{done['finished']} enhanced, {done['skipped']} already done, {len(failed)} failed"
+    if batch is None:
+        print(
+            f"{counts}, {planned - len(results)} not done; credits spent {spent}; report {report}"
+        )
+    else:
+        print(
+            f"this worker's items only (batch {batch}, shared by workers; totals: viesus batch "
+            f"status {batch}): {counts}; credits spent {spent}; report {report}"
+        )
     for result in failed:
         print(f"failed: {result.source}: {result.reason}")
     if compare is not None:
@@ -142,6 +172,8 @@ def summarise(
     if interrupted:
         print("interrupted: rerun the same command to finish (nothing is paid twice)")
         return EXIT_INTERRUPTED
+    if batch is not None:  # the worker returns only when no item it can work on is open
+        return EXIT_FAILED if failed else EXIT_OK
     return EXIT_FAILED if failed or len(results) < planned else EXIT_OK
 
 
@@ -175,6 +207,14 @@ def make_command(table: Sequence[ParameterRow]) -> tuple[Callable[..., int], lis
         sources = discover(values["sources"])
         if not sources:
             raise UsageProblem("no sources given")
+        choice = choose_journal(
+            values["journal"],
+            values["batch"],
+            values["lease"],
+            out=config.batch.out,
+            local=values["local"],
+            sources=sources,
+        )
         target = Target(values["api_key"], values["endpoint"], values["local"])
         code = asyncio.run(
             enhance_async(
@@ -186,6 +226,7 @@ def make_command(table: Sequence[ParameterRow]) -> tuple[Callable[..., int], lis
                 yes=values["yes"],
                 events_path=values["events_jsonl"],
                 compare=values["compare"],
+                choice=choice,
             )
         )
         raise typer.Exit(code)
@@ -265,6 +306,40 @@ def _fixed_parameters() -> list[inspect.Parameter]:
             "batch_size",
             int | None,
             typer.Option(None, "--batch-size", min=1, help="Root fields per request (25)."),
+        ),
+        option(
+            "journal",
+            str | None,
+            typer.Option(
+                None,
+                "--journal",
+                envvar="VIESUS_JOURNAL",
+                show_envvar=False,
+                help="Journal file (default DIR/.viesus-journal.sqlite), or postgresql://USER@HOST"
+                "/DB with --batch to share a batch with other workers (default: VIESUS_JOURNAL;"
+                " a password in it is never printed).",
+            ),
+        ),
+        option(
+            "batch",
+            str | None,
+            typer.Option(
+                None,
+                "--batch",
+                help="Name of the batch shared in a postgresql:// journal; every worker started "
+                "with the same name, sources, options and --out joins it.",
+            ),
+        ),
+        option(
+            "lease",
+            float | None,
+            typer.Option(
+                None,
+                "--lease",
+                min=1.0,
+                help="Seconds a shared batch's claim lasts unless renewed (60); a dead "
+                "worker's items come back after it.",
+            ),
         ),
         option(
             "local",

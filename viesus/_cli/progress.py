@@ -44,10 +44,16 @@ class Events:
 
 
 class ProgressView:
-    """Counts per state, credits and ETA; rich on a TTY, one plain line per result otherwise."""
+    """Counts per state, credits and ETA; rich on a TTY, one plain line per result otherwise.
 
-    def __init__(self, total: int, console: Console) -> None:
+    With a shared ``batch`` the counts are this worker's results only (the other workers
+    settle the rest): no "in flight" count and no ETA against the batch's total, and each
+    plain line says ``[N here of TOTAL in batch NAME]``.
+    """
+
+    def __init__(self, total: int, console: Console, batch: str | None = None) -> None:
         self.total = total
+        self.batch = batch
         self.counts: Counter[str] = Counter()
         self.credits = 0
         self.started = time.monotonic()
@@ -84,13 +90,16 @@ class ProgressView:
         return sum(self.counts.values())
 
     def states(self) -> str:
-        in_flight = self.total - self.done()
-        parts = [f"in flight {in_flight}"] + [f"{k} {v}" for k, v in sorted(self.counts.items())]
+        parts = [f"{k} {v}" for k, v in sorted(self.counts.items())]
+        if self.batch is None:
+            parts.insert(0, f"in flight {self.total - self.done()}")
+        else:
+            parts.insert(0, f"this worker of batch {self.batch}:")
         return ", ".join(parts) + f"; credits {self.credits}"
 
     def eta(self) -> str:
         done = self.done()
-        if done == 0 or done == self.total:
+        if done == 0 or done == self.total or self.batch is not None:
             return ""
         elapsed = time.monotonic() - self.started
         return f"ETA {elapsed / done * (self.total - done):.0f} s"
@@ -105,5 +114,10 @@ class ProgressView:
                 self._progress.console.print(f"failed: {result.source}: {result.reason}")
             return
         where = result.output_path if result.output_path else result.reason
-        line = f"[{self.done()}/{self.total}] {result.status} {result.source} -> {where}"
+        count = (
+            f"{self.done()}/{self.total}"
+            if self.batch is None
+            else f"{self.done()} here of {self.total} in batch {self.batch}"
+        )
+        line = f"[{count}] {result.status} {result.source} -> {where}"
         print(line, file=sys.stdout, flush=True)

@@ -87,7 +87,7 @@ def write_sidecar(
 
 
 def write_report(
-    out_dir: Path,
+    path: Path,
     *,
     started: str,
     endpoint: str,
@@ -95,11 +95,19 @@ def write_report(
     records: list[dict[str, Any]],
     planned: int,
     interrupted: bool,
+    shared: dict[str, str] | None = None,
 ) -> Path:
+    """The run's report at ``path``. With ``shared`` (batch, worker, journal without
+    credentials) the items are this worker's only and ``not_done`` is left out: the other
+    sources were settled by other workers (``viesus batch status`` has the batch's totals)."""
     counts: dict[str, int] = {}
     for record in records:
         counts[record["status"]] = counts.get(record["status"], 0) + 1
-    path = out_dir / REPORT_NAME
+    scope: dict[str, Any] = (
+        {"not_done": planned - len(records)}
+        if shared is None
+        else {"shared_batch": {**shared, "items": "this worker's only"}}
+    )
     write_json(
         path,
         {
@@ -111,7 +119,7 @@ def write_report(
             "toolkit": __version__,
             "planned": planned,
             "counts": counts,
-            "not_done": planned - len(records),
+            **scope,
             "interrupted": interrupted,
             "credits_spent": sum(r["credits"] for r in records),
             "items": records,

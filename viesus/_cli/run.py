@@ -19,8 +19,9 @@ from typing import Any
 
 from rich.console import Console
 
-from viesus import EnhanceOptions, EnhanceResult, Journal, Viesus
+from viesus import EnhanceOptions, EnhanceResult, Journal, LeaseTimes, SharedBatch, Viesus
 from viesus._cli.errors import EXIT_INTERRUPTED
+from viesus._cli.journal import JOURNAL_NAME, JournalChoice
 from viesus._cli.pdfs import IN_FLIGHT, enhance_pdfs, is_pdf
 from viesus._cli.progress import Events, ProgressView
 from viesus._cli.records import now, result_record, write_sidecar
@@ -28,7 +29,7 @@ from viesus._cli.settings import Configuration
 from viesus._states import ItemState
 from viesus._store import StateChange
 
-JOURNAL_NAME = ".viesus-journal.sqlite"
+__all__ = ["JOURNAL_NAME", "forget_previous_local_server", "run_batch"]
 
 
 class Interrupts:
@@ -48,7 +49,7 @@ class Interrupts:
         self.task.cancel()
 
 
-def forget_previous_local_server(out: Path) -> None:
+def forget_previous_local_server(out: Path, journal_path: Path | None = None) -> None:
     """``--local`` starts a new emulator each run: jobs of an earlier run's emulator are gone.
 
     The journal keeps only the items whose output is on disk (``downloaded``); every other
@@ -58,7 +59,7 @@ def forget_previous_local_server(out: Path) -> None:
     The new journal is written beside the old one and moved over it, so a crash here leaves
     one of the two, never neither.
     """
-    journal_path = out / JOURNAL_NAME
+    journal_path = journal_path or out / JOURNAL_NAME
     if journal_path.exists():
         with Journal.open(journal_path) as old:
             kept = [r for r in old.records() if r.state is ItemState.DOWNLOADED]
@@ -85,6 +86,7 @@ async def all_results(
     options: EnhanceOptions,
     config: Configuration,
     out: Path,
+    choice: JournalChoice,
 ) -> AsyncGenerator[EnhanceResult, None]:
     """Images (and URLs) through the journaled batch, then PDFs one by one."""
     images = [s for s in sources if not is_pdf(s)]
@@ -94,7 +96,8 @@ async def all_results(
             images,
             options,
             out,
-            journal=out / JOURNAL_NAME,
+            journal=choice.shared.dsn if choice.shared else (choice.path or out / JOURNAL_NAME),
+            batch=_shared_batch(choice),
             overwrite=config.batch.overwrite,
             max_credits=config.batch.max_credits,
         )
@@ -115,6 +118,20 @@ async def all_results(
                 yield result
 
 
+def _shared_batch(choice: JournalChoice) -> SharedBatch | None:
+    """``--batch``/``--lease`` as the facade takes them: renewal every sixth of the lease, a
+    create window of half of it (the defaults' proportions: 60 s, 10 s, 30 s)."""
+    shared = choice.shared
+    if shared is None:
+        return None
+    lease = LeaseTimes() if shared.lease is None else _lease_times(shared.lease)
+    return SharedBatch(shared.batch, lease=lease, worker_id=shared.worker)
+
+
+def _lease_times(seconds: float) -> LeaseTimes:
+    return LeaseTimes(duration=seconds, renew_every=seconds / 6, create_window=seconds / 2)
+
+
 async def run_batch(
     viesus: Viesus,
     sources: Sequence[str],
@@ -122,6 +139,7 @@ async def run_batch(
     config: Configuration,
     *,
     out: Path,
+    choice: JournalChoice,
     sidecar: bool,
     events: Events,
     console: Console,
@@ -138,8 +156,9 @@ async def run_batch(
     with contextlib.suppress(NotImplementedError, RuntimeError):
         loop.add_signal_handler(signal.SIGINT, handler)
     try:
-        with ProgressView(len(sources), console) as view:
-            stream = all_results(viesus, sources, options, config, out)
+        batch = choice.shared.batch if choice.shared else None
+        with ProgressView(len(sources), console, batch=batch) as view:
+            stream = all_results(viesus, sources, options, config, out, choice)
             async with contextlib.aclosing(stream) as items:
                 async for result in items:
                     seconds = time.monotonic() - started
