@@ -38,6 +38,7 @@ import contextlib
 import logging
 import os
 import signal
+import threading
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -162,7 +163,9 @@ class _Worker:
         if self._stop_before_create and hasattr(signal, "SIGSTOP"):
             self._stop_before_create = False
             log.warning("%s: stopping before a create (test hook)", STOP_BEFORE_CREATE)
-            os.kill(os.getpid(), signal.SIGSTOP)
+            # To this very thread: it takes the stop on its way back from the call (a signal to
+            # the process may be taken by another thread while this one runs on a little).
+            signal.pthread_kill(threading.get_ident(), signal.SIGSTOP)
         return self.store.confirm_for_create(keys)
 
     async def join(self, sources: Sequence[str | Path], max_credits: int | None) -> None:

@@ -123,6 +123,19 @@ def redact_dsn(dsn: str) -> str:
     )
 
 
+_BOOTTIME: Final = getattr(time, "CLOCK_BOOTTIME", None)
+
+
+def lease_clock() -> float:
+    """The local clock leases are counted on: monotonic, and on Linux one that keeps counting
+    while the machine is suspended (``CLOCK_BOOTTIME``; plain ``CLOCK_MONOTONIC`` stops, so a
+    laptop suspended past its lease would believe it still held it). Elsewhere
+    :func:`time.monotonic`."""
+    if _BOOTTIME is not None:
+        return time.clock_gettime(_BOOTTIME)
+    return time.monotonic()
+
+
 def default_worker_id() -> str:
     """``host:pid:random``: unique per process, and tells an operator where a worker runs."""
     return f"{socket.gethostname()}:{os.getpid()}:{random.getrandbits(24):06x}"
@@ -234,7 +247,7 @@ class PostgresJournal:
         worker_id: str,
         lease: LeaseTimes,
         outage_limit: float,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = lease_clock,
     ) -> None:
         self.dsn = dsn
         self.batch = batch
@@ -274,7 +287,7 @@ class PostgresJournal:
         lease: LeaseTimes | None = None,
         outage_limit: float = 120.0,
         migrate: bool = True,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = lease_clock,
     ) -> PostgresJournal:
         """Connect and create or migrate the schema (``migrate=False``: only check it is there,
         for commands that only look). Raises ``JournalError`` with the install hint when the

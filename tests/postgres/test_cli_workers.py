@@ -184,7 +184,9 @@ async def test_three_cli_workers_drain_one_batch_with_one_killed_midway(workers:
 async def test_a_worker_stalled_between_intent_and_create_does_not_send_it(
     workers: Workers,
 ) -> None:
-    workers.photos(10)
+    # One create batch (5 items, --batch-size 5): the stop lands between its intent and its
+    # send, not in the middle of another lane's send (that is the window still open).
+    workers.photos(5)
     stalled = await workers.start("stalled", env={"VIESUS_TEST_STOP_BEFORE_CREATE": "1"})
     # The hook stops the worker right after its first create intent is durable.
     await wait_stopped(stalled)
@@ -201,6 +203,7 @@ async def test_a_worker_stalled_between_intent_and_create_does_not_send_it(
     # Its last check before the create noticed the lease was gone: nothing was sent twice.
     await workers.check_every_source_once()
     assert "0 enhanced" in stdout.strip().splitlines()[-1]
+    assert "before their create was sent" in stderr
 
 
 async def wait_stopped(pid: int, timeout: float = 60) -> None:
