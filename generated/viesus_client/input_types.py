@@ -2,7 +2,7 @@
 # Source: schema/viesus.graphql
 
 from decimal import Decimal
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Literal, Optional, Union
 
 from pydantic import Field, PlainSerializer
 
@@ -78,6 +78,70 @@ class EnhancedImageInput(BaseModel):
     custom_color_config: Optional["CustomColorConfigInput"] = Field(
         alias="customColorConfig", default=None
     )
+    if TYPE_CHECKING:
+
+        def __init__(
+            self,
+            *,
+            mode: Union[Optional[EnhancedImageEnhancementMode], Literal["ENHANCE"]] = None,
+            preset: Optional[str] = None,
+            noise_reduction_profiling_mode: Union[
+                Optional[EnhancedImageParametersNoiseReductionProfilingMode],
+                Literal["AUTO"],
+            ] = None,
+            noise_reduction_profiling_strength: Union[
+                Optional[Annotated[Decimal, PlainSerializer(serialize_decimal)]],
+                float,
+                int,
+            ] = None,
+            noise_reduction_profiling_monochrome_strength: Union[
+                Optional[Annotated[Decimal, PlainSerializer(serialize_decimal)]],
+                float,
+                int,
+            ] = None,
+            artifacts_detection_removal: Union[
+                Optional[EnhancedImageParametersArtifactsDetectionRemoval],
+                Literal["AUTO_AI"],
+            ] = None,
+            enhance_face_details: Union[
+                Optional[EnhancedImageParametersEnhanceFaceDetails], Literal["ENHANCE"]
+            ] = None,
+            red_eye_corrections_mode: Union[
+                Optional[EnhancedImageParametersRedEyeCorrectionsMode], Literal["AUTO"]
+            ] = None,
+            red_eye_corrections_strength: Union[
+                Optional[Annotated[Decimal, PlainSerializer(serialize_decimal)]],
+                float,
+                int,
+            ] = None,
+            red_eye_corrections_eye_strength: Union[
+                Optional[Annotated[Decimal, PlainSerializer(serialize_decimal)]],
+                float,
+                int,
+            ] = None,
+            noise_addition_profiling_strength: Union[
+                Optional[Annotated[Decimal, PlainSerializer(serialize_decimal)]],
+                float,
+                int,
+            ] = None,
+            upscaling_factor: Union[
+                Optional[EnhancedImageParametersUpscalingFactor], Literal["X2", "X4"]
+            ] = None,
+            upscaling_custom_width: Optional[int] = None,
+            upscaling_custom_dpi: Optional[int] = None,
+            background_removal_mode: Union[
+                Optional[EnhancedImageParametersPortraitBackgroundMode],
+                Literal["REMOVE", "BLUR", "REPLACE"],
+            ] = None,
+            background_removal_blur: Union[
+                Optional[Annotated[Decimal, PlainSerializer(serialize_decimal)]],
+                float,
+                int,
+            ] = None,
+            background_removal_replace_image_url: Optional[str] = None,
+            custom_color_config: Optional["CustomColorConfigInput"] = None,
+        ) -> None:
+            """Type checkers only: snake_case names, enum values as strings."""
 
 
 class CustomColorConfigInput(BaseModel):
@@ -96,10 +160,46 @@ class CustomColorConfigInput(BaseModel):
     "Saturation reduction in face regions (default 0.2)."
     addflashfac: Optional[Annotated[Decimal, PlainSerializer(serialize_decimal)]] = None
     "Adaptive shadow highlighting for faces."
+    if TYPE_CHECKING:
+
+        def __init__(
+            self,
+            *,
+            highlightfac: Union[
+                Optional[Annotated[Decimal, PlainSerializer(serialize_decimal)]],
+                float,
+                int,
+            ] = None,
+            shadowfac: Union[
+                Optional[Annotated[Decimal, PlainSerializer(serialize_decimal)]],
+                float,
+                int,
+            ] = None,
+            colorfac: Union[
+                Optional[Annotated[Decimal, PlainSerializer(serialize_decimal)]],
+                float,
+                int,
+            ] = None,
+            skin_tone_adj_fac: Union[
+                Optional[Annotated[Decimal, PlainSerializer(serialize_decimal)]],
+                float,
+                int,
+            ] = None,
+            addflashfac: Union[
+                Optional[Annotated[Decimal, PlainSerializer(serialize_decimal)]],
+                float,
+                int,
+            ] = None,
+        ) -> None:
+            """Type checkers only: snake_case names, enum values as strings."""
 
 
 class CreateUploadFromUrlInput(BaseModel):
     url: str
+    if TYPE_CHECKING:
+
+        def __init__(self, *, url: str) -> None:
+            """Type checkers only: snake_case names, enum values as strings."""
 
 
 class CreateSignedUploadUrlInput(BaseModel):
@@ -107,10 +207,18 @@ class CreateSignedUploadUrlInput(BaseModel):
     filesize: int
     "Bytes."
     mimetype: str
+    if TYPE_CHECKING:
+
+        def __init__(self, *, filename: str, filesize: int, mimetype: str) -> None:
+            """Type checkers only: snake_case names, enum values as strings."""
 
 
 class CreateWebhookInput(BaseModel):
     url: str
+    if TYPE_CHECKING:
+
+        def __init__(self, *, url: str) -> None:
+            """Type checkers only: snake_case names, enum values as strings."""
 
 
 EnhancedImageInput.model_rebuild()
