@@ -23,7 +23,7 @@ from viesus._errors import (
 from viesus._jobs import Job
 from viesus._journal import Journal
 from viesus._polling import PollSchedule
-from viesus._results import EnhanceResult
+from viesus._results import EnhanceResult, FinishedResult
 from viesus._retries import RetryPolicy
 from viesus._webhooks import (
     WebhookEvent,
@@ -41,6 +41,7 @@ __all__ = [
     "EnhanceOptions",
     "EnhanceResult",
     "EnhancementFailed",
+    "FinishedResult",
     "GraphQLRequestError",
     "InsufficientCredits",
     "InvalidInput",

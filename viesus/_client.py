@@ -25,7 +25,7 @@ from viesus._pipeline import Pipeline
 from viesus._polling import FetchResult, Poller, PollSchedule
 from viesus._preflight import validate_options
 from viesus._redact import install_log_redaction, redact_url
-from viesus._results import EnhanceResult
+from viesus._results import EnhanceResult, FinishedResult
 from viesus._retries import RetryingTransport, RetryPolicy
 from viesus._selections import poll_job
 from viesus._webhooks import (
@@ -182,7 +182,7 @@ class Viesus:
         overwrite: bool = False,
         max_credits: int | None = None,
         timeout: float | None = 600.0,
-    ) -> EnhanceResult:
+    ) -> FinishedResult:
         """Enhance one file or URL; returns the result, raises its error if it failed."""
         async for result in self.enhance_many(
             [source],
@@ -192,9 +192,7 @@ class Viesus:
             max_credits=max_credits,
             timeout=timeout,
         ):
-            if result.error is not None:
-                raise result.error
-            return result
+            return FinishedResult.of(result)  # raises the item's error if it failed
         raise ViesusError("no result")  # pragma: no cover - one source gives one result
 
     async def enhance_many(
