@@ -55,5 +55,8 @@ serve: setup
 bench: setup
 	$(BIN)/python -m benchmarks
 
+# Everything the targets above create: the venv (with its setup stamp), tool caches, the demo's
+# output, build output, schema-diff's temporary file and Python's bytecode caches.
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache demo-out dist build .schema-before.graphql
+	find . -path ./.git -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +

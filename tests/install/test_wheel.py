@@ -36,6 +36,8 @@ def test_wheel_ships_the_three_packages_and_their_data(wheel: Path) -> None:
         wheel.name.split("-py3")[0] + ".dist-info"
     }, f"unexpected top-level entries: {sorted(tops)}"
     assert not [n for n in names if "__pycache__" in n]
+    (license_file,) = [n for n in names if n.endswith(".dist-info/licenses/LICENSE")]
+    assert "MIT License" in zipfile.ZipFile(wheel).read(license_file).decode()
 
 
 def test_plain_install_imports_and_runs_the_cli(plain_venv: Venv) -> None:
