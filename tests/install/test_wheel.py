@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import queue
 import re
-import selectors
 import subprocess
+import threading
 import time
 import zipfile
 from pathlib import Path
@@ -130,19 +131,41 @@ def test_emulator_install_serves_a_query(emulator_venv: Venv) -> None:
 
 def _wait_for_banner(server: subprocess.Popen[str], timeout: float) -> str:
     """The endpoint from the ``listening on`` line (the port was chosen by the server)."""
-    assert server.stdout is not None
+    for line in read_until(server, "listening on", timeout):
+        found = re.search(r"listening on (http://\S+)", line)
+        if found:
+            return found.group(1)
+    raise AssertionError("unreachable")  # read_until returns only once the marker was seen
+
+
+def read_until(server: subprocess.Popen[str], marker: str, timeout: float) -> list[str]:
+    """The server's output lines up to and including the first one containing ``marker``.
+
+    A thread reads (``select`` cannot see lines already in the pipe's Python buffer); the
+    server keeps running, its later output is drained by the caller's ``communicate``.
+    """
+    stream = server.stdout
+    assert stream is not None
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def pump() -> None:
+        for line in iter(stream.readline, ""):
+            lines.put(line.rstrip("\n"))
+            if marker in line:
+                return  # leave the rest to communicate()
+        lines.put(None)
+
+    threading.Thread(target=pump, daemon=True).start()
     seen: list[str] = []
     deadline = time.monotonic() + timeout
-    with selectors.DefaultSelector() as selector:
-        selector.register(server.stdout, selectors.EVENT_READ)
-        while time.monotonic() < deadline:
-            if not selector.select(timeout=deadline - time.monotonic()):
-                break
-            line = server.stdout.readline()
-            if not line:
-                break
-            seen.append(line)
-            found = re.search(r"listening on (http://\S+)", line)
-            if found:
-                return found.group(1)
-    raise AssertionError("the emulator did not start:\n" + "".join(seen))
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            line = lines.get(timeout=left)
+        except queue.Empty:
+            break
+        if line is None:
+            break
+        seen.append(line)
+        if marker in line:
+            return seen
+    raise AssertionError(f"no {marker!r} from the server within {timeout} s:\n" + "\n".join(seen))
