@@ -43,6 +43,7 @@ schema-diff: setup
 	$(BIN)/python -m codegen diff .schema-before.graphql schema/viesus.graphql; rc=$$?; rm -f .schema-before.graphql; exit $$rc
 
 # Drift check for CI of a user's project: pull to memory, diff against the committed SDL.
+# Exit 0 no drift, 1 breaking drift, 3 non-breaking drift (the committed SDL is stale).
 schema-check: setup
 	$(BIN)/python -m codegen check --endpoint $(ENDPOINT)
 
