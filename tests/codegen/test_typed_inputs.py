@@ -1,8 +1,9 @@
 """The type-checker-only constructors of the input models match what the models accept.
 
-``codegen/typed_inputs.py`` writes, for every input class, an ``__init__`` signature that only
-type checkers read. It must list exactly the model's fields under their snake_case names,
-required exactly when the model requires them, and offer as strings exactly the enum's values.
+``codegen/typed_inputs.py`` writes, for every input class ``X``, a TypedDict ``XArgs`` and an
+``__init__(self, **fields: Unpack[XArgs])`` that only type checkers read. ``XArgs`` must list
+exactly the model's fields under their snake_case names, required exactly when the model
+requires them, and offer as strings exactly the enum's values (which the model accepts).
 """
 
 from __future__ import annotations
@@ -18,51 +19,59 @@ import viesus_client.input_types as input_types
 from tests.codegen.conftest import ROOT
 
 SOURCE = (ROOT / "generated" / "viesus_client" / "input_types.py").read_text(encoding="utf-8")
-CLASSES = {node.name: node for node in ast.parse(SOURCE).body if isinstance(node, ast.ClassDef)}
+MODELS = {
+    node.name: node
+    for node in ast.parse(SOURCE).body
+    if isinstance(node, ast.ClassDef) and not node.name.endswith("Args")
+}
 
 
-def _type_only_init(class_def: ast.ClassDef) -> ast.FunctionDef:
+def _type_only_init(class_def: ast.ClassDef) -> str:
     for node in class_def.body:
         if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING":
             (init,) = node.body
             assert isinstance(init, ast.FunctionDef)
             assert init.name == "__init__"
-            return init
+            return ast.unparse(init.args)
     raise AssertionError(f"{class_def.name} has no type-checker-only __init__")
 
 
-@pytest.mark.parametrize("name", sorted(CLASSES))
-def test_signature_lists_the_model_fields(name: str) -> None:
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_typed_arguments_are_the_model_fields(name: str) -> None:
     model = getattr(input_types, name)
     assert issubclass(model, BaseModel)
-    init = _type_only_init(CLASSES[name])
-    assert [a.arg for a in init.args.args] == ["self"], "keyword-only parameters"
-    parameters = {
-        a.arg: d for a, d in zip(init.args.kwonlyargs, init.args.kw_defaults, strict=True)
-    }
-    assert set(parameters) == set(model.model_fields)
-    for field_name, default in parameters.items():
-        assert (default is None) == model.model_fields[field_name].is_required(), field_name
+    assert _type_only_init(MODELS[name]) == f"self, **fields: Unpack['{name}Args']"
+    args = getattr(input_types, f"{name}Args")
+    assert set(typing.get_type_hints(args)) == set(model.model_fields)
+    required = {n for n, f in model.model_fields.items() if f.is_required()}
+    assert args.__required_keys__ == required
 
 
-def test_enum_parameters_offer_the_enum_values_the_model_accepts() -> None:
-    init = _type_only_init(CLASSES["EnhancedImageInput"])
+def test_enum_arguments_offer_the_values_the_model_accepts() -> None:
+    hints = typing.get_type_hints(input_types.EnhancedImageInputArgs)
     model = input_types.EnhancedImageInput
     checked = 0
-    for argument in init.args.kwonlyargs:
-        assert argument.annotation is not None
-        text = ast.unparse(argument.annotation)
-        if "Literal[" not in text:
+    for name, hint in hints.items():
+        literals = [a for a in typing.get_args(hint) if typing.get_origin(a) is typing.Literal]
+        if not literals:
             continue
-        literal = text.split("Literal[", 1)[1].split("]", 1)[0]
-        offered = {ast.literal_eval(v.strip()) for v in literal.split(",")}
+        (literal,) = literals
         enum = next(
             a
-            for a in typing.get_args(model.model_fields[argument.arg].annotation)
+            for a in typing.get_args(model.model_fields[name].annotation)
             if isinstance(a, type) and issubclass(a, Enum)
         )
-        assert offered == {member.value for member in enum}
-        for value in offered:  # and the model takes each of them at run time
-            assert getattr(model(**{argument.arg: value}), argument.arg) == enum(value)
+        assert set(typing.get_args(literal)) == {member.value for member in enum}
+        for value in typing.get_args(literal):  # and the model takes each of them at run time
+            assert getattr(model(**{name: value}), name) == enum(value)
         checked += 1
     assert checked >= 5
+
+
+def test_decimal_arguments_take_numbers_as_the_model_does() -> None:
+    hint = typing.get_type_hints(input_types.EnhancedImageInputArgs)[
+        "noise_reduction_profiling_strength"
+    ]
+    assert {float, int} <= set(typing.get_args(hint))
+    options = input_types.EnhancedImageInput(noise_reduction_profiling_strength=0.25)
+    assert str(options.noise_reduction_profiling_strength) == "0.25"
