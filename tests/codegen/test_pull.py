@@ -206,8 +206,14 @@ def test_check_exits_1_on_breaking_drift(schema_server: str, tmp_path: Path) -> 
         ("  remainingCreditsThisPeriod: Int!\n", "", "remainingCreditsThisPeriod was added"),
         # Only a description differs.
         ('"""\nISO-8601 timestamp', '"""\nAn ISO-8601 timestamp', "of DateTime changed"),
+        # The server has an enum value the committed SDL lacks (dangerous, not breaking).
+        (
+            '  """Complete: fullUrl is ready to download. [docs]"""\n  FINISHED\n',
+            "",
+            "FINISHED was added to enum type EnhancedImageStatus",
+        ),
     ],
-    ids=["added field", "description"],
+    ids=["added field", "description", "added enum value"],
 )
 def test_check_exits_3_on_non_breaking_drift(
     schema_server: str, tmp_path: Path, old: str, new: str, expected: str
