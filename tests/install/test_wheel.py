@@ -50,6 +50,15 @@ def test_plain_install_imports_and_runs_the_cli(plain_venv: Venv) -> None:
     assert imported.returncode == 0, imported.stderr
     loaded = set(json.loads(imported.stdout))
     assert not {m for m in loaded if m.split(".")[0] in HEAVY}
+    version = plain_venv.run(
+        plain_venv.python,
+        "-c",
+        "import importlib.metadata as m, viesus; "
+        "print(m.version('viesus-toolkit'), viesus.__version__)",
+    )
+    assert version.returncode == 0, version.stderr
+    distribution, module = version.stdout.split()
+    assert distribution == module, "the wheel's version is viesus.__version__"
     helped = plain_venv.run(plain_venv.script("viesus"), "--help")
     assert helped.returncode == 0, helped.stdout + helped.stderr
     assert "serve" in helped.stdout
