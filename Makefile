@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.setup-stamp
 ENDPOINT ?= https://api.viesus.cloud/graphql
 
-.PHONY: setup test lint typecheck pytest generate generate-check pull schema-diff schema-check demo serve bench clean
+.PHONY: setup test lint typecheck pytest generate generate-check pull schema-diff schema-check demo serve bench soak clean
 
 setup: $(STAMP)
 
@@ -47,8 +47,17 @@ schema-diff: setup
 schema-check: setup
 	$(BIN)/python -m codegen check --endpoint $(ENDPOINT)
 
+# Real photos bundled with scikit-image, degraded on the fly, enhanced by the CLI against an
+# in-process emulator (--local: no key, no network), upscaled X2, with a before/after sheet.
+DEMO_OUT := demo-out
 demo: setup
-	$(BIN)/python -m examples.demo
+	rm -rf $(DEMO_OUT)
+	$(BIN)/python -m examples.demo $(DEMO_OUT)/inputs
+	$(BIN)/viesus enhance $(DEMO_OUT)/inputs --local --out $(DEMO_OUT)/results --yes \
+		--mode ENHANCE --upscale X2 --denoise 0.5 --artifacts-detection-removal AUTO_AI \
+		--sidecar --compare $(DEMO_OUT)/before-after.png
+	@echo "results: $(CURDIR)/$(DEMO_OUT)/results"
+	@echo "before/after: $(CURDIR)/$(DEMO_OUT)/before-after.png"
 
 serve: setup
 	$(BIN)/viesus serve
@@ -56,8 +65,13 @@ serve: setup
 bench: setup
 	$(BIN)/python -m benchmarks
 
+# Never pay twice under kill -9 and faults, on 3 seeds (minutes; see RELIABILITY.md).
+SEEDS ?= 1 2 3
+soak: setup
+	$(BIN)/python -m tests.soak.soak --seeds $(SEEDS)
+
 # Everything the targets above create: the venv (with its setup stamp), tool caches, the demo's
 # output, build output, schema-diff's temporary file and Python's bytecode caches.
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache demo-out dist build .schema-before.graphql
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache $(DEMO_OUT) dist build .schema-before.graphql
 	find . -path ./.git -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
