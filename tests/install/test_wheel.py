@@ -65,6 +65,24 @@ def test_plain_install_imports_and_runs_the_cli(plain_venv: Venv) -> None:
     assert "Traceback" not in helped.stdout + helped.stderr
 
 
+def test_plain_install_names_the_extra_a_command_needs(plain_venv: Venv) -> None:
+    """``viesus serve`` without the emulator extra: one line saying what to install, exit 1."""
+    served = plain_venv.run(plain_venv.script("viesus"), "serve", "--port", "0")
+    output = (served.stdout + served.stderr).strip()
+    assert served.returncode == 1, output
+    assert "pip install 'viesus-toolkit[emulator]'" in output
+    assert "Traceback" not in output
+    assert len(output.splitlines()) == 1, output
+    version = plain_venv.run(plain_venv.script("viesus"), "--version")
+    assert version.returncode == 0, version.stdout + version.stderr
+    assert (
+        version.stdout.split()[-1]
+        == plain_venv.run(
+            plain_venv.python, "-c", "import viesus; print(viesus.__version__)"
+        ).stdout.strip()
+    )
+
+
 def test_plain_install_has_no_emulator_dependencies(plain_venv: Venv) -> None:
     """The point of the extra: a client install stays small."""
     found = plain_venv.run(

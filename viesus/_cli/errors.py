@@ -18,6 +18,8 @@ EXTRA_OF_MODULE = {
     "ariadne": "emulator",
     "numpy": "emulator",
     "cv2": "emulator",
+    "pikepdf": "emulator",
+    "starlette": "emulator",
     "skimage": "demo",
 }
 
