@@ -20,6 +20,7 @@ EXTRA_OF_MODULE = {
     "cv2": "emulator",
     "pikepdf": "emulator",
     "starlette": "emulator",
+    "psycopg": "postgres",
     "skimage": "demo",
 }
 
