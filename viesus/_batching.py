@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 from viesus._api_errors import graphql_error, map_error
 from viesus._errors import ViesusError
 from viesus._retries import AmbiguousRequest
+from viesus._selections import send_aliased
 from viesus_client import ViesusApiClient
 from viesus_client.base_operation import GraphQLField
 from viesus_client.exceptions import (
@@ -110,10 +111,10 @@ async def _run_one(
     operation_name: str,
     mutation: bool,
 ) -> list[Outcome] | _Refused:
-    fields = [build(item).alias(alias(i)) for i, item in enumerate(chunk)]
-    send = api.mutation if mutation else api.query
-    try:
-        data = await send(*fields, operation_name=operation_name)
+    fields = [build(item) for item in chunk]
+    aliases = [alias(i) for i in range(len(chunk))]
+    try:  # the document text is built once per shape (see viesus._selections)
+        data = await send_aliased(api, fields, aliases, operation_name, mutation=mutation)
     except GraphQLClientGraphQLMultiError as exc:
         return _partial(len(chunk), exc.data, exc.errors, mutation)
     except GraphQLClientHttpError as exc:

@@ -51,7 +51,7 @@ class PollSchedule:
     safety_interval: float = 60.0
     error_backoff: float = 5.0
     #: A due job waits at most this long for more due jobs to share its request.
-    max_hold: float = 4.0
+    max_hold: float = 6.0
     #: Oldest jobs looked at before any completion has shown the pace.
     probe: int = 16
     #: Completions are counted over this trailing window to measure the pace.

@@ -34,7 +34,7 @@ def even_durations(count: int, rng: random.Random) -> list[float]:
 def test_deep_queues_cost_at_most_one_and_a_half_looks_per_job(slots: int, count: int) -> None:
     rng = random.Random(slots * count)
     outcome = simulate(pipeline_creation(count), even_durations(count, rng), slots)
-    limit = 1.6 if count == 100 else 1.5  # small runs pay for finding the pace
+    limit = 1.7 if count == 100 else 1.5  # small runs pay for finding the pace (16 probes)
     assert outcome.looks_per_job <= limit
     # Detection lag no worse than the per-job schedule's (its p95 was about 14 s).
     assert outcome.lag_p95 <= 10.0
@@ -107,6 +107,6 @@ def test_scaled_schedule_multiplies_every_time() -> None:
     scaled = PollSchedule().scaled(0.01)
     assert scaled.first == pytest.approx(0.02)
     assert scaled.cap == pytest.approx(0.15)
-    assert scaled.max_hold == pytest.approx(0.04)
+    assert scaled.max_hold == pytest.approx(0.06)
     assert scaled.safety_interval == pytest.approx(0.6)
     assert scaled.probe == PollSchedule().probe
