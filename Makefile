@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.setup-stamp
 ENDPOINT ?= https://api.viesus.cloud/graphql
 
-.PHONY: setup test lint typecheck pytest generate generate-check pull schema-diff schema-check demo serve bench clean
+.PHONY: setup test lint typecheck pytest generate generate-check pull schema-diff schema-check demo serve bench bench-large clean
 
 setup: $(STAMP)
 
@@ -52,8 +52,14 @@ demo: setup
 serve: setup
 	$(BIN)/viesus serve
 
+# Four clients, URL and file sources, 100 and 1,000 images, 4 and 16 server slots (a few
+# minutes): counted by a proxy and the emulator, written to BENCHMARKS.md + BENCHMARKS.png.
 bench: setup
 	$(BIN)/python -m benchmarks
+
+# The same at 10,000 images: BENCHMARKS-large.md + .png.
+bench-large: setup
+	$(BIN)/python -m benchmarks --large
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
