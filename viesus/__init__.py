@@ -8,6 +8,7 @@ the ``viesus_client`` package; the emulator is ``viesus_emulator``.
 from viesus._client import EnhanceOptions, Viesus
 from viesus._errors import (
     AuthenticationError,
+    ClientClosed,
     ConfigurationError,
     EnhancementFailed,
     GraphQLRequestError,
@@ -16,27 +17,30 @@ from viesus._errors import (
     LimitExceeded,
     RateLimitError,
     ServerError,
+    UnexpectedResponse,
+    UnsupportedUpload,
+    UploadFailed,
+    UploadFetchFailed,
+    UploadTooLarge,
     ViesusError,
     WaitTimeout,
     WebhookVerificationError,
 )
 from viesus._jobs import Job
 from viesus._journal import Journal
+from viesus._pdf import PdfAnalysis, PdfAnalysisFailed, PdfStatistics
 from viesus._polling import PollSchedule
 from viesus._results import EnhanceResult
 from viesus._retries import RetryPolicy
-from viesus._webhooks import (
-    WebhookEvent,
-    WebhookListener,
-    WebhookReceiver,
-    unwrap,
-    verify_signature,
-)
+from viesus._webhook_listener import WebhookListener
+from viesus._webhook_receiver import WebhookReceiver
+from viesus._webhook_signature import WebhookEvent, unwrap, verify_signature
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AuthenticationError",
+    "ClientClosed",
     "ConfigurationError",
     "EnhanceOptions",
     "EnhanceResult",
@@ -47,10 +51,18 @@ __all__ = [
     "Job",
     "Journal",
     "LimitExceeded",
+    "PdfAnalysis",
+    "PdfAnalysisFailed",
+    "PdfStatistics",
     "PollSchedule",
     "RateLimitError",
     "RetryPolicy",
     "ServerError",
+    "UnexpectedResponse",
+    "UnsupportedUpload",
+    "UploadFailed",
+    "UploadFetchFailed",
+    "UploadTooLarge",
     "Viesus",
     "ViesusError",
     "WaitTimeout",

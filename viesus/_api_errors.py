@@ -85,5 +85,5 @@ def map_error(exc: BaseException) -> ViesusError:
     return ViesusError(f"unexpected {type(exc).__name__}")
 
 
-def _int(value: Any) -> int:
-    return value if isinstance(value, int) else -1
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) else None

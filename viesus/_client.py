@@ -7,47 +7,66 @@ GraphQL requests to the endpoint, never on signed upload/download URLs, and appe
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 import os
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Self, TypeVar
+from typing import Any, Self, TypeVar
 
 import httpx
+from pydantic import ValidationError
 
 from viesus._api_errors import map_error
 from viesus._batching import BatchSize, run_batches
-from viesus._errors import ConfigurationError, EnhancementFailed, GraphQLRequestError, ViesusError
+from viesus._errors import (
+    ConfigurationError,
+    EnhancementFailed,
+    GraphQLRequestError,
+    InvalidInput,
+    UnexpectedResponse,
+    ViesusError,
+)
 from viesus._jobs import Job
 from viesus._journal import Journal
+from viesus._options import EnhanceOptions, as_options
+from viesus._pdf import PdfAnalysis, analyze, enhance
 from viesus._pipeline import Pipeline
 from viesus._polling import FetchResult, Poller, PollSchedule
-from viesus._preflight import validate_options
+from viesus._preflight import check_output_folder, check_sources
 from viesus._redact import install_log_redaction, redact_url
 from viesus._results import EnhanceResult
 from viesus._retries import RetryingTransport, RetryPolicy
 from viesus._selections import poll_job
-from viesus._webhooks import (
+from viesus._webhook_listener import WebhookListener
+from viesus._webhook_receiver import WebhookReceiver
+from viesus._webhook_registration import (
+    ACTIVE_LISTENER_URLS,
+    DELETE_HINT,
+    ListenerTag,
     RegisteredWebhook,
-    WebhookEvent,
-    WebhookListener,
-    WebhookReceiver,
     register_webhook,
+    remove_stale_listeners,
     remove_webhook,
 )
+from viesus._webhook_signature import WebhookEvent
 from viesus_client import ViesusApiClient
 from viesus_client.fragments import CreditsFields
 from viesus_client.input_types import EnhancedImageInput
 
 T = TypeVar("T")
+log = logging.getLogger("viesus._client")
 
 DEFAULT_ENDPOINT = "https://api.viesus.cloud/graphql"
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 
-EnhanceOptions = EnhancedImageInput
-"""The options of one enhancement: the generated ``EnhancedImageInput`` itself, so a schema
-change reaches users by regenerating. Unset fields are not sent."""
+__all__ = ["DEFAULT_ENDPOINT", "EnhanceOptions", "Viesus"]
+
+# Options as a caller may pass them: EnhanceOptions (or the generated EnhancedImageInput it
+# extends), or a dict with GraphQL or snake_case names.
+Options = EnhancedImageInput | Mapping[str, Any] | None
 
 
 class Viesus:
@@ -99,13 +118,7 @@ class Viesus:
         self.upload_concurrency = upload_concurrency
         self.download_concurrency = download_concurrency
         self.adopted = 0  # jobs found by reconciliation instead of created again
-        self._webhook_receivers = 0
-        self.poller = Poller(
-            self._fetch_jobs,
-            batch_size=poll_batch_size,
-            schedule=poll_schedule,
-            webhooks_active=lambda: self._webhook_receivers > 0,
-        )
+        self.poller = Poller(self._fetch_jobs, batch_size=poll_batch_size, schedule=poll_schedule)
 
     def __repr__(self) -> str:
         return f"Viesus(endpoint={redact_url(self.endpoint)!r})"
@@ -137,7 +150,8 @@ class Viesus:
 
     # --- waiting ----------------------------------------------------------------------------
     async def wait(self, job_id: str, timeout: float | None = 300.0) -> Job:
-        """The FINISHED job; ``EnhancementFailed`` on ERROR, ``WaitTimeout`` at the deadline."""
+        """The FINISHED job (with its download URL); ``EnhancementFailed`` on ERROR,
+        ``WaitTimeout`` at the deadline, ``ClientClosed`` if the client closes meanwhile."""
         job = await self.wait_job(job_id, timeout)
         if not job.finished:
             raise EnhancementFailed(job.id, job.error_code)
@@ -176,7 +190,7 @@ class Viesus:
     async def enhance(
         self,
         source: str | Path,
-        options: EnhanceOptions | None = None,
+        options: Options = None,
         out_dir: str | Path = ".",
         *,
         overwrite: bool = False,
@@ -184,6 +198,10 @@ class Viesus:
         timeout: float | None = 600.0,
     ) -> EnhanceResult:
         """Enhance one file or URL; returns the result, raises its error if it failed."""
+        if not isinstance(source, str | os.PathLike) or isinstance(source, bytes):
+            raise InvalidInput(
+                "source", f"a {type(source).__name__} is not a file path or an http(s) URL"
+            )
         async for result in self.enhance_many(
             [source],
             options,
@@ -200,7 +218,7 @@ class Viesus:
     async def enhance_many(
         self,
         sources: Iterable[str | Path],
-        options: EnhanceOptions | None = None,
+        options: Options = None,
         out_dir: str | Path = ".",
         *,
         journal: str | Path | Journal | None = None,
@@ -210,11 +228,14 @@ class Viesus:
     ) -> AsyncGenerator[EnhanceResult, None]:
         """One result per source, as they complete (see :mod:`viesus._pipeline`).
 
-        Raises before anything is spent when the options are invalid or the estimated credits
-        exceed ``max_credits`` or the account's remaining credits.
+        Raises before anything is spent when a source is not a path or URL, the options are
+        invalid (unknown names included; a dict is converted like ``EnhanceOptions``), the
+        output folder cannot be written, or the estimated credits exceed ``max_credits`` or
+        the account's remaining credits.
         """
-        options = options if options is not None else EnhanceOptions()
-        validate_options(options)
+        checked_sources = check_sources(sources)
+        checked_options = as_options(options)
+        await asyncio.to_thread(check_output_folder, Path(out_dir))
         owned = journal is not None and not isinstance(journal, Journal)
         opened = (
             Journal.open(journal)
@@ -224,7 +245,7 @@ class Viesus:
         assert opened is None or isinstance(opened, Journal)
         pipeline = Pipeline(
             self,
-            options,
+            checked_options,
             Path(out_dir),
             journal=opened,
             overwrite=overwrite,
@@ -233,12 +254,40 @@ class Viesus:
         )
         try:
             # aclosing: an abandoned batch stops its tasks *before* the journal closes.
-            async with contextlib.aclosing(pipeline.run(list(sources))) as results:
+            async with contextlib.aclosing(pipeline.run(checked_sources)) as results:
                 async for result in results:
                     yield result
         finally:
             if owned and opened is not None:
                 opened.close()
+
+    # --- PDFs (viesus._pdf) -------------------------------------------------------------------
+    async def analyze_pdf(self, source: str | Path, *, timeout: float = 600.0) -> PdfAnalysis:
+        """Upload a PDF (path or URL) and return the service's analysis: image counts and the
+        estimated credits. A failed analysis is re-triggered once, then ``PdfAnalysisFailed``."""
+        return await analyze(self, source, timeout=timeout)
+
+    async def enhance_pdf(
+        self,
+        source: str | Path,
+        options: Options = None,
+        out_dir: str | Path = ".",
+        *,
+        max_credits: int | None = None,
+        overwrite: bool = False,
+        timeout: float | None = 900.0,
+    ) -> EnhanceResult:
+        """Analyse a PDF, refuse an estimate over ``max_credits`` (or the remaining credits)
+        before anything is created, enhance it and download ``NAME_enhanced.pdf``."""
+        return await enhance(
+            self,
+            source,
+            as_options(options),
+            out_dir,
+            max_credits=max_credits,
+            overwrite=overwrite,
+            timeout=timeout,
+        )
 
     # --- webhooks ---------------------------------------------------------------------------
     async def register_webhook(self, url: str, *, replace: bool = False) -> RegisteredWebhook:
@@ -253,50 +302,98 @@ class Viesus:
         return await self._call(remove_webhook(self.api, webhook_id))
 
     def webhook_receiver(self, secrets: str | list[str]) -> WebhookReceiver:
-        """An ASGI app to mount in your web app: verified deliveries resolve waits at once.
+        """An ASGI app to mount in your web app: a verified delivery about a job makes the
+        client read that job at once (batched with other due reads).
 
-        While one exists, polling slows to the schedule's safety interval.
+        Webhooks are hints, the API is the truth: the delivery's content never ends a wait.
+        While deliveries arrive, new looks slow to the schedule's safety interval.
         """
-        self._webhook_receivers += 1
         return WebhookReceiver(secrets, self._on_webhook)
 
     def _on_webhook(self, event: WebhookEvent) -> None:
-        fields = event.as_enhanced_image()
-        if fields is not None:
-            self.poller.resolve(Job.from_fragment(fields))
-        elif event.job_id is not None and event.raw_status is not None:
-            self.poller.resolve(Job(id=event.job_id, status=event.raw_status))
+        if event.job_id is not None:
+            self.poller.hint(event.job_id)
+        else:
+            self.poller.note_delivery()
 
     @contextlib.asynccontextmanager
     async def listen_for_webhooks(
-        self, *, host: str = "127.0.0.1", port: int = 0, public_url: str | None = None
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        public_url: str | None = None,
+        name: str = "default",
     ) -> AsyncIterator[RegisteredWebhook]:
-        """Start a listener, register it as a webhook, resolve waits from deliveries.
+        """Start a listener, register it as a webhook, read jobs at once when deliveries come.
 
-        ``public_url`` is the address the service can reach (a tunnel, a public host); by
-        default the listener's own URL, which only a local emulator can reach. The webhook is
-        removed again on exit.
+        ``public_url`` is the address the service can reach (a tunnel, a public host; it must
+        forward every path); by default the listener's own URL, which only a local emulator
+        can reach. The registered URL is that address plus a tag path
+        ``/viesus-listener/<machine>/<name>/<pid>/<nonce>``, so the registration is
+        recognisable: on start, webhooks that listeners named ``name`` on this machine left
+        behind (their process is gone) are deleted; on exit this one is. Webhooks the caller
+        made are never touched.
         """
-        receiver = self.webhook_receiver([])
         try:
-            async with WebhookListener(receiver, host=host, port=port) as listener:
-                registered = await register_webhook(
-                    self.api, public_url or listener.url, replace=True
-                )
+            tag = ListenerTag.for_this_process(name)
+        except ValueError as exc:
+            raise ConfigurationError(f"listen_for_webhooks(name={name!r}): {exc}") from None
+        receiver = WebhookReceiver([], self._on_webhook)
+        async with WebhookListener(receiver, host=host, port=port) as listener:
+            url = tag.url_on(public_url or listener.url)
+            ACTIVE_LISTENER_URLS.add(url)
+            try:
+                await remove_stale_listeners(self.api, tag)
+                registered = await register_webhook(self.api, url)
                 receiver.set_secrets(registered.secret.get_secret_value())
                 try:
                     yield registered
                 finally:
-                    with contextlib.suppress(Exception):
-                        await remove_webhook(self.api, registered.id)
-        finally:
-            self._webhook_receivers -= 1
+                    await self._remove_listener_webhook(registered.id, name)
+            finally:
+                ACTIVE_LISTENER_URLS.discard(url)
+
+    async def _remove_listener_webhook(self, webhook_id: str, name: str) -> None:
+        try:
+            await remove_webhook(self.api, webhook_id)
+        except ViesusError as exc:
+            log.warning(
+                "could not delete webhook %s (%s); the next listen_for_webhooks(name=%r) on this "
+                "machine deletes it, or run `%s`",
+                webhook_id,
+                type(exc).__name__,
+                name,
+                DELETE_HINT.format(id=webhook_id),
+            )
 
     async def _call(self, awaitable: Awaitable[T]) -> T:
-        """Await a generated-client call, turning its raw errors into typed ones."""
+        """Await a generated-client call, turning its raw errors into typed ones.
+
+        An answer that fails the generated models' validation (schema drift) becomes
+        ``UnexpectedResponse`` naming the fields and the problems, never the values.
+        """
         try:
             return await awaitable
         except ViesusError:
             raise
+        except ValidationError as exc:
+            raise UnexpectedResponse(
+                "the API's answer does not match this client's schema ("
+                + validation_summary(exc)
+                + "); the API may have changed: update viesus-toolkit, or regenerate the "
+                "client (make pull && make generate)"
+            ) from None
         except Exception as exc:
             raise map_error(exc) from None
+
+
+def validation_summary(exc: ValidationError, limit: int = 5) -> str:
+    """``field.path: problem`` for the first ``limit`` errors, without the offending values."""
+    errors = exc.errors(include_input=False, include_url=False)
+    parts = [
+        f"{'.'.join(str(p) for p in error['loc']) or 'answer'}: {error['type']}"
+        for error in errors[:limit]
+    ]
+    more = f"; {len(errors) - limit} more" if len(errors) > limit else ""
+    return "; ".join(parts) + more

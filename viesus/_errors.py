@@ -11,6 +11,17 @@ class ViesusError(Exception):
     """Base class of every error the toolkit raises."""
 
 
+class ClientClosed(ViesusError):
+    """The client was closed while (or before) waiting; the job keeps running on the server."""
+
+
+class UnexpectedResponse(ViesusError):
+    """An answer did not match this client's schema (the API changed, or the SDL is stale).
+
+    The message names the fields that failed validation, never their values.
+    """
+
+
 class ConfigurationError(ViesusError):
     """Missing or invalid client configuration (no API key, bad endpoint, ...)."""
 
@@ -78,13 +89,20 @@ class LimitExceeded(ViesusError):
         self, source: str, limit: str, value: float, maximum: float, fix: str = ""
     ) -> None:
         super().__init__(
-            f"{source}: {limit} is {value:g}, the limit is {maximum:g}"
+            f"{source}: {limit} is {_number(value)}, the limit is {_number(maximum)}"
             + (f"; {fix}" if fix else "")
         )
         self.source = source
         self.limit = limit
         self.value = value
         self.maximum = maximum
+
+
+def _number(value: float) -> str:
+    """Short for small numbers (``4.333``), digits grouped for big whole ones (``178,956,970``)."""
+    if abs(value) >= 1_000_000 and float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:g}"
 
 
 class InvalidInput(ViesusError):
@@ -96,11 +114,55 @@ class InvalidInput(ViesusError):
         self.reason = reason
 
 
-class InsufficientCredits(ViesusError):
-    """The estimated cost exceeds the remaining credits or the caller's ``max_credits``."""
+class UploadFailed(InvalidInput):
+    """The service could not take an input; nothing was charged.
 
-    def __init__(self, needed: int, available: int, what: str = "remaining credits") -> None:
-        super().__init__(f"needs {needed} credits, {what} allow {available}")
+    ``code`` is the service's reason code when it gave one (``UNSUPPORTED_FORMAT``,
+    ``FILE_TOO_LARGE``, ``FETCH_FAILED``, ...), ``service_reason`` its message (URLs redacted).
+    """
+
+    def __init__(
+        self, source: str, code: str | None, service_reason: str | None, fix: str = ""
+    ) -> None:
+        said = f" ({service_reason})" if service_reason else ""
+        what = f"the service refused the upload: {code or 'no reason code given'}{said}"
+        super().__init__(source, what + (f"; {fix}" if fix else ""))
+        self.code = code
+        self.service_reason = service_reason
+
+
+class UnsupportedUpload(UploadFailed):
+    """The service could not read the file as an image (format, damaged, empty)."""
+
+
+class UploadTooLarge(UploadFailed):
+    """The file or image is larger than the service takes."""
+
+
+class UploadFetchFailed(UploadFailed):
+    """The service could not fetch a URL source."""
+
+
+class InsufficientCredits(ViesusError):
+    """The cost exceeds the remaining credits or the caller's ``max_credits``.
+
+    ``needed`` and ``available`` are ``None`` when unknown (the service's refusal need not
+    carry numbers [assumption]); the message then shows only what is known.
+    """
+
+    def __init__(
+        self, needed: int | None, available: int | None, what: str = "remaining credits"
+    ) -> None:
+        if needed is not None and available is not None:
+            message = f"needs {needed} credits, {what} allow {available}"
+        else:
+            known = [
+                f"{label} {number}"
+                for label, number in (("needs", needed), ("available", available))
+                if number is not None
+            ]
+            message = "not enough credits: " + what + (f" ({', '.join(known)})" if known else "")
+        super().__init__(message)
         self.needed = needed
         self.available = available
 
@@ -126,6 +188,23 @@ class InvalidOption(InvalidInput):
         self.allowed = allowed
 
 
+class UnknownOption(InvalidOption):
+    """An option name this client does not know; ``suggestion`` is the closest valid name."""
+
+    def __init__(self, name: str, suggestion: str | None, valid: list[str]) -> None:
+        hint = (
+            f"did you mean {suggestion}?"
+            if suggestion
+            else "valid names are the fields of EnhanceOptions (" + ", ".join(valid[:8]) + ", ...)"
+        )
+        InvalidInput.__init__(self, f"option {name}", f"unknown option name; {hint}")
+        self.python_name = name
+        self.graphql_name = name
+        self.value = None
+        self.allowed = hint
+        self.suggestion = suggestion
+
+
 class WebhookSignatureError(WebhookVerificationError):
     """The signature header is missing, malformed or matches none of the secrets (HTTP 401)."""
 
@@ -147,7 +226,7 @@ class WebhookLimitReached(LimitExceeded):
             "the number of registered webhooks",
             len(existing),
             maximum,
-            f"delete one first (viesus webhooks remove ID): {listing}",
+            f"delete one first (viesus webhooks delete ID): {listing}",
         )
         self.existing = existing
 

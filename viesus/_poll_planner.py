@@ -20,10 +20,11 @@ own timer pays for that with polls that can only answer QUEUED (measured: 24.5 l
 - **optimism** grows while every first look finds the job done (the pace was underrated, e.g.
   at the start) and shrinks when many first looks are early.
 
-With webhooks delivering, the same prediction plus ``safety_interval`` decides when a job whose
-delivery never came is looked at: the deeper the queue, the later, and with deliveries arriving,
-no polls at all. Pure and synchronous (``now`` is passed in), so it is tested on a modelled
-queue with a fake clock.
+While webhook deliveries arrive, a delivery about a job is a hint (:meth:`PollPlanner.hint`):
+that job is read at once, coalesced with other hinted jobs for at most ``hint_hold`` (the API's
+answer, not the delivery, ends a wait). A job whose delivery never came is looked at when the
+same prediction plus ``safety_interval`` has passed: the deeper the queue, the later. Pure and
+synchronous (``now`` is passed in), so it is tested on a modelled queue with a fake clock.
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ class PollSchedule:
     error_backoff: float = 5.0
     #: A due job waits at most this long for more due jobs to share its request.
     max_hold: float = 6.0
+    #: A job a webhook delivery mentioned waits at most this long for company.
+    hint_hold: float = 1.0
     #: Oldest jobs looked at before any completion has shown the pace.
     probe: int = 16
     #: Completions are counted over this trailing window to measure the pace.
@@ -71,6 +74,7 @@ class PollSchedule:
             safety_interval=self.safety_interval * factor,
             error_backoff=self.error_backoff * factor,
             max_hold=self.max_hold * factor,
+            hint_hold=self.hint_hold * factor,
             rate_window=self.rate_window * factor,
         )
 
@@ -80,6 +84,7 @@ class _Plan:
     seq: int  # creation order (order of the first wait)
     not_before: float  # per-job schedule: no look before this time
     looks: int = 0  # looks that found the job not done
+    hinted: bool = False  # a delivery mentioned it: read at ``not_before``, no prediction
 
 
 # Optimism: the pace is multiplied by this; grows while first looks all hit, shrinks on misses.
@@ -99,11 +104,11 @@ class PollPlanner:
         self,
         schedule: PollSchedule,
         batch_size: int,
-        webhooks_active: Callable[[], bool] = lambda: False,
+        deliveries_arrive: Callable[[float], bool] = lambda now: False,
     ) -> None:
         self.schedule = schedule
         self.batch_size = batch_size
-        self._webhooks_active = webhooks_active
+        self._deliveries_arrive = deliveries_arrive
         self._fresh: dict[str, _Plan] = {}  # never looked at; insertion order = creation order
         self._looked: dict[str, _Plan] = {}  # looked at, not done yet
         self._seq = 0
@@ -128,7 +133,7 @@ class PollPlanner:
             self._busy_since = self._last_first_look = now
             self._frontier, self._frontier_at = float(self._seq), now
         first = self.schedule.interval(0) if delay is None else delay
-        if self._webhooks_active():
+        if delay is None and self._deliveries_arrive(now):
             first = max(first, self.schedule.safety_interval)  # deliveries come first
         self._fresh[job_id] = _Plan(self._seq, now + first)
         self._seq += 1
@@ -137,6 +142,15 @@ class PollPlanner:
         """Nobody waits for the job any more."""
         self._fresh.pop(job_id, None)
         self._looked.pop(job_id, None)
+
+    def hint(self, job_id: str, now: float) -> None:
+        """A delivery mentioned the job: read it now (coalesced for at most ``hint_hold``)."""
+        plan = self._fresh.pop(job_id, None) or self._looked.get(job_id)
+        if plan is None:
+            return
+        plan.hinted = True
+        plan.not_before = now  # its hold runs from the delivery
+        self._looked[job_id] = plan
 
     def done(self, job_id: str, now: float) -> None:
         """The job ended (seen by a poll, a webhook or a create answer)."""
@@ -153,8 +167,9 @@ class PollPlanner:
         if plan is None:
             return
         plan.looks += 1
+        plan.hinted = False
         interval = self.schedule.interval(plan.looks)
-        if self._webhooks_active():
+        if self._deliveries_arrive(now):
             interval = max(interval, self.schedule.safety_interval)
         plan.not_before = now + interval
         self._looked[job_id] = plan
@@ -215,9 +230,12 @@ class PollPlanner:
         due: list[tuple[float, str]] = []  # (since when due, job id)
         upcoming: list[float] = []  # when jobs not due yet become due
         for job_id, plan in self._looked.items():
-            at = max(plan.not_before, self._predicted(plan.seq, pace))
+            if plan.hinted:
+                at = plan.not_before
+            else:
+                at = max(plan.not_before, self._predicted(plan.seq, pace, now))
             if at <= now:
-                due.append((at, job_id))
+                due.append((at + self._hold(plan), job_id))
             else:
                 upcoming.append(at)
         # Fresh jobs become due in creation order (their predictions grow with the sequence),
@@ -227,17 +245,17 @@ class PollPlanner:
         for index, (job_id, plan) in enumerate(self._fresh.items()):
             if pace is None and index >= probes:
                 break  # the pace is unknown: only the oldest few are looked at
-            predicted = self._predicted(plan.seq, pace)
+            predicted = self._predicted(plan.seq, pace, now)
             if index == 0:
                 # The oldest unseen job is looked at at least every ``cap``: a pace that was
                 # underrated would otherwise never be corrected (no looks, no news).
                 every = self.schedule.cap
-                if self._webhooks_active():
+                if self._deliveries_arrive(now):
                     every = self.schedule.safety_interval
                 predicted = min(predicted, self._last_first_look + every)
             at = max(plan.not_before, predicted)
             if at <= now:
-                due.append((at, job_id))
+                due.append((at + self.schedule.max_hold, job_id))
             else:
                 upcoming.append(at)
             if predicted > horizon or len(due) >= self.batch_size:
@@ -246,26 +264,34 @@ class PollPlanner:
         if not due:
             return [], upcoming[0] if upcoming else INFINITY
         due.sort()
-        deadline = due[0][0] + self.schedule.max_hold  # the oldest due job waits no longer
+        deadline = due[0][0]  # no due job waits longer than its hold
         missing = self.batch_size - len(due)
-        if missing <= 0 or now >= deadline or not upcoming or upcoming[0] > deadline:
+        # More deliveries may come at any time: a hinted job always waits out its (short) hold.
+        hinted = any(job_id in self._looked and self._looked[job_id].hinted for _, job_id in due)
+        nothing_coming = not hinted and (not upcoming or upcoming[0] > deadline)
+        if missing <= 0 or now >= deadline or nothing_coming:
             batch = [job_id for _, job_id in due[: self.batch_size]]
             if any(job_id in self._fresh for job_id in batch):
                 self._last_first_look = now
             return batch, now
         # Wake when the batch is full, when the oldest has waited enough, or when the last job
         # known to come before that has come (the scan above reaches beyond the horizon).
-        last_before_deadline = max(at for at in upcoming if at <= deadline)
         fills_at = upcoming[missing - 1] if len(upcoming) >= missing else INFINITY
+        if hinted:
+            return [], min(fills_at, deadline)
+        last_before_deadline = max(at for at in upcoming if at <= deadline)
         return [], min(fills_at, last_before_deadline)
 
-    def _predicted(self, seq: int, pace: float | None) -> float:
+    def _hold(self, plan: _Plan) -> float:
+        return self.schedule.hint_hold if plan.hinted else self.schedule.max_hold
+
+    def _predicted(self, seq: int, pace: float | None, now: float) -> float:
         """When the frontier passes job ``seq`` (plus the safety interval with webhooks)."""
         if pace is None:
             return -INFINITY  # no prediction: the per-job schedule (and the probe) decide
         ahead = seq - self._frontier + 1
         at = self._frontier_at + ahead / (pace * self.optimism)
-        if self._webhooks_active():
+        if self._deliveries_arrive(now):
             at += self.schedule.safety_interval
         return at
 

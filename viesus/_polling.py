@@ -5,8 +5,19 @@ the VIESUS docs' example: every 3 s). Here all waits share one loop: each tick s
 query for up to ``batch_size`` jobs, and only for jobs that can have finished: the service works
 through jobs roughly in creation order, so :class:`~viesus._poll_planner.PollPlanner` looks at
 the head of the queue at the observed pace and leaves the tail alone (the deeper the queue, the
-fewer looks per job). When webhooks deliver results, a job is looked at only when its delivery
-is overdue (the safety net).
+fewer looks per job).
+
+Webhooks are hints, the API is the truth: a delivery about a job (:meth:`Poller.hint`) makes
+that job due *now*, so the next tick reads it, batched with every other due job; the
+delivery's payload itself never ends a wait (a signed ``FINISHED`` without ``fullUrl``, or an
+``ERROR`` for a job that then finishes, must not fail a paid item). Only while deliveries
+actually arrive (one in the last ``safety_interval``) do new looks slow to the safety
+interval; a receiver that hears nothing changes nothing. A job reads as final when it is
+``ERROR``, or ``FINISHED`` *with* a download URL; ``FINISHED`` without one is read again.
+
+Closing (:meth:`Poller.aclose`) ends every pending wait with ``ClientClosed`` (a
+``ViesusError``), never with a ``CancelledError`` in a task nobody cancelled, and lets the
+closing caller's own cancellation through.
 
 Two timeouts stay apart: the per-request HTTP timeout lives in the transport; the overall wait
 deadline lives here and ends in :class:`~viesus._errors.WaitTimeout` carrying the job id.
@@ -22,8 +33,8 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from viesus._errors import AuthenticationError, GraphQLRequestError, WaitTimeout
-from viesus._jobs import Job
+from viesus._errors import AuthenticationError, ClientClosed, GraphQLRequestError, WaitTimeout
+from viesus._jobs import ERROR, FINISHED, Job
 from viesus._poll_planner import PollPlanner, PollSchedule
 
 log = logging.getLogger("viesus._polling")
@@ -31,18 +42,25 @@ log = logging.getLogger("viesus._polling")
 # Per job id: the job as read, an error for that alias alone, or None (no such job).
 FetchResult = dict[str, Job | BaseException | None]
 FetchBatch = Callable[[list[str]], Awaitable[FetchResult]]
-# Finished jobs reported before anybody waited for them, remembered for a later wait.
-EARLY_RESULTS = 10_000
+# Jobs a delivery mentioned before anybody waited for them (a delivery can beat the create
+# answer): their first look is immediate. Bounded, oldest forgotten first.
+EARLY_HINTS = 10_000
 
 
-__all__ = ["FetchBatch", "FetchResult", "PollSchedule", "Poller"]
+__all__ = ["FetchBatch", "FetchResult", "PollSchedule", "Poller", "is_final"]
 
 
 @dataclass
 class _Entry:
     job_id: str
     last: Job | None = None
+    hints: int = 0  # deliveries about this job; one arriving mid-read asks for another read
     waiters: list[asyncio.Future[Job]] = field(default_factory=list)
+
+
+def is_final(job: Job) -> bool:
+    """ERROR, or FINISHED with the result's URL: what a wait may end on."""
+    return job.status == ERROR or (job.status == FINISHED and bool(job.full_url))
 
 
 class Poller:
@@ -54,17 +72,19 @@ class Poller:
         *,
         batch_size: int = 50,
         schedule: PollSchedule | None = None,
-        webhooks_active: Callable[[], bool] = lambda: False,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         self._fetch = fetch
-        self._planner = PollPlanner(schedule or PollSchedule(), batch_size, webhooks_active)
+        self._planner = PollPlanner(
+            schedule or PollSchedule(), batch_size, deliveries_arrive=self._deliveries_arrive
+        )
         self._entries: dict[str, _Entry] = {}
-        self._early: OrderedDict[str, Job] = OrderedDict()
+        self._early_hints: OrderedDict[str, None] = OrderedDict()
+        self._last_delivery: float | None = None
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self.requests_sent = 0  # for logs; tests and benchmarks count at the server
+        self._closed = False
 
     @property
     def schedule(self) -> PollSchedule:
@@ -85,16 +105,19 @@ class Poller:
     async def wait(
         self, job_id: str, *, timeout: float | None = None, delay: float | None = None
     ) -> Job:
-        """The job once FINISHED or ERROR. ``delay``: seconds until the first look."""
-        early = self._early.pop(job_id, None)
-        if early is not None:
-            return early  # a webhook told us before anyone waited
+        """The job once final (see :func:`is_final`). ``delay``: seconds until the first look."""
+        if self._closed:
+            raise ClientClosed(f"the client is closed; cannot wait for job {job_id}")
         loop = asyncio.get_running_loop()
         entry = self._entries.get(job_id)
         if entry is None:
             entry = _Entry(job_id=job_id)
             self._entries[job_id] = entry
-            self._planner.add(job_id, loop.time(), delay)
+            now = loop.time()
+            self._planner.add(job_id, now, delay)
+            if job_id in self._early_hints:
+                del self._early_hints[job_id]
+                self._planner.hint(job_id, now)  # a delivery already said something: read it
         future: asyncio.Future[Job] = loop.create_future()
         entry.waiters.append(future)
         self._ensure_running()
@@ -114,37 +137,54 @@ class Poller:
                 del self._entries[job_id]
                 self._planner.discard(job_id)
 
-    def resolve(self, job: Job) -> bool:
-        """Feed a job state seen elsewhere (a webhook, a create answer); True if it woke waits."""
-        entry = self._entries.get(job.id)
+    def hint(self, job_id: str) -> None:
+        """A webhook delivery mentioned ``job_id``: read it at the next tick, with other due jobs.
+
+        The delivery's content is not used: only the API's answer ends a wait.
+        """
+        now = asyncio.get_running_loop().time()
+        self.note_delivery()
+        entry = self._entries.get(job_id)
         if entry is None:
-            if job.done:  # e.g. a delivery that beat the create answer: keep it for the wait
-                self._early[job.id] = job
-                while len(self._early) > EARLY_RESULTS:
-                    self._early.popitem(last=False)
-            return False
-        entry.last = job
-        if not job.done:
-            return False
-        self._finish(entry, job)
-        return True
+            self._early_hints[job_id] = None
+            self._early_hints.move_to_end(job_id)
+            while len(self._early_hints) > EARLY_HINTS:
+                self._early_hints.popitem(last=False)
+            return
+        entry.hints += 1
+        self._planner.hint(job_id, now)
+        self._wakeup.set()
+
+    def note_delivery(self) -> None:
+        """A verified delivery arrived (about any job or upload): deliveries do flow."""
+        self._last_delivery = asyncio.get_running_loop().time()
+
+    def _deliveries_arrive(self, now: float) -> bool:
+        last = self._last_delivery
+        return last is not None and now - last < self.schedule.safety_interval
 
     @property
     def pending(self) -> int:
         return len(self._entries)
 
     async def aclose(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        """End every pending wait with ``ClientClosed`` and stop polling.
+
+        Waiters get an error, not a cancellation (their tasks were not cancelled by anyone);
+        if the caller of ``aclose`` is cancelled meanwhile, that cancellation propagates.
+        """
+        self._closed = True
         for entry in list(self._entries.values()):
-            for waiter in entry.waiters:
-                if not waiter.done():
-                    waiter.cancel()
-            self._planner.discard(entry.job_id)
+            self._finish(
+                entry, ClientClosed(f"the client was closed while waiting for job {entry.job_id}")
+            )
         self._entries.clear()
+        task, self._task = self._task, None
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.wait([task])  # raises only the caller's own CancelledError
+        if task is not None and task.done() and not task.cancelled():
+            task.exception()  # retrieved: a crashed loop must not warn at garbage collection
 
     def _ensure_running(self) -> None:
         if self._task is None or self._task.done():
@@ -182,8 +222,8 @@ class Poller:
 
     async def _poll(self, batch: list[_Entry]) -> None:
         ids = [e.job_id for e in batch]
+        hints_before = {e.job_id: e.hints for e in batch}
         first_looks = sum(1 for job_id in ids if self._planner.is_fresh(job_id))
-        self.requests_sent += 1
         loop = asyncio.get_running_loop()
         try:
             results = await self._fetch(ids)
@@ -199,18 +239,22 @@ class Poller:
         early = 0
         for entry in batch:
             if self._entries.get(entry.job_id) is not entry:
-                continue  # resolved meanwhile (webhook) or abandoned
+                continue  # abandoned meanwhile
             result = results.get(entry.job_id)
             if isinstance(result, BaseException):
                 self._finish(entry, result)
             elif result is None:
                 missing = GraphQLRequestError(f"job {entry.job_id} not found", code="NOT_FOUND")
                 self._finish(entry, missing)
-            elif result.done:
+            elif is_final(result):
                 entry.last = result
                 self._finish(entry, result)
             else:
+                if result.status == FINISHED:
+                    log.info("job %s is FINISHED without a download URL; reading again", result.id)
                 entry.last = result
                 early += self._planner.is_fresh(entry.job_id)
                 self._planner.not_done(entry.job_id, now)
+                if entry.hints != hints_before[entry.job_id]:
+                    self._planner.hint(entry.job_id, now)  # a delivery came during this read
         self._planner.polled(first_looks, early)

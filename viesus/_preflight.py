@@ -9,6 +9,9 @@ schema change reaches them by regenerating, and from the documented AI upscaling
 from __future__ import annotations
 
 import math
+import os
+import struct
+import tempfile
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -27,13 +30,15 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_ENHANCEMENT_CREDITS",
+    "MAX_INPUT_PIXELS",
     "MAX_UPSCALE_FACTOR",
     "MAX_UPSCALE_INPUT_SIDE",
     "MAX_UPSCALE_OUTPUT_SIDE",
     "ImageHeader",
     "check_budget",
     "check_limits",
-    "estimate_batch",
+    "check_output_folder",
+    "check_sources",
     "estimate_credits",
     "read_image_header",
     "validate_options",
@@ -44,6 +49,13 @@ __all__ = [
 MAX_UPSCALE_INPUT_SIDE: Final = 3000
 MAX_UPSCALE_FACTOR: Final = 4
 MAX_UPSCALE_OUTPUT_SIDE: Final = 11996
+
+# Any image larger than this many pixels is refused, upscaled or not. [assumption] The service
+# documents no pixel or file-size limit; this is Pillow's decompression-bomb threshold
+# (2 x Image.MAX_IMAGE_PIXELS = 2 x 89,478,485), the size at which the library that reads the
+# image here refuses to decode it, and far above the largest upscaling output (11,996 px a side,
+# 144 MP). Stated as a number so that a caller's changed Pillow setting does not move it.
+MAX_INPUT_PIXELS: Final = 178_956_970
 
 # An input with no option set still gets the default (colour) enhancement: 1 credit. An
 # assumption (the docs do not price an empty input), shared with the emulator.
@@ -62,6 +74,9 @@ _SUPPORTED_FORMATS: Final = {
     "WEBP": ("image/webp", "webp"),
 }
 _PDF_MAGIC: Final = b"%PDF-"
+_PNG_MAGIC: Final = b"\x89PNG\r\n\x1a\n"
+_ORIENTATION_TAG: Final = 0x0112
+_MAX_PNG_CHUNKS: Final = 10_000  # a chunk walk ends here even on a hostile file
 
 
 @dataclass(frozen=True)
@@ -128,9 +143,9 @@ def _read_raster_header(stream: IO[bytes], path: Path) -> ImageHeader:
             except Image.DecompressionBombError:
                 image = _open_without_bomb_check(stream, formats)
         with image:
-            size = image.size
+            size = _stored_size(image)
             fmt = image.format or ""
-            orientation = _orientation(image)
+            orientation = _orientation(image, stream)
     except (UnidentifiedImageError, SyntaxError, ValueError, OSError, EOFError):
         raise InvalidInput(str(path), unsupported) from None
     if fmt not in _SUPPORTED_FORMATS:
@@ -140,6 +155,17 @@ def _read_raster_header(stream: IO[bytes], path: Path) -> ImageHeader:
     if width <= 0 or height <= 0:
         raise InvalidInput(str(path), f"header says {width}x{height} pixels; the file is damaged")
     return ImageHeader(fmt, mimetype, extension, width, height, orientation)
+
+
+def _stored_size(image: ImageFile.ImageFile) -> tuple[int, int]:
+    """Width and height as stored. Pillow reports a TIFF whose EXIF orientation is 5-8 with
+    the sides already swapped (it transposes on load); the TIFF tags hold the stored ones."""
+    tags = getattr(image, "tag_v2", None)
+    if image.format == "TIFF" and tags is not None:
+        width, height = tags.get(256), tags.get(257)
+        if isinstance(width, int) and isinstance(height, int):
+            return width, height
+    return image.size
 
 
 def _open_without_bomb_check(stream: IO[bytes], formats: tuple[str, ...]) -> ImageFile.ImageFile:
@@ -157,13 +183,41 @@ def _open_without_bomb_check(stream: IO[bytes], formats: tuple[str, ...]) -> Ima
     raise UnidentifiedImageError("no plugin accepts the header")
 
 
-def _orientation(image: Image.Image) -> int:
-    """EXIF orientation (1 when absent or unreadable); reading it does not decode pixels."""
+def _orientation(image: Image.Image, stream: IO[bytes]) -> int:
+    """EXIF orientation (1 when absent or unreadable), read without decoding any pixel.
+
+    For PNG, Pillow's ``getexif()`` loads, i.e. decodes, the whole image to reach an ``eXIf``
+    chunk stored after the pixel data (+125 MB peak for a 97 MB PNG), so PNG chunks are walked
+    here instead, seeking over the pixel data. The other formats keep EXIF in their header.
+    """
     try:
-        value = image.getexif().get(0x0112, 1)
+        if image.format == "PNG":
+            return _png_orientation(stream)
+        value = image.getexif().get(_ORIENTATION_TAG, 1)
     except Exception:  # a broken EXIF block must not make a readable image unusable
         return 1
     return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def _png_orientation(stream: IO[bytes]) -> int:
+    """Orientation from the PNG's ``eXIf`` chunk, wherever it is; pixel data is skipped."""
+    from PIL import Image
+
+    stream.seek(len(_PNG_MAGIC))
+    for _ in range(_MAX_PNG_CHUNKS):
+        head = stream.read(8)
+        if len(head) < 8:
+            return 1
+        length, kind = struct.unpack(">I4s", head)
+        if kind == b"eXIf":
+            exif = Image.Exif()
+            exif.load(stream.read(length))
+            value = exif.get(_ORIENTATION_TAG, 1)
+            return value if isinstance(value, int) and 1 <= value <= 8 else 1
+        if kind == b"IEND":
+            return 1
+        stream.seek(length + 4, os.SEEK_CUR)  # data + CRC
+    return 1
 
 
 def validate_options(options: EnhancedImageInput) -> None:
@@ -222,10 +276,12 @@ def _value_at(options: EnhancedImageInput, python_name: str) -> Any:
 
 
 def check_limits(source: str, header: ImageHeader, options: EnhancedImageInput) -> None:
-    """Reject AI upscaling the service would refuse [docs], before anything is uploaded.
+    """Reject an image the service would refuse, before anything is uploaded.
 
-    Three rules: input at most 3,000 px wide or high; enlargement at most 4x; output at most
-    11,996 px wide or high. The output of ``upscalingFactor`` is the input times 2 or 4; with
+    Any image over ``MAX_INPUT_PIXELS`` pixels is refused, upscaled or not [assumption: see
+    ``MAX_INPUT_PIXELS``]. For AI upscaling [docs], three rules: input
+    at most 3,000 px wide or high; enlargement at most 4x; output at most 11,996 px wide or
+    high. The output of ``upscalingFactor`` is the input times 2 or 4; with
     ``upscalingCustomWidth`` the width is given and the height follows proportionally (rounded).
     When both are set, both must pass. ``upscalingCustomDPI`` alone cannot be checked (the
     enlargement depends on a print size the API does not take) and is left to the service, as
@@ -236,9 +292,23 @@ def check_limits(source: str, header: ImageHeader, options: EnhancedImageInput) 
         return
     factor_name = _value_at(options, "upscaling_factor")
     custom_width = _value_at(options, "upscaling_custom_width")
-    if factor_name is None and custom_width is None:
-        return
-    width, height = header.width, header.height
+    if factor_name is not None or custom_width is not None:
+        _check_upscaling(source, header.width, header.height, factor_name, custom_width)
+    pixels = header.width * header.height
+    if pixels > MAX_INPUT_PIXELS:
+        raise LimitExceeded(
+            source,
+            f"the pixel count ({header.width} x {header.height})",
+            pixels,
+            MAX_INPUT_PIXELS,
+            "resize it; [assumption] the service documents no pixel limit, this one is "
+            "Pillow's decompression-bomb threshold",
+        )
+
+
+def _check_upscaling(
+    source: str, width: int, height: int, factor_name: Any, custom_width: Any
+) -> None:
     longest = max(width, height)
     if longest > MAX_UPSCALE_INPUT_SIDE:
         raise LimitExceeded(
@@ -315,11 +385,6 @@ def estimate_credits(options: EnhancedImageInput) -> int:
     return cost or DEFAULT_ENHANCEMENT_CREDITS
 
 
-def estimate_batch(options: Iterable[EnhancedImageInput]) -> int:
-    """Total credits of a batch: one enhancement per item, each priced by ``estimate_credits``."""
-    return sum(estimate_credits(item) for item in options)
-
-
 def check_budget(total: int, max_credits: int | None = None, remaining: int | None = None) -> None:
     """Refuse a batch costing ``total`` credits over the caller's cap or the account's balance.
 
@@ -330,3 +395,70 @@ def check_budget(total: int, max_credits: int | None = None, remaining: int | No
         raise InsufficientCredits(total, max_credits, "max_credits")
     if remaining is not None and total > remaining:
         raise InsufficientCredits(total, remaining, "the remaining credits this period")
+
+
+def check_sources(sources: object) -> list[str | Path]:
+    """The sources as a list, each a path or URL; ``InvalidInput`` naming a bad one.
+
+    ``None`` or a number in a list used to reach ``Path()`` and raise ``TypeError`` mid-batch.
+    A single string is refused too: iterating it would enhance one "file" per character.
+    """
+    if isinstance(sources, str | Path | bytes):
+        raise InvalidInput(
+            "sources",
+            "one path was given where a list is expected; pass [path], or use enhance() "
+            "for a single source",
+        )
+    if not isinstance(sources, Iterable):
+        raise InvalidInput("sources", f"a {type(sources).__name__} is not a list of paths or URLs")
+    checked: list[str | Path] = []
+    for index, source in enumerate(sources):
+        if not isinstance(source, str | os.PathLike) or isinstance(source, bytes):
+            raise InvalidInput(
+                f"sources[{index}]",
+                f"a {type(source).__name__} is not a file path or an http(s) URL",
+            )
+        if isinstance(source, str) and not source.strip():
+            raise InvalidInput(f"sources[{index}]", "an empty string is not a file path or URL")
+        checked.append(source if isinstance(source, str) else Path(source))
+    return checked
+
+
+def check_output_folder(folder: Path) -> None:
+    """Make sure results can be written to ``folder`` (created if missing) before paying.
+
+    A probe file is created and removed: the only test that covers permissions, read-only
+    file systems and a full disk alike. ``InvalidInput`` names the folder and the fix.
+    """
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise InvalidInput(str(folder), _not_a_folder(folder)) from None
+    except NotADirectoryError:
+        raise InvalidInput(str(folder), _not_a_folder(folder)) from None
+    except PermissionError:
+        raise InvalidInput(
+            str(folder), "permission denied creating the output folder; choose another"
+        ) from None
+    except OSError as exc:
+        raise InvalidInput(
+            str(folder), f"the output folder cannot be created ({exc.strerror})"
+        ) from None
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".viesus-write-check-"):
+            pass
+    except PermissionError:
+        raise InvalidInput(
+            str(folder), "no permission to write in the output folder; choose another"
+        ) from None
+    except OSError as exc:
+        raise InvalidInput(
+            str(folder), f"results cannot be written to the output folder ({exc.strerror})"
+        ) from None
+
+
+def _not_a_folder(folder: Path) -> str:
+    blocking = next((p for p in (folder, *folder.parents) if p.exists()), folder)
+    if blocking == folder:
+        return "is a file, not a folder; choose an output folder"
+    return f"{blocking} is a file, not a folder; choose another output folder"

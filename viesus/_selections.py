@@ -48,6 +48,7 @@ def upload_selection(field: UploadFields) -> UploadFields:
         UploadFields.started_at,
         UploadFields.finished_at,
         UploadFields.duration,
+        UploadFields.metadata,
     )
 
 

@@ -25,6 +25,7 @@ from viesus._errors import ServerError, ViesusError
 from viesus._redact import redact_url
 from viesus._retries import RetryPolicy
 from viesus._selections import upload_selection
+from viesus._upload_errors import error_of_failed_upload, error_of_refused_put, typed_upload_error
 from viesus_client import ViesusApiClient
 from viesus_client.base_operation import GraphQLField
 from viesus_client.custom_fields import SignedUploadUrlFields, UploadFields
@@ -127,10 +128,7 @@ async def put_file(http: httpx.AsyncClient, url: str, item: LocalFile, policy: R
             if response.status_code < 300:
                 return
             if response.status_code < 500 and response.status_code != 429:
-                raise ServerError(
-                    f"{item.path}: the signed upload was refused (HTTP {response.status_code})",
-                    response.status_code,
-                )
+                raise error_of_refused_put(str(item.path), response.status_code, response.content)
             reason = f"HTTP {response.status_code}"
         log.info(
             "retry %d of %d for PUT %s after %s", attempt + 1, attempts - 1, item.path.name, reason
@@ -177,7 +175,9 @@ async def _with_reasks(
 
 def _as_upload(outcome: Outcome, source: str) -> UploadResult:
     if outcome.data is None:
-        return UploadResult(error=outcome.error or ServerError(f"{source}: upload answer lost"))
+        if outcome.error is not None:
+            return UploadResult(error=typed_upload_error(source, outcome.error))
+        return UploadResult(error=ServerError(f"{source}: upload answer lost"))
     try:
         upload = UploadModel.model_validate(outcome.data)
     except ValidationError:
@@ -194,6 +194,6 @@ def _as_upload(outcome: Outcome, source: str) -> UploadResult:
         return UploadResult(
             upload_id=upload.id,
             upload=upload,
-            error=ServerError(f"{source}: the service could not read the upload (UPLOAD_FAILED)"),
+            error=error_of_failed_upload(source, outcome.data),
         )
     return UploadResult(upload_id=upload.id, upload=upload)

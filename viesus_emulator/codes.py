@@ -30,7 +30,9 @@ UPLOAD_NOT_READY: Final = "UPLOAD_NOT_READY"  # enhancing an upload that is not 
 UPLOAD_NOT_RECEIVED: Final = "UPLOAD_NOT_RECEIVED"  # completeSignedUpload before the PUT
 INSUFFICIENT_CREDITS: Final = "INSUFFICIENT_CREDITS"  # cost > remaining - reserved
 LIMIT_EXCEEDED: Final = "LIMIT_EXCEEDED"  # a sixth webhook
-UNSUPPORTED_FORMAT: Final = "UNSUPPORTED_FORMAT"  # analyzePdf (PDFs are not emulated yet)
+UNSUPPORTED_FORMAT: Final = "UNSUPPORTED_FORMAT"  # analyzePdf on an upload that is no PDF
+PDF_ANALYSIS_RUNNING: Final = "PDF_ANALYSIS_RUNNING"  # analyzePdf while METADATA_ANALYZING
+PDF_NOT_ANALYZED: Final = "PDF_NOT_ANALYZED"  # createEnhancedImage before a successful analysis
 
 # --- EnhancedImage.errorCode (job ended ERROR, never charged) ---------------------------------
 # Engine codes pass through unchanged: UNSUPPORTED_FORMAT, CORRUPT_INPUT, IMAGE_TOO_LARGE,
@@ -44,6 +46,17 @@ FETCH_FAILED: Final = "FETCH_FAILED"  # URL not reachable, non-2xx answer, timeo
 FILE_TOO_LARGE: Final = "FILE_TOO_LARGE"  # more than max_upload_bytes
 EMPTY_FILE: Final = "EMPTY_FILE"  # zero bytes
 # ... plus the engine's probe codes UNSUPPORTED_FORMAT, CORRUPT_INPUT, IMAGE_TOO_LARGE.
+
+# --- Upload.metadata.error.code of a PDF (subStatus METADATA_ANALYZED_FAILED) -----------------
+# (also EnhancedImage.errorCode when the PDF cannot be rewritten at job time)
+PDF_DAMAGED: Final = "PDF_DAMAGED"  # qpdf cannot read it, or an image stream is broken
+PDF_ENCRYPTED: Final = "PDF_ENCRYPTED"  # encrypted (with or without a user password)
+PDF_NO_IMAGES: Final = "PDF_NO_IMAGES"  # no image XObject drawn on any page
+PDF_TOO_MANY_PAGES: Final = "PDF_TOO_MANY_PAGES"  # more than PdfLimits.max_pages
+PDF_TOO_MANY_IMAGES: Final = "PDF_TOO_MANY_IMAGES"  # more than PdfLimits.max_images
+PDF_IMAGE_TOO_LARGE: Final = "PDF_IMAGE_TOO_LARGE"  # an image (or all) above the pixel limits
+PDF_ANALYSIS_TIMEOUT: Final = "PDF_ANALYSIS_TIMEOUT"  # longer than PdfLimits.analysis_seconds
+PDF_PROCESSING_TIMEOUT: Final = "PDF_PROCESSING_TIMEOUT"  # job: longer than PdfLimits.job_seconds
 
 
 def graphql_error(code: str, message: str, **extensions: Any) -> GraphQLError:

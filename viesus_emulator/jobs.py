@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from viesus_emulator import codes
+from viesus_emulator import codes, pdf_jobs
 from viesus_emulator.pricing import cost_of
 from viesus_emulator.state import EmulatorState
 from viesus_emulator.store import UPLOAD_FINISHED, JobRecord, new_id, utcnow
@@ -38,10 +38,14 @@ def create_job(
             f"the upload is {upload.status}; only UPLOAD_FINISHED uploads can be enhanced",
             id=upload_id,
         )
-    cost = cost_of(params)
     now = utcnow()
-    assert upload.info is not None
-    violation = upscaling_violation(upload.info, params)
+    if upload.pdf is not None:
+        cost = pdf_jobs.admit(upload, params)  # the analysed estimate; refuses unanalysed PDFs
+        violation = None  # images beyond the upscaling limits are not upscaling-eligible
+    else:
+        cost = cost_of(params)
+        assert upload.info is not None
+        violation = upscaling_violation(upload.info, params)
     if violation is None and not state.ledger.reserve(cost, now):
         available = state.ledger.available(now)
         raise codes.graphql_error(

@@ -11,7 +11,7 @@ from typing import Any
 from ariadne import MutationType, ObjectType, QueryType
 from graphql import GraphQLResolveInfo
 
-from viesus_emulator import codes, jobs, uploads
+from viesus_emulator import codes, jobs, pdf_analysis, uploads
 from viesus_emulator.state import EmulatorState
 from viesus_emulator.store import UploadRecord, WebhookRecord, new_id, utcnow
 from viesus_emulator.validation import is_http_url
@@ -103,11 +103,8 @@ async def resolve_complete_signed_upload(
 
 @mutation.field("analyzePdf")
 def resolve_analyze_pdf(_: None, info: GraphQLResolveInfo, uploadId: str) -> dict[str, Any]:
-    if uploadId not in _state(info).store.uploads:
-        raise codes.graphql_error(codes.NOT_FOUND, "no upload with this id", id=uploadId)
-    raise codes.graphql_error(
-        codes.UNSUPPORTED_FORMAT, "PDF analysis is not supported by the emulator yet"
-    )
+    state = _state(info)
+    return _upload(state, pdf_analysis.request_analysis(state, uploadId))
 
 
 @mutation.field("createEnhancedImage")

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from viesus_emulator.engine import ImageInfo
+from viesus_emulator.pdf_records import PdfRecord
 
 UPLOAD_PENDING = "UPLOAD_PENDING"
 UPLOAD_FINISHED = "UPLOAD_FINISHED"
@@ -62,6 +63,8 @@ class UploadRecord:
     #: Why the upload failed: {"code": ..., "message": ...}; shown as metadata.error.
     error: dict[str, str] | None = None
     job_ids: list[str] = field(default_factory=list)
+    #: A PDF's analysis state and result (``pdf_analysis``); None for images.
+    pdf: PdfRecord | None = None
 
     @property
     def duration_ms(self) -> int | None:

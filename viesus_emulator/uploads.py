@@ -15,7 +15,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from viesus_emulator import codes
+from viesus_emulator import codes, pdf_analysis
 from viesus_emulator.files import (
     StoreError,
     fetch_to_file,
@@ -198,6 +198,10 @@ async def complete_signed(state: EmulatorState, upload_id: str) -> UploadRecord:
 
 async def _finish(state: EmulatorState, upload: UploadRecord, path: Path) -> None:
     """Probe the stored bytes and end the upload FINISHED or FAILED (one webhook event)."""
+    if path.stat().st_size > 0 and await pdf_analysis.is_pdf(path):
+        pdf_analysis.accept(state, upload, path)  # FINISHED, analysis queued
+        _notify(state, upload)
+        return
     try:
         info = await probe_file(path)
     except StoreError as exc:

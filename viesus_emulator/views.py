@@ -21,10 +21,12 @@ def upload_view(upload: UploadRecord, signer: UrlSigner, ttl: float) -> dict[str
     if upload.path is not None and upload.filename is not None:
         url = signer.sign("GET", ["files", "uploads", upload.id, upload.filename], ttl)
     metadata = {"error": dict(upload.error)} if upload.error else None
+    if upload.pdf is not None:  # a PDF: analysis results or its error (pdf_analysis)
+        metadata = upload.pdf.metadata
     return {
         "id": upload.id,
         "status": upload.status,
-        "subStatus": None,
+        "subStatus": upload.pdf.sub_status if upload.pdf is not None else None,
         "filesize": upload.filesize,
         "mimetype": upload.mimetype,
         "extension": upload.extension,

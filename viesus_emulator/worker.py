@@ -16,10 +16,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from viesus_emulator import codes
+from viesus_emulator import codes, pdf_jobs
 from viesus_emulator.engine import EngineError, EngineResult, enhance, processing_seconds
 from viesus_emulator.files import StoreError, enhanced_filename, fetch_bytes
-from viesus_emulator.store import ERROR, FINISHED, QUEUED, JobRecord, utcnow
+from viesus_emulator.pdf_analysis import PdfAnalyses
+from viesus_emulator.pdf_records import PdfProblem
+from viesus_emulator.store import ERROR, FINISHED, QUEUED, JobRecord, UploadRecord, utcnow
 from viesus_emulator.views import job_view
 from viesus_emulator.webhooks import ENHANCED_IMAGE_EVENT
 
@@ -43,6 +45,8 @@ class WorkerPool:
         self._tasks: list[asyncio.Task[None]] = []
         self._executor: ThreadPoolExecutor | None = None
         self._busy = 0
+        #: PDF analyses have a queue of their own, started, drained and closed with this one.
+        self.pdf = PdfAnalyses(state)
 
     def start(self) -> None:
         count = self._state.config.workers
@@ -50,6 +54,7 @@ class WorkerPool:
         self._tasks = [
             asyncio.create_task(self._run(), name=f"viesus-worker-{n}") for n in range(count)
         ]
+        self.pdf.start()
 
     def submit(self, job: JobRecord) -> None:
         self._queue.put_nowait(job)
@@ -68,10 +73,12 @@ class WorkerPool:
         return self._busy
 
     async def drain(self) -> None:
-        """Wait until every submitted job has ended."""
+        """Wait until every submitted job and PDF analysis has ended."""
+        await self.pdf.drain()
         await self._queue.join()
 
     async def aclose(self) -> None:
+        await self.pdf.aclose()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -100,6 +107,9 @@ class WorkerPool:
         state = self._state
         started = time.monotonic()
         upload = state.store.uploads[job.upload_id]
+        if upload.pdf is not None:
+            await self._process_pdf(job, upload, started)
+            return
         assert upload.info is not None
         assert upload.path is not None
         try:
@@ -123,6 +133,34 @@ class WorkerPool:
         job.result_path = path
         job.result_mimetype = result.mimetype
         job.width, job.height = result.width, result.height
+        self._end(job, started=started)
+
+    async def _process_pdf(self, job: JobRecord, upload: UploadRecord, started: float) -> None:
+        """A PDF job: every eligible embedded image through the same engine (``pdf_jobs``)."""
+        state = self._state
+        try:
+            modelled = pdf_jobs.modelled(upload, job.params) * state.config.time_scale
+            try:
+                path, _ = await pdf_jobs.run(
+                    self._executor,
+                    state.results_dir,
+                    job,
+                    upload,
+                    state.config.seed,
+                    self.pdf.limits.job_seconds,
+                )
+            except (PdfProblem, EngineError) as exc:
+                raise JobFailed(exc.code, exc.message) from exc
+            remaining = modelled - (time.monotonic() - started)
+            if remaining > 0:
+                await asyncio.sleep(remaining)
+            if state.injector.job_fails(state.faults):
+                state.stats.record_fault("job_error")
+                raise JobFailed(codes.PROCESSING_FAILED, "injected processing failure")
+        except JobFailed as exc:
+            self._end(job, error=exc, started=started)
+            return
+        job.result_path = path
         self._end(job, started=started)
 
     async def _background(self, params: dict[str, Any]) -> bytes | None:

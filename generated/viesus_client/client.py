@@ -188,6 +188,7 @@ class ViesusApiClient(AsyncBaseClient):
               startedAt
               finishedAt
               duration
+              metadata
             }
             """)
         variables: dict[str, object] = {"input": input}
@@ -244,6 +245,7 @@ class ViesusApiClient(AsyncBaseClient):
               startedAt
               finishedAt
               duration
+              metadata
             }
             """)
         variables: dict[str, object] = {"uploadId": upload_id}
@@ -291,6 +293,7 @@ class ViesusApiClient(AsyncBaseClient):
               startedAt
               finishedAt
               duration
+              metadata
             }
             """)
         variables: dict[str, object] = {"id": id}

@@ -2,7 +2,7 @@
 # Source: queries
 
 from datetime import datetime
-from typing import Optional
+from typing import Any, Optional
 
 from pydantic import Field
 
@@ -41,6 +41,7 @@ class UploadFields(BaseModel):
     started_at: Optional[datetime] = Field(alias="startedAt")
     finished_at: Optional[datetime] = Field(alias="finishedAt")
     duration: Optional[int]
+    metadata: Optional[Any]
 
 
 class WebhookFields(BaseModel):

@@ -55,11 +55,11 @@ def simulate(
 ) -> Outcome:
     """Run the planner until every job is seen done; ``latency``: seconds per poll request.
 
-    With ``webhooks`` every job's end is delivered at once (except ``lost_deliveries``), as the
-    client's webhook receiver would feed the poller.
+    With ``webhooks`` every job's end is delivered at once (except ``lost_deliveries``) as a
+    hint, as the client's webhook receiver feeds the poller; the read that follows ends it.
     """
     ends = finish_times(created, durations, slots)
-    planner = PollPlanner(schedule or PollSchedule(), batch_size, lambda: webhooks)
+    planner = PollPlanner(schedule or PollSchedule(), batch_size, lambda now: webhooks)
     ids = [f"j{i}" for i in range(len(created))]
     index = {job_id: i for i, job_id in enumerate(ids)}
     seen: dict[str, float] = {}
@@ -85,8 +85,7 @@ def simulate(
         while next_delivery < len(deliveries) and deliveries[next_delivery][0] <= now:
             job_id = ids[deliveries[next_delivery][1]]
             if job_id not in seen and next_created > deliveries[next_delivery][1]:
-                planner.done(job_id, now)
-                seen[job_id] = now
+                planner.hint(job_id, now)
             next_delivery += 1
         batch, wake = planner.plan(now)
         if not batch:

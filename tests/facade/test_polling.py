@@ -7,7 +7,14 @@ import itertools
 
 import pytest
 
-from viesus._errors import AuthenticationError, GraphQLRequestError, ServerError, WaitTimeout
+from viesus._errors import (
+    AuthenticationError,
+    ClientClosed,
+    GraphQLRequestError,
+    ServerError,
+    ViesusError,
+    WaitTimeout,
+)
 from viesus._jobs import Job
 from viesus._polling import FetchResult, Poller, PollSchedule
 
@@ -157,18 +164,150 @@ async def test_authentication_failure_ends_the_wait() -> None:
         await poller.aclose()
 
 
-async def test_resolve_from_a_webhook_wakes_the_wait_without_a_poll() -> None:
-    service = FakeService({"a": 10_000})
+async def test_a_hint_reads_the_job_at_once() -> None:
+    service = FakeService({"a": 1})
     poller = Poller(service.fetch, schedule=PollSchedule(first=30.0))
     try:
         waiting = asyncio.create_task(poller.wait("a", timeout=5))
         await asyncio.sleep(0.01)
-        assert poller.resolve(Job(id="a", status="FINISHED", full_url="http://x"))
+        assert service.batches == []
+        poller.hint("a")
         job = await waiting
     finally:
         await poller.aclose()
     assert job.finished
-    assert service.batches == []
+    assert service.batches == [["a"]]
+
+
+async def test_hints_for_several_jobs_are_read_in_one_request() -> None:
+    service = FakeService(dict.fromkeys("abc", 1))
+    poller = Poller(service.fetch, schedule=PollSchedule(first=30.0))
+    try:
+        waits = [asyncio.create_task(poller.wait(j, timeout=5)) for j in "abc"]
+        await asyncio.sleep(0.01)
+        for job_id in "abc":
+            poller.hint(job_id)
+        jobs = await asyncio.gather(*waits)
+    finally:
+        await poller.aclose()
+    assert all(job.finished for job in jobs)
+    assert service.batches == [["a", "b", "c"]]
+
+
+async def test_a_hint_arriving_during_a_read_asks_for_another_read() -> None:
+    """The read may have been answered before the job finished; the hint must not be lost."""
+    release = asyncio.Event()
+    reads: list[str] = []
+
+    async def fetch(ids: list[str]) -> FetchResult:
+        reads.append(ids[0])
+        if len(reads) == 1:
+            await release.wait()  # the hint arrives while this read is in flight
+            return {"a": Job(id="a", status="PROCESSING")}
+        return {"a": Job(id="a", status="FINISHED", full_url="http://x/y")}
+
+    poller = Poller(fetch, schedule=PollSchedule(first=0.0, factor=1.0, cap=30.0, jitter=0.0))
+    try:
+        waiting = asyncio.create_task(poller.wait("a", timeout=5, delay=0.0))
+        while not reads:  # noqa: ASYNC110 - the fake has no event for "read started"
+            await asyncio.sleep(0.001)
+        poller.hint("a")
+        release.set()
+        job = await waiting
+    finally:
+        await poller.aclose()
+    assert job.finished
+    assert reads == ["a", "a"]
+
+
+async def test_a_hint_before_the_wait_makes_the_first_look_immediate() -> None:
+    """A delivery can beat the create answer: the later wait reads at once, not in 30 s."""
+    service = FakeService({"a": 1})
+    poller = Poller(service.fetch, schedule=PollSchedule(first=30.0))
+    try:
+        poller.hint("a")
+        job = await poller.wait("a", timeout=2)
+    finally:
+        await poller.aclose()
+    assert job.finished
+    assert service.batches == [["a"]]
+
+
+async def test_finished_without_a_download_url_is_read_again() -> None:
+    answers = iter(
+        [
+            Job(id="a", status="FINISHED"),
+            Job(id="a", status="FINISHED"),
+            Job(id="a", status="FINISHED", full_url="http://x/y"),
+        ]
+    )
+
+    async def fetch(ids: list[str]) -> FetchResult:
+        return {"a": next(answers)}
+
+    poller = Poller(fetch, schedule=FAST)
+    try:
+        job = await poller.wait("a", timeout=5)
+    finally:
+        await poller.aclose()
+    assert job.full_url == "http://x/y"
+
+
+async def test_polling_slows_only_while_deliveries_arrive() -> None:
+    service = FakeService({"a": 1, "b": 1})
+    poller = Poller(service.fetch, schedule=PollSchedule(first=0.01, safety_interval=30.0))
+    try:
+        assert (await poller.wait("a", timeout=2)).finished  # no delivery yet: normal schedule
+        poller.note_delivery()
+        with pytest.raises(WaitTimeout):
+            await poller.wait("b", timeout=0.2)  # deliveries arrive: the safety interval
+    finally:
+        await poller.aclose()
+    assert service.batches == [["a"]]
+
+
+async def test_aclose_ends_waits_with_a_viesus_error_not_a_cancellation() -> None:
+    service = FakeService({"a": 10_000})
+    poller = Poller(service.fetch, schedule=PollSchedule(first=30.0))
+    waiting = asyncio.create_task(poller.wait("a", timeout=5))
+    await asyncio.sleep(0.01)
+
+    await poller.aclose()
+
+    with pytest.raises(ClientClosed, match="job a"):
+        await waiting
+    assert not waiting.cancelled()
+    assert isinstance(waiting.exception(), ViesusError)
+    with pytest.raises(ClientClosed):
+        await poller.wait("b", timeout=1)
+
+
+async def test_aclose_lets_its_callers_cancellation_through() -> None:
+    """The poller's loop takes a moment to stop; cancelling ``aclose`` then must cancel it."""
+    in_fetch = asyncio.Event()
+
+    async def slow_to_stop(ids: list[str]) -> FetchResult:
+        in_fetch.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            await asyncio.sleep(0.2)  # cleanup of an interrupted request
+            raise
+        return {}
+
+    poller = Poller(slow_to_stop, schedule=PollSchedule(first=0.0))
+    waiting = asyncio.create_task(poller.wait("a", timeout=5))
+    await in_fetch.wait()
+    closing = asyncio.create_task(poller.aclose())
+    await asyncio.sleep(0.02)
+
+    closing.cancel()
+
+    with pytest.raises(asyncio.CancelledError):
+        await closing
+    assert closing.cancelled()
+    with pytest.raises(ClientClosed):
+        await waiting
 
 
 def test_schedule_grows_to_the_cap_with_bounded_jitter() -> None:
@@ -176,16 +315,3 @@ def test_schedule_grows_to_the_cap_with_bounded_jitter() -> None:
     for attempt, base in zip(itertools.count(), [2.0, 3.0, 4.5, 6.75, 10.125]):
         assert base * 0.8 <= schedule.interval(attempt) <= base * 1.2
     assert schedule.interval(50) <= 36.0
-
-
-async def test_a_result_reported_before_the_wait_is_not_lost() -> None:
-    """A webhook delivery can beat the create answer; the later wait must not poll for it."""
-    service = FakeService({"a": 10_000})
-    poller = Poller(service.fetch, schedule=PollSchedule(first=30.0))
-    try:
-        assert not poller.resolve(Job(id="a", status="FINISHED", full_url="http://x"))
-        job = await poller.wait("a", timeout=1)
-    finally:
-        await poller.aclose()
-    assert job.finished
-    assert service.batches == []

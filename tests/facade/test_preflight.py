@@ -17,7 +17,6 @@ from viesus._preflight import (
     ImageHeader,
     check_budget,
     check_limits,
-    estimate_batch,
     estimate_credits,
     read_image_header,
     validate_options,
@@ -319,13 +318,6 @@ def test_estimate_credits_charges_the_most_expensive_feature(
     fields: dict[str, Any], credits: int
 ) -> None:
     assert estimate_credits(opts(**fields)) == credits
-
-
-def test_estimate_batch_sums_items() -> None:
-    batch = [opts(), opts(upscalingFactor="X2"), opts(mode="ENHANCE", backgroundRemovalMode="BLUR")]
-
-    assert estimate_batch(batch) == 9
-    assert estimate_batch([]) == 0
 
 
 def test_check_budget() -> None:

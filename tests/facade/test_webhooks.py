@@ -25,16 +25,18 @@ from viesus._errors import (
     WebhookSignatureError,
     WebhookVerificationError,
 )
-from viesus._webhooks import (
+from viesus._webhook_listener import WebhookListener
+from viesus._webhook_receiver import WebhookReceiver
+from viesus._webhook_registration import (
     MAX_WEBHOOKS,
-    SIGNATURE_HEADER,
     RegisteredWebhook,
-    WebhookEvent,
-    WebhookListener,
-    WebhookReceiver,
-    compute_signature,
     register_webhook,
     remove_webhook,
+)
+from viesus._webhook_signature import (
+    SIGNATURE_HEADER,
+    WebhookEvent,
+    compute_signature,
     unwrap,
     verify_signature,
 )
@@ -642,6 +644,7 @@ async def test_limit_of_five_names_the_existing_webhooks(
 
     message = str(caught.value)
     assert "5" in message
+    assert "viesus webhooks delete ID" in message
     for webhook_id in service.webhooks:
         assert webhook_id in message
     assert "https://hooks0.test/in?REDACTED" in message
