@@ -14,7 +14,8 @@ own timer pays for that with polls that can only answer QUEUED (measured: 24.5 l
 - **before the pace is known** only the ``probe`` oldest jobs are looked at, on the per-job
   schedule (``first``, then growing by ``factor`` up to ``cap``);
 - a job that was looked at too early goes back to the per-job schedule, and also waits for the
-  frontier;
+  frontier; no first look comes sooner than 0.9 x the quickest job of the run took (in a queue
+  that keeps up, a job takes its processing time, not 2 s);
 - **batches hold** at most ``max_hold`` seconds for more jobs to become due, and never carry a
   job that is not due (no filling with guesses); a job alone is looked at at once.
 - **optimism** grows while every first look finds the job done (the pace was underrated, e.g.
@@ -52,7 +53,7 @@ class PollSchedule:
     safety_interval: float = 60.0
     error_backoff: float = 5.0
     #: A due job waits at most this long for more due jobs to share its request.
-    max_hold: float = 6.0
+    max_hold: float = 5.0
     #: A job a webhook delivery mentioned waits at most this long for company.
     hint_hold: float = 1.0
     #: Oldest jobs looked at before any completion has shown the pace.
@@ -83,6 +84,7 @@ class PollSchedule:
 class _Plan:
     seq: int  # creation order (order of the first wait)
     not_before: float  # per-job schedule: no look before this time
+    added: float  # when the wait began (about the job's creation)
     looks: int = 0  # looks that found the job not done
     hinted: bool = False  # a delivery mentioned it: read at ``not_before``, no prediction
 
@@ -95,6 +97,11 @@ OPTIMISM_UP = 2.0  # every first look found its job done: search further, fast
 OPTIMISM_DOWN = 1.25
 # More than this share of first looks early: the pace is overrated.
 MISS_SHARE = 0.25
+# A due job waits for company at most this share of its age (capped by ``max_hold``).
+HOLD_SHARE = 0.33
+# First looks come no sooner than this share of the quickest job seen (detection makes that
+# quickest a little slow; jobs vary a little).
+QUICKEST_SHARE = 0.9
 
 
 class PollPlanner:
@@ -115,6 +122,9 @@ class PollPlanner:
         self._done_at: deque[float] = deque()
         self._last_done_at: float | None = None  # newest completion that left the window
         self._last_first_look = 0.0  # when a poll last carried a job never looked at
+        # The quickest a job of this busy period was seen done after its wait began: jobs like
+        # these take at least about that long, so no first look comes sooner.
+        self._quickest = INFINITY
         self._busy_since = 0.0
         self._highest_done = -1
         self._frontier = 0.0  # in sequence numbers, at time _frontier_at
@@ -131,11 +141,12 @@ class PollPlanner:
             return
         if not self._fresh and not self._looked:
             self._busy_since = self._last_first_look = now
+            self._quickest = INFINITY
             self._frontier, self._frontier_at = float(self._seq), now
         first = self.schedule.interval(0) if delay is None else delay
         if delay is None and self._deliveries_arrive(now):
             first = max(first, self.schedule.safety_interval)  # deliveries come first
-        self._fresh[job_id] = _Plan(self._seq, now + first)
+        self._fresh[job_id] = _Plan(self._seq, now + first, now)
         self._seq += 1
 
     def discard(self, job_id: str) -> None:
@@ -159,6 +170,8 @@ class PollPlanner:
             return
         self._done_at.append(now)
         self._highest_done = max(self._highest_done, plan.seq)
+        if not plan.hinted:
+            self._quickest = min(self._quickest, now - plan.added)
         self._stale, self._observed_at = True, now
 
     def not_done(self, job_id: str, now: float) -> None:
@@ -235,7 +248,7 @@ class PollPlanner:
             else:
                 at = max(plan.not_before, self._predicted(plan.seq, pace, now))
             if at <= now:
-                due.append((at + self._hold(plan), job_id))
+                due.append((at + self._hold(plan, at), job_id))
             else:
                 upcoming.append(at)
         # Fresh jobs become due in creation order (their predictions grow with the sequence),
@@ -254,8 +267,10 @@ class PollPlanner:
                     every = self.schedule.safety_interval
                 predicted = min(predicted, self._last_first_look + every)
             at = max(plan.not_before, predicted)
+            if self._quickest < INFINITY:
+                at = max(at, plan.added + QUICKEST_SHARE * self._quickest)
             if at <= now:
-                due.append((at + self.schedule.max_hold, job_id))
+                due.append((at + self._hold(plan, at), job_id))
             else:
                 upcoming.append(at)
             if predicted > horizon or len(due) >= self.batch_size:
@@ -282,8 +297,12 @@ class PollPlanner:
         last_before_deadline = max(at for at in upcoming if at <= deadline)
         return [], min(fills_at, last_before_deadline)
 
-    def _hold(self, plan: _Plan) -> float:
-        return self.schedule.hint_hold if plan.hinted else self.schedule.max_hold
+    def _hold(self, plan: _Plan, due_at: float) -> float:
+        """How long a due job may wait for company: short for young jobs (a per-job timer would
+        have seen them soon), up to ``max_hold`` for old ones, ``hint_hold`` when hinted."""
+        if plan.hinted:
+            return self.schedule.hint_hold
+        return min(self.schedule.max_hold, HOLD_SHARE * max(0.0, due_at - plan.added))
 
     def _predicted(self, seq: int, pace: float | None, now: float) -> float:
         """When the frontier passes job ``seq`` (plus the safety interval with webhooks)."""

@@ -95,22 +95,33 @@ def test_a_single_job_is_looked_at_without_holding() -> None:
     assert planner.plan(2.0) == (["only"], 2.0)
 
 
-def test_a_due_job_waits_at_most_max_hold_for_company() -> None:
-    schedule = PollSchedule(jitter=0.0, max_hold=4.0)
-    planner = PollPlanner(schedule, batch_size=50)
-    planner.add("a", 0.0)
-    planner.add("b", 3.0)  # due at 5.0, within a's hold
-    planner.add("c", 30.0)  # far beyond it
+def test_a_young_due_job_waits_for_company_a_third_of_its_age() -> None:
+    planner = PollPlanner(PollSchedule(jitter=0.0, max_hold=5.0), batch_size=50)
+    planner.add("a", 0.0)  # due at 2.0, may wait until 2.66
+    planner.add("b", 0.3)  # due at 2.3: comes in time
+    planner.add("c", 0.9)  # due at 2.9: too late for a
     batch, wake = planner.plan(2.0)
     assert batch == []
-    assert wake == 5.0  # b is the last job known to come before a's hold ends
-    assert planner.plan(5.0)[0] == ["a", "b"]
+    assert wake == pytest.approx(2.3)  # b is the last job known to come within a's hold
+    assert planner.plan(2.3)[0] == ["a", "b"]
+
+
+def test_an_old_due_job_waits_at_most_max_hold() -> None:
+    planner = PollPlanner(PollSchedule(jitter=0.0, max_hold=5.0), batch_size=50)
+    planner.add("old", 0.0, delay=60.0)  # due at 60: may wait 5 s (a third of 60 is more)
+    planner.add("next", 0.0, delay=64.0)
+    planner.add("late", 0.0, delay=66.0)
+    batch, wake = planner.plan(60.0)
+    assert batch == []
+    assert wake == 64.0
+    assert planner.plan(64.0)[0] == ["old", "next"]
 
 
 def test_scaled_schedule_multiplies_every_time() -> None:
     scaled = PollSchedule().scaled(0.01)
     assert scaled.first == pytest.approx(0.02)
     assert scaled.cap == pytest.approx(0.15)
-    assert scaled.max_hold == pytest.approx(0.06)
+    assert scaled.max_hold == pytest.approx(0.05)
+    assert scaled.hint_hold == pytest.approx(0.01)
     assert scaled.safety_interval == pytest.approx(0.6)
     assert scaled.probe == PollSchedule().probe
