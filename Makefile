@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.setup-stamp
 ENDPOINT ?= https://api.viesus.cloud/graphql
 
-.PHONY: setup test lint typecheck pytest generate generate-check pull schema-diff schema-check demo serve bench bench-large clean
+.PHONY: setup test lint typecheck pytest generate generate-check pull schema-diff schema-check demo serve bench bench-large soak fuzz clean
 
 setup: $(STAMP)
 
@@ -46,8 +46,17 @@ schema-diff: setup
 schema-check: setup
 	$(BIN)/python -m codegen check --endpoint $(ENDPOINT)
 
+# Real photos bundled with scikit-image, degraded on the fly, enhanced by the CLI against an
+# in-process emulator (--local: no key, no network), upscaled X2, with a before/after sheet.
+DEMO_OUT := demo-out
 demo: setup
-	$(BIN)/python -m examples.demo
+	rm -rf $(DEMO_OUT)
+	$(BIN)/python -m examples.demo $(DEMO_OUT)/inputs
+	$(BIN)/viesus enhance $(DEMO_OUT)/inputs --local --out $(DEMO_OUT)/results --yes \
+		--mode ENHANCE --upscale X2 --denoise 0.5 --artifacts-detection-removal AUTO_AI \
+		--sidecar --compare $(DEMO_OUT)/before-after.png
+	@echo "results: $(CURDIR)/$(DEMO_OUT)/results"
+	@echo "before/after: $(CURDIR)/$(DEMO_OUT)/before-after.png"
 
 serve: setup
 	$(BIN)/viesus serve
@@ -60,6 +69,17 @@ bench: setup
 # The same at 10,000 images: BENCHMARKS-large.md + .png.
 bench-large: setup
 	$(BIN)/python -m benchmarks --large
+
+# schemathesis against a running emulator: EXAMPLES generated documents per root field and
+# mode (valid, invalid); fails on any 5xx, dropped connection, malformed answer or job crash.
+EXAMPLES ?= 300
+fuzz: setup
+	$(BIN)/python -m tests.emulator.fuzzing --examples $(EXAMPLES)
+
+# Never pay twice under kill -9 and faults, on 3 seeds (minutes; see RELIABILITY.md).
+SEEDS ?= 1 2 3
+soak: setup
+	$(BIN)/python -m tests.soak.soak --seeds $(SEEDS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

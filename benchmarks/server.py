@@ -144,6 +144,7 @@ async def serve(workers: int, time_scale: float, images: Path | None) -> None:
         workers=workers,
         credits=10**8,
         public_base_url=base,
+        allow_private_urls=True,  # URL sources are served by this proxy on 127.0.0.1
         webhook_retry_delays=(0.2, 0.5, 1.0),
     )
     async with Emulator(config) as emulator:

@@ -19,7 +19,7 @@ from viesus._errors import (
     ServerError,
     ViesusError,
 )
-from viesus._retries import AmbiguousRequest, retry_after_seconds
+from viesus._retries import retry_after_seconds
 from viesus_client.exceptions import (
     GraphQLClientGraphQLError,
     GraphQLClientGraphQLMultiError,
@@ -37,12 +37,7 @@ def graphql_error(error: GraphQLClientGraphQLError) -> ViesusError:
     if code in AUTH_CODES:
         return AuthenticationError(f"the API refused the key: {error.message}")
     if code == "INSUFFICIENT_CREDITS":
-        numbers = error.extensions or {}
-        return InsufficientCredits(
-            needed=_int(numbers.get("needed")),
-            available=_int(numbers.get("remaining")),
-            what=f"the server ({error.message})",
-        )
+        return _insufficient_credits(error)
     return GraphQLRequestError(error.message, code=code, path=path)
 
 
@@ -50,8 +45,6 @@ def map_error(exc: BaseException) -> ViesusError:
     """Any failure of a request -> the typed error a caller can act on."""
     if isinstance(exc, ViesusError):
         return exc
-    if isinstance(exc, AmbiguousRequest):
-        return ServerError(str(exc), exc.status_code)
     if isinstance(exc, GraphQLClientHttpError):
         status = exc.status_code
         errors = [GraphQLClientGraphQLError.from_dict(e) for e in exc.graphql_errors()]
@@ -85,5 +78,23 @@ def map_error(exc: BaseException) -> ViesusError:
     return ViesusError(f"unexpected {type(exc).__name__}")
 
 
+def _insufficient_credits(error: GraphQLClientGraphQLError) -> InsufficientCredits:
+    """The server refused a job for lack of credits. Its numbers, when it sends them
+    (``cost``/``available`` in the emulator, ``needed``/``remaining`` [assumption] in the live
+    service), go in the message; when it sends none, the message says so, never "-1"."""
+    extensions = error.extensions or {}
+    needed = _int(extensions.get("needed", extensions.get("cost")))
+    available = _int(extensions.get("remaining", extensions.get("available")))
+    result = InsufficientCredits(needed=needed, available=available, what="the server")
+    if needed is None or available is None:
+        result.args = (f"the server refused the job for lack of credits: {error.message}",)
+    else:
+        result.args = (
+            f"the server refused the job for lack of credits: it needs {needed}, "
+            f"{available} are available ({error.message})",
+        )
+    return result
+
+
 def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None

@@ -40,6 +40,7 @@ from viesus._redact import install_log_redaction, redact_url
 from viesus._results import EnhanceResult
 from viesus._retries import RetryingTransport, RetryPolicy
 from viesus._selections import poll_job
+from viesus._store import JournalStore
 from viesus._webhook_listener import WebhookListener
 from viesus._webhook_receiver import WebhookReceiver
 from viesus._webhook_registration import (
@@ -202,17 +203,20 @@ class Viesus:
             raise InvalidInput(
                 "source", f"a {type(source).__name__} is not a file path or an http(s) URL"
             )
-        async for result in self.enhance_many(
+        # aclosing: the batch's tasks are stopped and awaited before this returns.
+        batch = self.enhance_many(
             [source],
             options,
             out_dir,
             overwrite=overwrite,
             max_credits=max_credits,
             timeout=timeout,
-        ):
-            if result.error is not None:
-                raise result.error
-            return result
+        )
+        async with contextlib.aclosing(batch) as results:
+            async for result in results:
+                if result.error is not None:
+                    raise result.error
+                return result
         raise ViesusError("no result")  # pragma: no cover - one source gives one result
 
     async def enhance_many(
@@ -221,7 +225,7 @@ class Viesus:
         options: Options = None,
         out_dir: str | Path = ".",
         *,
-        journal: str | Path | Journal | None = None,
+        journal: str | Path | JournalStore | None = None,
         overwrite: bool = False,
         max_credits: int | None = None,
         timeout: float | None = 900.0,
@@ -231,18 +235,15 @@ class Viesus:
         Raises before anything is spent when a source is not a path or URL, the options are
         invalid (unknown names included; a dict is converted like ``EnhanceOptions``), the
         output folder cannot be written, or the estimated credits exceed ``max_credits`` or
-        the account's remaining credits.
+        the account's remaining credits. ``journal``: a file path (a SQLite
+        :class:`viesus.Journal`, opened and closed here) or any open
+        :class:`viesus._store.JournalStore`; a rerun with it never pays twice for an item.
         """
         checked_sources = check_sources(sources)
         checked_options = as_options(options)
         await asyncio.to_thread(check_output_folder, Path(out_dir))
-        owned = journal is not None and not isinstance(journal, Journal)
-        opened = (
-            Journal.open(journal)
-            if owned and journal is not None and not isinstance(journal, Journal)
-            else journal
-        )
-        assert opened is None or isinstance(opened, Journal)
+        owned = isinstance(journal, str | Path)
+        opened = Journal.open(journal) if isinstance(journal, str | Path) else journal
         pipeline = Pipeline(
             self,
             checked_options,

@@ -3,27 +3,30 @@
 The server's ``filename`` is not trusted for a path (it could hold ``../`` or odd characters):
 the output name derives from the *input* name (``photo.jpg`` -> ``photo_enhanced.jpg``), and
 only the extension of the result is taken from the server, from an allowlist. Bytes stream to
-a hidden temporary file in the output directory, are fsynced, then linked into place: the
-final name appears complete or not at all. If the name got taken meanwhile and overwriting was
-not asked for, the result goes to a free sibling name instead; a finished (paid) result is
-never dropped.
+a hidden ``.part`` file next to the planned output (named after it and the job, so a resume
+finds and removes leftovers), written and fsynced in a worker thread, then linked into place:
+the final name appears complete or not at all. If the name is taken and overwriting was not
+asked for, the result goes to a free sibling name instead; a finished (paid) result is never
+dropped. The pipeline journals the chosen name and the file's sha256 *before* placing it, so
+a crash between placing and journalling leaves an output a resume recognises and adopts.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import os
 import re
-import tempfile
 from pathlib import Path, PurePosixPath
+from typing import IO
 from urllib.parse import urlsplit
 
 import httpx
 
 from viesus._errors import ServerError
 from viesus._redact import redact_url
-from viesus._retries import RetryPolicy
+from viesus._retries import NO_RETRY, RetryPolicy, retrying
 
 KNOWN_EXTENSIONS = {
     "jpg": "jpg",
@@ -35,6 +38,7 @@ KNOWN_EXTENSIONS = {
 }
 SUFFIX = "_enhanced"
 CHUNK = 1 << 16
+WRITE_SIZE = 1 << 20  # bytes handed to the writer thread at once
 
 
 def source_stem(source: str) -> str:
@@ -66,6 +70,99 @@ def free_sibling(path: Path) -> Path:
     raise FileExistsError(f"no free name next to {path}")
 
 
+def part_path(planned: Path, job_id: str) -> Path:
+    """Where the bytes of ``job_id`` stream before they are placed: a hidden file next to the
+    planned output, named so that a resume finds it (:func:`remove_parts`) and removes it."""
+    return planned.with_name(f".{planned.name}.{_safe_id(job_id)}.part")
+
+
+def remove_parts(planned: Path) -> int:
+    """Remove leftover ``.part`` files of ``planned`` (a crashed or killed download)."""
+    removed = 0
+    if not planned.parent.is_dir():
+        return 0
+    for part in planned.parent.glob(f".{glob_escape(planned.name)}.*.part"):
+        with contextlib.suppress(OSError):
+            part.unlink()
+            removed += 1
+    return removed
+
+
+def glob_escape(name: str) -> str:
+    return re.sub(r"([*?\[\]])", r"[\1]", name)
+
+
+def _safe_id(job_id: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", job_id)[:80] or "job"
+
+
+class _Refused(ServerError):
+    """A download answer that retrying will not change (4xx other than 429)."""
+
+
+async def download_part(
+    http: httpx.AsyncClient, url: str, part: Path, *, policy: RetryPolicy
+) -> str:
+    """Stream ``url`` into ``part`` (fsynced, written off the event loop); its sha256 hex.
+
+    Retried with the policy's backoff on transport errors, 5xx and 429; a 4xx is raised at
+    once (``ServerError`` with its status). ``OSError`` (disk full, permission) is raised as is.
+    """
+    part.parent.mkdir(parents=True, exist_ok=True)
+
+    async def attempt() -> str:
+        handle = await asyncio.to_thread(open, part, "wb")
+        digest = hashlib.sha256()
+        try:
+            async with http.stream("GET", url, extensions={NO_RETRY: True}) as response:
+                if response.status_code >= 500 or response.status_code == 429:
+                    raise ServerError(
+                        f"download answered HTTP {response.status_code}", response.status_code
+                    )
+                if response.status_code != 200:
+                    raise _Refused(
+                        f"download of {redact_url(url)} answered HTTP {response.status_code}",
+                        response.status_code,
+                    )
+                buffer = bytearray()
+                async for chunk in response.aiter_bytes(CHUNK):
+                    buffer += chunk
+                    if len(buffer) >= WRITE_SIZE:
+                        await asyncio.to_thread(_write, handle, digest, bytes(buffer))
+                        buffer.clear()
+                await asyncio.to_thread(_write, handle, digest, bytes(buffer))
+            await asyncio.to_thread(_sync, handle)
+        except BaseException:
+            await asyncio.to_thread(handle.close)
+            with contextlib.suppress(OSError):
+                part.unlink()
+            raise
+        await asyncio.to_thread(handle.close)
+        return digest.hexdigest()
+
+    def retry_on(exc: BaseException) -> bool:
+        return isinstance(exc, httpx.TransportError) or (
+            isinstance(exc, ServerError) and not isinstance(exc, _Refused)
+        )
+
+    try:
+        return await retrying(policy, attempt, retry_on=retry_on, what=f"GET {part.name}")
+    except httpx.TransportError as exc:
+        raise ServerError(
+            f"download failed after {policy.max_attempts} attempts ({type(exc).__name__})"
+        ) from None
+
+
+def _write(handle: IO[bytes], digest: hashlib._Hash, data: bytes) -> None:
+    handle.write(data)
+    digest.update(data)
+
+
+def _sync(handle: IO[bytes]) -> None:
+    handle.flush()
+    os.fsync(handle.fileno())
+
+
 async def download(
     http: httpx.AsyncClient,
     url: str,
@@ -73,68 +170,61 @@ async def download(
     *,
     policy: RetryPolicy,
     overwrite: bool = False,
+    job_id: str = "download",
 ) -> Path:
-    """Stream ``url`` to ``dest`` atomically; returns the path actually written."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    last: Exception | None = None
-    attempts = policy.max_attempts
-    for attempt in range(attempts):
-        fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-        tmp = Path(tmp_name)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                async with http.stream(
-                    "GET", url, extensions={"viesus_no_retry": True}
-                ) as response:
-                    if response.status_code >= 500 or response.status_code == 429:
-                        raise ServerError(f"download answered HTTP {response.status_code}")
-                    if response.status_code != 200:
-                        raise ServerError(
-                            f"download of {redact_url(url)} answered HTTP {response.status_code}",
-                            response.status_code,
-                        )
-                    async for chunk in response.aiter_bytes(CHUNK):
-                        handle.write(chunk)
-                handle.flush()
-                os.fsync(handle.fileno())
-            return _place(tmp, dest, overwrite)
-        except (httpx.TransportError, ServerError) as exc:
-            tmp.unlink(missing_ok=True)
-            last = exc
-            status = getattr(exc, "status_code", None)
-            if (
-                isinstance(exc, ServerError)
-                and status is not None
-                and status < 500
-                and status != 429
-            ):
-                raise
-            await asyncio.sleep(policy.backoff(attempt))
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-    raise ServerError(f"download failed after {attempts} attempts ({type(last).__name__})")
+    """Stream ``url`` to ``dest`` (or a free sibling) atomically; the path actually written.
 
-
-def _place(tmp: Path, dest: Path, overwrite: bool) -> Path:
-    if overwrite:
-        os.replace(tmp, dest)
-        return dest
-    target = dest
-    while True:
-        try:
-            os.link(tmp, target)  # fails if the name exists: no overwrite race
-        except FileExistsError:
-            target = free_sibling(dest)
-            continue
-        except OSError:
-            # Filesystems without hard links: exclusive create, then replace.
-            with contextlib.suppress(FileExistsError):
-                with open(target, "xb"):
-                    pass
-                os.replace(tmp, target)
+    For one-off downloads without a journal (PDFs); the batch pipeline uses the steps below
+    itself, so that it can journal the chosen name before placing the file.
+    """
+    part = part_path(dest, job_id)
+    await download_part(http, url, part, policy=policy)
+    try:
+        while True:
+            target = await asyncio.to_thread(choose_target, dest, overwrite)
+            if await asyncio.to_thread(place, part, target, overwrite):
                 return target
-            target = free_sibling(dest)
-            continue
-        tmp.unlink(missing_ok=True)
-        return target
+    finally:
+        await asyncio.to_thread(part.unlink, missing_ok=True)
+
+
+def sha256_of(path: Path) -> str | None:
+    """sha256 hex of a file, or ``None`` if it cannot be read (missing, a folder)."""
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as stream:
+            while chunk := stream.read(1 << 20):
+                digest.update(chunk)
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+def choose_target(dest: Path, overwrite: bool) -> Path:
+    """The name the output will get: ``dest``, or a free sibling when ``dest`` is taken."""
+    if overwrite or not dest.exists():
+        return dest
+    return free_sibling(dest)
+
+
+def place(part: Path, target: Path, overwrite: bool) -> bool:
+    """Move the complete ``part`` to ``target``; ``False`` if ``target`` got taken meanwhile
+    (and overwriting was not asked for): choose another name and try again."""
+    if overwrite:
+        os.replace(part, target)
+        return True
+    try:
+        os.link(part, target)  # fails if the name exists: no overwrite race
+    except FileExistsError:
+        return False
+    except OSError:
+        # Filesystems without hard links: exclusive create, then replace.
+        try:
+            with open(target, "xb"):
+                pass
+        except FileExistsError:
+            return False
+        os.replace(part, target)
+        return True
+    part.unlink(missing_ok=True)
+    return True

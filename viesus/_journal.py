@@ -1,44 +1,40 @@
-"""A SQLite journal that makes a crashed or cancelled batch resumable with no duplicate job.
+"""The SQLite journal: a :class:`viesus._store.JournalStore` in one local file.
 
-Every enhancement costs credits and VIESUS has no idempotency key, so the one safe rule is to
-write down the intent to create a job *before* the request and the job id right after the
-answer. After a crash an item is in one of these states, and a rerun knows what to do:
+What it stores and why is the store contract (:mod:`viesus._store`) and the item state machine
+(:mod:`viesus._states`); this module only keeps them on disk:
 
-========== ===================================================================================
-state      what a rerun does
-========== ===================================================================================
-uploaded   the upload id is known: create the job, without uploading again
-intent     a create request may or may not have reached the service: list the upload's
-           enhancements and adopt a matching job before creating again (reconciliation)
-created    the job id is known: wait for it, never create again
-finished   done: skip (the output is at ``output_path``)
-failed     the job or the item failed (``error_code``): retry only on request
-========== ===================================================================================
+* one ``items`` row per item, keyed by source and options (:class:`ItemKey`), holding the
+  state, ids, chosen output path and its sha256, and the reason of a failure;
+* a ``meta`` table with the endpoint and the API-key fingerprint the journal belongs to
+  (:meth:`Journal.bind` refuses another);
+* ``PRAGMA application_id`` marks the file as ours, so another application's database is
+  refused instead of being written into.
 
-An item is keyed by what it *is*, not by where it was found: the sha256 of the input's content
-(or of the URL) plus the sha256 of the canonical options. Renaming a file does not redo it;
-changing one option does.
+Every :meth:`Journal.apply` is one ``BEGIN IMMEDIATE`` ... ``COMMIT`` on a WAL database with
+``synchronous=FULL``: when it returns, the batch step is on disk. The pipeline calls it from a
+worker thread. While open, the journal holds an exclusive lock on ``PATH.lock``: two batches
+on one journal would each see the other's intents as theirs to reconcile.
 
-Nothing secret is stored: URLs pass through ``redact_url`` (signed URLs keep their tokens in
-the query string), and no API key or webhook secret ever reaches this module. Writes are
-single autocommitted statements on a WAL database with ``synchronous=FULL``: when a method
-returns, its row is on disk.
+Nothing secret is stored: sources arrive redacted (a URL without query, fragment or userinfo;
+its identity is its sha256), the API key only as a salted, truncated hash.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import threading
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import IO, TYPE_CHECKING, Final, Literal, Self, TypeGuard, cast
+from typing import IO, TYPE_CHECKING, Final, Self, TypeVar, cast
 
 from viesus._errors import JournalError
 from viesus._redact import redact_url
+from viesus._states import ItemState
+from viesus._store import ItemKey, ItemRecord, StateChange, StoreIdentity
 from viesus_client.input_types import EnhancedImageInput
 
 if TYPE_CHECKING:
@@ -46,75 +42,58 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SCHEMA_VERSION",
+    "ItemKey",
+    "ItemRecord",
     "ItemState",
     "Journal",
-    "JournalItem",
-    "JournalKey",
     "hash_file",
     "hash_params",
     "hash_url",
     "item_key",
+    "key_fingerprint",
+    "source_id",
 ]
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
+# "VIES": marks a SQLite file as a viesus journal (PRAGMA application_id).
+APPLICATION_ID: Final = 0x56494553
 _CHUNK_SIZE: Final = 1 << 20
+T = TypeVar("T")
 
-ItemState = Literal["uploaded", "intent", "created", "finished", "failed"]
-_UNFINISHED: Final = ("uploaded", "intent", "created")
-# A new create request is refused while a job exists or may exist unreconciled elsewhere:
-# from "created"/"finished" it would be a second charged job for the same item.
-_MAY_CREATE_FROM: Final = frozenset({"uploaded", "intent", "failed"})
-
-_SCHEMA: Final = """
-CREATE TABLE IF NOT EXISTS items (
-    input_hash  TEXT NOT NULL,
-    params_hash TEXT NOT NULL,
-    source      TEXT NOT NULL,
-    upload_id   TEXT,
-    job_id      TEXT,
-    state       TEXT NOT NULL,
-    attempts    INTEGER NOT NULL DEFAULT 0,
-    output_path TEXT,
-    credits     INTEGER,
-    error_code  TEXT,
-    created_at  TEXT NOT NULL,
-    updated_at  TEXT NOT NULL,
-    PRIMARY KEY (input_hash, params_hash)
+_SCHEMA: Final = (
+    """
+    CREATE TABLE meta (
+        name  TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE items (
+        source_id     TEXT NOT NULL,
+        params_hash   TEXT NOT NULL,
+        source        TEXT NOT NULL,
+        state         TEXT NOT NULL,
+        content_hash  TEXT,
+        upload_id     TEXT,
+        job_id        TEXT,
+        attempts      INTEGER NOT NULL DEFAULT 0,
+        output_path   TEXT,
+        output_sha256 TEXT,
+        credits       INTEGER,
+        reason        TEXT,
+        created_at    TEXT NOT NULL,
+        updated_at    TEXT NOT NULL,
+        PRIMARY KEY (source_id, params_hash)
+    )
+    """,
 )
-"""
+_COLUMNS: Final = (
+    "source_id, params_hash, source, state, content_hash, upload_id, job_id, attempts, "
+    "output_path, output_sha256, credits, reason, updated_at"
+)
 
 
-@dataclass(frozen=True, order=True)
-class JournalKey:
-    """Identity of one batch item: what the input is and what is asked of it."""
-
-    input_hash: str
-    params_hash: str
-
-    def __str__(self) -> str:
-        return f"{self.input_hash[:12]}/{self.params_hash[:12]}"
-
-
-@dataclass(frozen=True)
-class JournalItem:
-    """One row of the journal, as read; ``attempts`` counts create intents."""
-
-    key: JournalKey
-    source: str
-    upload_id: str | None
-    job_id: str | None
-    state: ItemState
-    attempts: int
-    output_path: str | None
-    credits: int | None
-    error_code: str | None
-    created_at: datetime
-    updated_at: datetime
-
-    @property
-    def needs_reconciliation(self) -> bool:
-        """A create may have reached the service without its answer reaching us."""
-        return self.state == "intent"
+# --- identities ------------------------------------------------------------------------------
 
 
 def hash_file(path: Path, chunk_size: int = _CHUNK_SIZE) -> str:
@@ -142,31 +121,44 @@ def hash_params(options: EnhancedImageInput) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def item_key(source: str | Path, options: EnhancedImageInput) -> JournalKey:
-    """The key of a local file (content hash) or an ``http(s)://`` URL (hash of the URL)."""
-    input_hash = hash_url(source) if _is_url(source) else hash_file(Path(source))
-    return JournalKey(input_hash, hash_params(options))
+def is_url(source: str | Path) -> bool:
+    return isinstance(source, str) and source.split("://", 1)[0].lower() in ("http", "https")
 
 
-def _is_url(source: str | Path) -> TypeGuard[str]:
-    return isinstance(source, str) and source.lower().startswith(("http://", "https://"))
+def source_id(source: str | Path) -> str:
+    """Where an input comes from: ``file:`` + absolute path, or ``url:`` + sha256 of the URL."""
+    if is_url(source):
+        return "url:" + hash_url(str(source))
+    return "file:" + str(Path(source).absolute())
 
 
-def _safe_source(source: str | Path) -> str:
+def item_key(source: str | Path, options: EnhancedImageInput) -> ItemKey:
+    """The journal key of ``source`` enhanced with ``options`` (by source, not by content)."""
+    return ItemKey(source_id(source), hash_params(options))
+
+
+def key_fingerprint(api_key: str) -> str:
+    """A salted sha256 of the API key, truncated: tells keys apart, reveals nothing."""
+    return hashlib.sha256(b"viesus-journal-key\x00" + api_key.encode()).hexdigest()[:16]
+
+
+def shown_source(source: str | Path) -> str:
     """How a source is stored: a path as given, a URL without query, fragment or userinfo."""
-    return redact_url(source) if _is_url(source) else str(source)
+    return redact_url(str(source)) if is_url(source) else str(source)
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
-class Journal:
-    """The batch journal: one SQLite file, one connection, every method thread- and task-safe.
+# --- the store -------------------------------------------------------------------------------
 
-    The facade calls it from async code directly: each method is one short statement on a
-    local file, cheaper than handing it to a thread. Use ``Journal.open(path)`` (or the class
-    as a context manager) and ``close()`` when done.
+
+class Journal:
+    """The SQLite journal store. ``Journal.open(path)``, then pass it as ``journal=``.
+
+    Thread-safe (one connection behind a lock); the pipeline calls it from worker threads.
+    Usable as a context manager; ``close()`` releases the file lock.
     """
 
     def __init__(
@@ -181,23 +173,33 @@ class Journal:
     def open(cls, path: Path | str) -> Journal:
         """Open or create the journal at ``path`` (parent directories included).
 
-        Raises ``JournalError`` if the file was written by a newer toolkit (its schema version
-        is higher than this one knows): reading it could silently lose what it records.
+        ``JournalError`` (never a raw ``sqlite3`` error) when ``path`` is a directory, not a
+        SQLite file, another application's database, a journal of an older or newer layout,
+        or in use by another running batch.
         """
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.is_dir():
+            raise JournalError(f"the journal {path} is a directory; pass a file path")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise JournalError(
+                f"cannot create the folder of the journal {path} ({exc.strerror})"
+            ) from None
         process_lock = _lock_exclusively(path)
         try:
             import sqlite3  # loaded when a journal is opened, not at import
 
-            connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            try:
+                connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            except sqlite3.Error as exc:
+                raise JournalError(f"cannot open the journal {path}: {exc}") from None
+            try:
+                _prepare(connection, path)
+            except BaseException:
+                connection.close()
+                raise
         except BaseException:
-            _release(process_lock)
-            raise
-        try:
-            _prepare(connection, path)
-        except BaseException:
-            connection.close()
             _release(process_lock)
             raise
         return cls(connection, path, process_lock)
@@ -217,182 +219,233 @@ class Journal:
         return f"Journal({str(self.path)!r})"
 
     def close(self) -> None:
-        """Close the connection; every write is already committed."""
+        """Close the connection and release the lock; every applied change is on disk."""
         with self._lock:
             self._connection.close()
             _release(self._process_lock)
             self._process_lock = None
 
-    # --- reads ---------------------------------------------------------------------------
+    # --- JournalStore ----------------------------------------------------------------------
 
-    def get(self, key: JournalKey) -> JournalItem | None:
-        """The item's row, or ``None`` if it was never recorded."""
-        rows = self._select(
-            "WHERE input_hash = ? AND params_hash = ?", key.input_hash, key.params_hash
-        )
-        return rows[0] if rows else None
+    def bind(self, identity: StoreIdentity) -> None:
+        """Record endpoint and key fingerprint on first use; refuse another later."""
 
-    def items(self) -> list[JournalItem]:
-        """Every item, oldest first."""
-        return self._select("")
-
-    def unfinished(self) -> list[JournalItem]:
-        """Items a rerun must continue: uploaded, intent (reconcile first) or created (wait)."""
-        marks = ", ".join("?" for _ in _UNFINISHED)
-        return self._select(f"WHERE state IN ({marks})", *_UNFINISHED)
-
-    def __iter__(self) -> Iterator[JournalItem]:
-        return iter(self.items())
-
-    # --- writes, in the order a batch item goes through them -----------------------------
-
-    def record_upload(self, key: JournalKey, source: str | Path, upload_id: str) -> None:
-        """The upload exists (signed upload completed, or URL accepted): never upload again.
-
-        Creates the row; a later call for the same key only refreshes source and upload id
-        (for an item whose earlier upload expired), never its job state.
-        """
-        now = _now()
-        self._write(
-            """
-            INSERT INTO items (input_hash, params_hash, source, upload_id, state,
-                               created_at, updated_at)
-            VALUES (?, ?, ?, ?, 'uploaded', ?, ?)
-            ON CONFLICT (input_hash, params_hash)
-            DO UPDATE SET source = excluded.source, upload_id = excluded.upload_id,
-                          updated_at = excluded.updated_at
-            """,
-            key.input_hash,
-            key.params_hash,
-            _safe_source(source),
-            upload_id,
-            now,
-            now,
-        )
-
-    def record_intent(self, key: JournalKey) -> None:
-        """Written BEFORE the create request: from now on a crash means "reconcile first".
-
-        Refused (``JournalError``) when the item already has a job (``created``/``finished``):
-        creating again would charge twice for the same item.
-        """
-        with self._lock:
-            state = self._state(key)
-            if state not in _MAY_CREATE_FROM:
-                raise JournalError(
-                    f"item {key} is {state}: it already has a job, creating another would be "
-                    "charged twice"
+        def bind(connection: sqlite3.Connection) -> None:
+            rows = dict(connection.execute("SELECT name, value FROM meta").fetchall())
+            stored = (rows.get("endpoint"), rows.get("key_fingerprint"))
+            if stored == (None, None):
+                connection.executemany(
+                    "INSERT INTO meta (name, value) VALUES (?, ?)",
+                    [
+                        ("endpoint", identity.endpoint),
+                        ("key_fingerprint", identity.key_fingerprint),
+                    ],
                 )
-            self._execute(
-                """
-                UPDATE items SET state = 'intent', attempts = attempts + 1, job_id = NULL,
-                                 error_code = NULL, updated_at = ?
-                WHERE input_hash = ? AND params_hash = ?
-                """,
-                _now(),
-                key.input_hash,
-                key.params_hash,
-            )
+                return
+            if stored[0] != identity.endpoint:
+                raise JournalError(
+                    f"the journal {self.path} belongs to the endpoint {stored[0]}, not "
+                    f"{identity.endpoint}: its job ids mean nothing there; use the same "
+                    "endpoint or another journal file"
+                )
+            if stored[1] != identity.key_fingerprint:
+                raise JournalError(
+                    f"the journal {self.path} was written with another API key (fingerprint "
+                    f"{stored[1]}, this one {identity.key_fingerprint}): its jobs belong to "
+                    "another account; use that key or another journal file"
+                )
 
-    def record_job(self, key: JournalKey, job_id: str) -> None:
-        """Written right after the create answer (or after reconciliation found the job)."""
-        self._update(key, "state = 'created', job_id = ?", job_id)
+        self._transaction(bind)
 
-    def record_finished(self, key: JournalKey, output_path: str | Path, credits: int) -> None:
-        """The result is downloaded to ``output_path``; ``credits`` were charged for it."""
-        self._update(
-            key,
-            "state = 'finished', output_path = ?, credits = ?, error_code = NULL",
-            str(output_path),
-            credits,
-        )
+    def load(self, keys: Sequence[ItemKey]) -> dict[ItemKey, ItemRecord]:
+        """The stored records of ``keys``."""
 
-    def record_failed(self, key: JournalKey, error_code: str) -> None:
-        """The job ended in ERROR, or the item failed for good (``error_code`` says why)."""
-        self._update(key, "state = 'failed', error_code = ?", error_code)
+        def load(connection: sqlite3.Connection) -> dict[ItemKey, ItemRecord]:
+            found: dict[ItemKey, ItemRecord] = {}
+            for key in keys:
+                row = connection.execute(
+                    f"SELECT {_COLUMNS} FROM items WHERE source_id = ? AND params_hash = ?",  # noqa: S608 - fixed text
+                    (key.source_id, key.params_hash),
+                ).fetchone()
+                if row is not None:
+                    found[key] = _record(row)
+            return found
 
-    # --- internals -----------------------------------------------------------------------
+        return self._transaction(load)
 
-    def _update(self, key: JournalKey, assignments: str, *values: object) -> None:
+    def apply(self, changes: Sequence[StateChange]) -> set[ItemKey]:
+        """One transaction: write each change whose row is in its ``expected`` state."""
+        if not changes:
+            return set()
+
+        def apply(connection: sqlite3.Connection) -> set[ItemKey]:
+            stale: set[ItemKey] = set()
+            now = _now()
+            for change in changes:
+                record = change.record
+                row = connection.execute(
+                    "SELECT state FROM items WHERE source_id = ? AND params_hash = ?",
+                    (record.key.source_id, record.key.params_hash),
+                ).fetchone()
+                current = None if row is None else str(row[0])
+                if current != (None if change.expected is None else change.expected.value):
+                    stale.add(record.key)
+                    continue
+                connection.execute(
+                    """
+                    INSERT INTO items (source_id, params_hash, source, state, content_hash,
+                                       upload_id, job_id, attempts, output_path, output_sha256,
+                                       credits, reason, created_at, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (source_id, params_hash) DO UPDATE SET
+                        source = excluded.source, state = excluded.state,
+                        content_hash = excluded.content_hash, upload_id = excluded.upload_id,
+                        job_id = excluded.job_id, attempts = excluded.attempts,
+                        output_path = excluded.output_path,
+                        output_sha256 = excluded.output_sha256, credits = excluded.credits,
+                        reason = excluded.reason, updated_at = excluded.updated_at
+                    """,
+                    (
+                        record.key.source_id,
+                        record.key.params_hash,
+                        record.source,
+                        record.state.value,
+                        record.content_hash,
+                        record.upload_id,
+                        record.job_id,
+                        record.attempts,
+                        record.output_path,
+                        record.output_sha256,
+                        record.credits,
+                        record.reason,
+                        now,
+                        now,
+                    ),
+                )
+            return stale
+
+        return self._transaction(apply)
+
+    def records(self) -> list[ItemRecord]:
+        """Every record, oldest first."""
+
+        def records(connection: sqlite3.Connection) -> list[ItemRecord]:
+            rows = connection.execute(
+                f"SELECT {_COLUMNS} FROM items ORDER BY created_at, rowid"  # noqa: S608 - fixed text
+            ).fetchall()
+            return [_record(row) for row in rows]
+
+        return self._transaction(records)
+
+    def items(self) -> list[ItemRecord]:
+        """Every record, oldest first (the name of 0.1; same as :meth:`records`)."""
+        return self.records()
+
+    def __iter__(self) -> Iterator[ItemRecord]:
+        return iter(self.records())
+
+    def identity(self) -> StoreIdentity | None:
+        """The endpoint and key fingerprint recorded by :meth:`bind`, if any."""
+
+        def identity(connection: sqlite3.Connection) -> StoreIdentity | None:
+            rows = dict(connection.execute("SELECT name, value FROM meta").fetchall())
+            if "endpoint" not in rows:
+                return None
+            return StoreIdentity(str(rows["endpoint"]), str(rows["key_fingerprint"]))
+
+        return self._transaction(identity)
+
+    # --- internals -------------------------------------------------------------------------
+
+    def _transaction(self, body: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``body`` in one ``BEGIN IMMEDIATE`` transaction; sqlite errors -> JournalError."""
+        import sqlite3
+
         with self._lock:
-            self._state(key)
-            self._execute(
-                # ``assignments`` is fixed text from this class; values are bound parameters.
-                f"UPDATE items SET {assignments}, updated_at = ? "  # noqa: S608
-                "WHERE input_hash = ? AND params_hash = ?",
-                *values,
-                _now(),
-                key.input_hash,
-                key.params_hash,
-            )
-
-    def _state(self, key: JournalKey) -> str:
-        """The item's state (lock held); ``JournalError`` if the item was never uploaded."""
-        row = self._connection.execute(
-            "SELECT state FROM items WHERE input_hash = ? AND params_hash = ?",
-            (key.input_hash, key.params_hash),
-        ).fetchone()
-        if row is None:
-            raise JournalError(f"item {key} is not in the journal: record its upload first")
-        return cast(str, row[0])
-
-    def _write(self, sql: str, *values: object) -> None:
-        with self._lock:
-            self._execute(sql, *values)
-
-    def _execute(self, sql: str, *values: object) -> None:
-        self._connection.execute(sql, values)
-
-    def _select(self, where: str, *values: object) -> list[JournalItem]:
-        # Only fixed clauses from this class reach ``where``; every value is a bound parameter.
-        sql = (
-            "SELECT input_hash, params_hash, source, upload_id, job_id, state, attempts, "  # noqa: S608
-            "output_path, credits, error_code, created_at, updated_at FROM items "
-            f"{where} ORDER BY created_at, rowid"
-        )
-        with self._lock:
-            rows = self._connection.execute(sql, values).fetchall()
-        return [_item(row) for row in rows]
+            try:
+                self._connection.execute("BEGIN IMMEDIATE")
+            except sqlite3.ProgrammingError:
+                raise JournalError(f"the journal {self.path} is closed") from None
+            except sqlite3.Error as exc:
+                raise JournalError(f"the journal {self.path} cannot be written: {exc}") from None
+            try:
+                result = body(self._connection)
+                self._connection.execute("COMMIT")
+            except BaseException as exc:
+                with contextlib.suppress(sqlite3.Error):  # already rolled back by sqlite
+                    self._connection.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise JournalError(f"the journal {self.path} failed: {exc}") from None
+                raise
+            return result
 
 
-def _item(row: tuple[object, ...]) -> JournalItem:
-    (input_hash, params_hash, source, upload_id, job_id, state, attempts) = row[:7]
-    (output_path, credits, error_code, created_at, updated_at) = row[7:]
-    return JournalItem(
-        key=JournalKey(str(input_hash), str(params_hash)),
+def _record(row: tuple[object, ...]) -> ItemRecord:
+    (source_id_, params_hash, source, state, content_hash, upload_id, job_id) = row[:7]
+    (attempts, output_path, output_sha256, credits, reason, updated_at) = row[7:]
+    return ItemRecord(
+        key=ItemKey(str(source_id_), str(params_hash)),
         source=str(source),
+        state=ItemState(str(state)),
+        content_hash=cast(str | None, content_hash),
         upload_id=cast(str | None, upload_id),
         job_id=cast(str | None, job_id),
-        state=cast(ItemState, state),
         attempts=cast(int, attempts),
         output_path=cast(str | None, output_path),
+        output_sha256=cast(str | None, output_sha256),
         credits=cast(int | None, credits),
-        error_code=cast(str | None, error_code),
-        created_at=datetime.fromisoformat(str(created_at)),
+        reason=cast(str | None, reason),
         updated_at=datetime.fromisoformat(str(updated_at)),
     )
 
 
 def _prepare(connection: sqlite3.Connection, path: Path) -> None:
-    """WAL, full sync, a busy timeout; create or check the schema (``PRAGMA user_version``)."""
-    connection.execute("PRAGMA busy_timeout = 5000")
-    version = cast(int, connection.execute("PRAGMA user_version").fetchone()[0])
+    """Check the file is a journal we can read (or empty), then WAL, full sync, schema."""
+    import sqlite3
+
+    try:
+        connection.execute("PRAGMA busy_timeout = 5000")
+        application_id = cast(int, connection.execute("PRAGMA application_id").fetchone()[0])
+        version = cast(int, connection.execute("PRAGMA user_version").fetchone()[0])
+        tables = {
+            str(row[0])
+            for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        }
+    except sqlite3.DatabaseError:
+        raise JournalError(
+            f"{path} is not a viesus journal (not a SQLite database); pass another path, "
+            "or move that file away"
+        ) from None
+    if tables and application_id != APPLICATION_ID:
+        if version == 1 and "items" in tables:
+            raise JournalError(
+                f"{path} is a journal of viesus-toolkit 0.1 (schema 1, keyed by content): "
+                "finish that batch with the version that wrote it, or start a new journal file"
+            )
+        raise JournalError(
+            f"{path} is another application's database, not a viesus journal; pass another path"
+        )
     if version > SCHEMA_VERSION:
         raise JournalError(
             f"{path} was written by a newer viesus-toolkit (journal schema {version}, this "
             f"version reads up to {SCHEMA_VERSION}): upgrade the toolkit or use another journal"
         )
-    connection.execute("PRAGMA journal_mode = WAL")
-    connection.execute("PRAGMA synchronous = FULL")
-    if version < SCHEMA_VERSION:
-        connection.execute("BEGIN IMMEDIATE")
-        try:
-            connection.execute(_SCHEMA)
-            connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            connection.execute("COMMIT")
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
+    try:
+        connection.execute("PRAGMA journal_mode = WAL")
+        connection.execute("PRAGMA synchronous = FULL")
+        if not tables:
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in _SCHEMA:
+                    connection.execute(statement)
+                connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                connection.execute("COMMIT")
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+    except sqlite3.Error as exc:
+        raise JournalError(f"cannot prepare the journal {path}: {exc}") from None
 
 
 def _lock_exclusively(path: Path) -> IO[bytes] | None:
@@ -403,7 +456,10 @@ def _lock_exclusively(path: Path) -> IO[bytes] | None:
         import fcntl
     except ImportError:  # pragma: no cover - not POSIX
         return None
-    handle = open(path.with_name(path.name + ".lock"), "ab")  # noqa: SIM115 - held until close()
+    try:
+        handle = open(path.with_name(path.name + ".lock"), "ab")  # noqa: SIM115 - held until close()
+    except OSError as exc:
+        raise JournalError(f"cannot lock the journal {path} ({exc.strerror})") from None
     try:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

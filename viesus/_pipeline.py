@@ -1,25 +1,37 @@
 """``enhance_many``: many sources through upload -> create -> wait -> download, frugally.
 
+Every item moves through the state machine of :mod:`viesus._states` (which states the
+never-pay-twice rule and is the only door to a create); this module decides *when* to move it.
+
 Order of work, and why:
-1. **Check before spending**: options validated once; each file's header read (no decode) and
-   the AI upscaling limits checked; the output name planned and checked for collisions.
-   A URL source's size is known after its (free) upload, and is checked before its create.
-2. **Journal** (optional): finished items are skipped, known jobs re-attached, uploads reused,
-   intents without a job reconciled. The key is content hash + parameters hash.
-3. **Budget**: the estimated credits of everything still to create against ``max_credits``
-   and the account's remaining credits, before the first create. Nothing is spent otherwise.
-4. **Uploads**, batched; **creates**, batched K per request. An intent is journalled before
-   each create. An ambiguous create (answer lost) is reconciled by listing the upload's jobs:
-   each item has its own upload, so any job there is that item's, adopted, never re-created.
-5. Steps 4-5 run in **waves** of a few batches, so work starts before the last upload.
-   **Waits** share the client's poller (one aliased query per tick for all jobs), webhooks
-   resolve them early; **downloads** are streamed and atomic, with bounded concurrency.
-Results are yielded as items complete; a failure is a result, not an exception.
+1. **Check before spending**: each file's header read (no decode) and the AI upscaling limits
+   checked; the output name planned and checked for collisions. A URL source's size is known
+   after its (free) upload, and is checked before its create.
+2. **Journal** (optional, any :class:`viesus._store.JournalStore`): bound to this endpoint and
+   key; items keyed by source + options. Downloaded items are skipped, a complete output of a
+   known job is adopted, known jobs are waited for, uploads reused, intents reconciled, leftover
+   ``.part`` files removed. A file whose content changed is a new item (or refused while a job
+   for its old content is unsettled).
+3. **Budget**: the credits of everything that may still be created against ``max_credits`` and
+   the account's remaining credits, before the first create. Nothing is spent otherwise.
+4. **Waves** of a few batches: uploads (batched, PUTs bounded), then, in a task of its own so
+   the next wave's uploads go on, reconciliation and creates (batched K per request, batches in
+   flight side by side: a hung request holds its own items only). Intents are journalled in one
+   transaction before the creates are sent; an ambiguous create is reconciled by reading the
+   item's upload (each item has its own upload, so any job there is that item's), with
+   backed-off re-reads before concluding "no job".
+5. **Completion** per job: the client's poller (one aliased query per tick for all jobs) says
+   FINISHED or ERROR; a job the service does not know after a backed-off re-read is ``lost``.
+   The result streams to a ``.part`` file (written off the loop), its name and sha256 are
+   journalled, then it is placed. Any failure to save (disk full, folder is a file) fails that
+   item with its reason; the job stays paid-for and a rerun downloads it without paying.
+Results are yielded as items complete, exactly one per source; a failure is a result.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
@@ -27,18 +39,30 @@ from pathlib import Path
 from typing import Protocol
 
 import httpx
+from pydantic import ValidationError
 
-from viesus._batching import BatchSize, run_batches
-from viesus._downloads import download, output_path, result_extension
+from viesus._batching import BatchSize, Outcome, run_batches
+from viesus._downloads import (
+    choose_target,
+    download_part,
+    output_path,
+    part_path,
+    place,
+    remove_parts,
+    result_extension,
+    sha256_of,
+)
 from viesus._errors import (
     EnhancementFailed,
+    GraphQLRequestError,
     InvalidInput,
+    JournalError,
     LimitExceeded,
     ServerError,
     ViesusError,
 )
-from viesus._jobs import Job
-from viesus._journal import Journal, JournalKey, hash_file, hash_params, hash_url
+from viesus._jobs import ERROR, Job
+from viesus._journal import hash_file, hash_params, is_url, key_fingerprint, source_id
 from viesus._preflight import (
     ImageHeader,
     check_budget,
@@ -48,21 +72,34 @@ from viesus._preflight import (
 )
 from viesus._redact import redact_url
 from viesus._results import EnhanceResult
-from viesus._retries import RetryPolicy
+from viesus._retries import RetryPolicy, retrying
 from viesus._selections import create_job, upload_jobs
+from viesus._states import ItemBook, ItemState
+from viesus._store import ItemKey, JournalStore, StoreIdentity
 from viesus._uploads import LocalFile, upload_files, upload_urls
 from viesus_client import ViesusApiClient
 from viesus_client.input_types import EnhancedImageInput
+from viesus_client.list_upload_enhanced_images import ListUploadEnhancedImagesUpload
 
 log = logging.getLogger("viesus._pipeline")
 
 CREATE_ATTEMPTS = 3
+# Reads of an upload before "it has no job" is believed after a lost create answer.
+RECONCILE_READS = 3
+# Reads of a job the service says it does not know before the item is called lost.
+LOST_READS = 3
 # Items uploaded and created per wave, in batches: the first jobs start while later files upload.
 WAVE_BATCHES = 4
+# Create (and reconcile) requests in flight at once within a wave.
+CREATE_CONCURRENCY = 4
 
-
-def is_url(source: str | Path) -> bool:
-    return isinstance(source, str) and source.split("://", 1)[0].lower() in ("http", "https")
+S = ItemState
+_UNSETTLED_CREATE = frozenset({S.CREATE_INTENT, S.UNKNOWN})
+_WITH_JOB = frozenset({S.CREATED, S.FINISHED_REMOTE})
+# States whose next step is a create request (counted against the budget).
+_WILL_CREATE = frozenset({S.PLANNED, S.UPLOADED, S.CREATE_INTENT, S.UNKNOWN})
+# A changed input may start over only from states with no unsettled job.
+_RESTARTABLE = frozenset({S.PLANNED, S.UPLOADED, S.FAILED, S.DOWNLOADED})
 
 
 @dataclass
@@ -70,25 +107,13 @@ class Item:
     source: str
     shown: str  # the source as it may appear in logs and errors (URLs redacted)
     path: Path | None
+    key: ItemKey
     header: ImageHeader | None = None
-    key: JournalKey | None = None
+    size: int = 0
+    content_hash: str | None = None
     dest: Path | None = None
-    upload_id: str | None = None
-    job_id: str | None = None
-    credits: int = 0
-    reconcile: bool = False
     result: EnhanceResult | None = None
-    waiters: list[Item] = field(default_factory=list)  # duplicates of this item in the batch
-
-    def fail(self, error: ViesusError) -> EnhanceResult:
-        self.result = EnhanceResult(
-            source=self.source,
-            status="failed",
-            job_id=self.job_id,
-            upload_id=self.upload_id,
-            error=error,
-        )
-        return self.result
+    waiters: list[Item] = field(default_factory=list)  # repeats of this source in the batch
 
 
 class Pipeline:
@@ -100,7 +125,7 @@ class Pipeline:
         options: EnhancedImageInput,
         out_dir: Path,
         *,
-        journal: Journal | None,
+        journal: JournalStore | None,
         overwrite: bool,
         max_credits: int | None,
         timeout: float | None,
@@ -113,169 +138,220 @@ class Pipeline:
         self.max_credits = max_credits
         self.timeout = timeout
         self.cost = estimate_credits(options)
+        self.params_hash = hash_params(options)
+        self.book = ItemBook(journal)
+        self._queue: asyncio.Queue[list[EnhanceResult] | BaseException | None] = asyncio.Queue()
+        self._running = False  # results are queued for the consumer once the waves start
+        self._download_gate = asyncio.Semaphore(client.download_concurrency)
+        self._create_gate = asyncio.Semaphore(CREATE_CONCURRENCY)
+
+    @property
+    def identity(self) -> StoreIdentity:
+        """Whose jobs this run makes: the endpoint and a fingerprint of the key (never the key)."""
+        api = self.client.api
+        return StoreIdentity(redact_url(api.url), key_fingerprint(api.headers.get("x-api-key", "")))
 
     async def run(self, sources: Sequence[str | Path]) -> AsyncGenerator[EnhanceResult, None]:
-        items = [self._item(s) for s in sources]
         planned: dict[Path, Item] = {}
-        unique: dict[JournalKey | str, Item] = {}
-        work: list[Item] = []
-        for item in items:
+        unique: dict[ItemKey, Item] = {}
+        for source in sources:
+            item = self._item(source)
             refused = await asyncio.to_thread(self._prepare, item, planned)
             if refused is not None:
                 yield refused
                 continue
-            identity: JournalKey | str = item.key if item.key is not None else item.source
-            first = unique.get(identity)
-            if first is not None:  # the same input and options twice: one job serves both
+            first = unique.get(item.key)
+            if first is not None:  # the same source and options again: one job serves both
                 first.waiters.append(item)
                 continue
-            unique[identity] = item
-            skipped = self._resume(item)
-            if skipped is not None:
-                yield skipped
+            unique[item.key] = item
+
+        work: list[Item] = []
+        if self.journal is not None:
+            await asyncio.to_thread(self.journal.bind, self.identity)
+            await self.book.load(list(unique))
+        for item in unique.values():
+            settled = await self._resume(item)
+            if settled is not None:
+                for result in _emit(item):
+                    yield result
                 continue
             work.append(item)
 
-        to_create = [i for i in work if i.job_id is None]
+        will_create = [i for i in work if self.book.state(i.key) in _WILL_CREATE]
         check_budget(
-            self.cost * len(to_create),
+            self.cost * len(will_create),
             self.max_credits,
-            await self.client.remaining_credits() if to_create else None,
+            await self.client.remaining_credits() if will_create else None,
         )
+        await self.book.flush()
 
-        # Waves: the first jobs are queued at the service while later files still upload,
-        # and a batch of 10,000 photos starts yielding results long before its last upload.
-        queue: asyncio.Queue[list[EnhanceResult] | BaseException | None] = asyncio.Queue()
-        completions: set[asyncio.Task[Item]] = set()
-        producer = asyncio.create_task(self._produce(work, queue, completions))
+        self._running = True
+        producer = asyncio.create_task(self._produce(work))
         try:
-            while (entry := await queue.get()) is not None:
+            while (entry := await self._queue.get()) is not None:
                 if isinstance(entry, BaseException):
                     raise entry
                 for result in entry:
                     yield result
         finally:
-            # An abandoned batch stops its work here, before the caller closes the journal.
+            # An abandoned batch stops its work here, before the caller closes the journal;
+            # the producer's TaskGroup cancels and awaits every task it started.
             producer.cancel()
-            for task in completions:
-                task.cancel()
-            await asyncio.gather(producer, *completions, return_exceptions=True)
-
-    async def _produce(
-        self,
-        work: list[Item],
-        queue: asyncio.Queue[list[EnhanceResult] | BaseException | None],
-        completions: set[asyncio.Task[Item]],
-    ) -> None:
-        """Upload, reconcile and create wave by wave; each created job gets a completion task."""
-        gate = asyncio.Semaphore(self.client.download_concurrency)
-
-        def deliver(task: asyncio.Task[Item]) -> None:
-            if not task.cancelled() and task.exception() is None:
-                queue.put_nowait(_emit(task.result()))
-
-        try:
-            wave = max(1, self.client.batch.value * WAVE_BATCHES)
-            for start in range(0, len(work), wave):
-                chunk = work[start : start + wave]
-                for item in await self._upload([i for i in chunk if i.upload_id is None]):
-                    queue.put_nowait(_emit(item))
-                live = [i for i in chunk if i.result is None]
-                for item in await self._reconcile([i for i in live if i.reconcile]):
-                    queue.put_nowait(_emit(item))
-                creatable = [i for i in live if i.job_id is None and i.result is None]
-                for item in await self._create(creatable):
-                    queue.put_nowait(_emit(item))
-                for item in live:
-                    if item.job_id is not None and item.result is None:
-                        task = asyncio.create_task(self._complete(item, gate))
-                        task.add_done_callback(deliver)
-                        completions.add(task)
-            await asyncio.gather(*completions)
-        except asyncio.CancelledError:
-            raise
-        except BaseException as exc:  # surfaced to the consumer, which re-raises it
-            queue.put_nowait(exc)
-        finally:
-            queue.put_nowait(None)
+            with contextlib.suppress(asyncio.CancelledError):
+                await producer
 
     # --- 1. checks -----------------------------------------------------------------------
     def _item(self, source: str | Path) -> Item:
+        key = ItemKey(source_id(source), self.params_hash)
         if is_url(source):
-            return Item(source=str(source), shown=redact_url(str(source)), path=None)
-        return Item(source=str(source), shown=str(source), path=Path(source))
+            return Item(source=str(source), shown=redact_url(str(source)), path=None, key=key)
+        return Item(source=str(source), shown=str(source), path=Path(source), key=key)
 
     def _prepare(self, item: Item, planned: dict[Path, Item]) -> EnhanceResult | None:
-        """Header, limits, output name, journal key. Runs in a thread (file reads, hashing)."""
+        """Header, limits, output name, content hash. Runs in a thread (file reads, hashing)."""
         try:
             if item.path is not None:
                 item.header = read_image_header(item.path)
                 check_limits(item.shown, item.header, self.options)
                 extension = item.header.extension
+                item.size = item.path.stat().st_size
+                if self.journal is not None:
+                    item.content_hash = hash_file(item.path)
             else:
                 extension = result_extension(item.source.split("?", 1)[0], "jpg")
             item.dest = output_path(item.source, self.out_dir, extension)
             other = planned.get(item.dest)
-            if other is not None and other.source != item.source:
+            if other is not None and other.key != item.key:
                 raise InvalidInput(
                     item.shown,
                     f"its output name {item.dest.name} is also the output of {other.shown}; "
                     "rename one of them or enhance them into different folders",
                 )
             planned[item.dest] = item
-            if self.journal is not None:
-                input_hash = (
-                    hash_file(item.path) if item.path is not None else hash_url(item.source)
-                )
-                item.key = JournalKey(input_hash, hash_params(self.options))
-            if not self.overwrite and item.dest.exists() and not self._finished_in_journal(item):
-                raise InvalidInput(
-                    item.shown,
-                    f"the output {item.dest} exists; pass overwrite=True "
-                    "or choose another output folder",
-                )
         except (InvalidInput, LimitExceeded) as exc:
-            return item.fail(exc)
+            return self._fail(item, exc)
+        except OSError as exc:
+            return self._fail(item, InvalidInput(item.shown, f"cannot be read ({exc.strerror})"))
         return None
-
-    def _finished_in_journal(self, item: Item) -> bool:
-        row = self.journal.get(item.key) if self.journal and item.key else None
-        return row is not None and row.state == "finished"
 
     # --- 2. journal ----------------------------------------------------------------------
-    def _resume(self, item: Item) -> EnhanceResult | None:
-        if self.journal is None or item.key is None:
-            return None
-        row = self.journal.get(item.key)
-        if row is None:
-            return None
-        if row.state == "finished" and row.output_path and Path(row.output_path).exists():
-            item.result = EnhanceResult(
-                source=item.source,
-                status="skipped",
-                output_path=Path(row.output_path),
-                job_id=row.job_id,
-                upload_id=row.upload_id,
-                credits=0,
+    async def _resume(self, item: Item) -> EnhanceResult | None:
+        """Pick up the item where the journal left it; a result if nothing is left to do."""
+        record = self.book.get(item.key)
+        assert item.dest is not None
+        if record is not None and self.journal is not None:
+            await asyncio.to_thread(remove_parts, item.dest)
+        changed = record is not None and _changed(record.content_hash, item.content_hash)
+        if record is not None and changed and record.state not in _RESTARTABLE:
+            return self._fail(
+                item,
+                InvalidInput(
+                    item.shown,
+                    f"changed since the journal recorded it, and job {record.job_id or '?'} "
+                    f"for its earlier content is {record.state}: restore the file, or use "
+                    "another journal",
+                ),
             )
-            return item.result
-        if row.state == "failed":
-            # Try again on a fresh (free) upload: the old one holds the failed job, and
-            # reconciliation relies on "any job on this item's upload is this attempt's".
+        if record is None or changed or record.state in (S.PLANNED, S.UPLOADED, S.FAILED):
+            # Everything from here creates a job: never over an existing file by accident.
+            if not self.overwrite and await _exists(item.dest):
+                return self._fail(
+                    item,
+                    InvalidInput(
+                        item.shown,
+                        f"the output {item.dest} exists; pass overwrite=True "
+                        "or choose another output folder",
+                    ),
+                )
+            if record is None or changed or record.state is S.FAILED:
+                # New, a new image under a known name, or a free failure tried again on a
+                # fresh upload (the old upload holds the failed job).
+                self.book.plan(item.key, item.shown, item.content_hash)
             return None
-        item.upload_id = row.upload_id
-        if row.state in ("created", "finished") and row.job_id:
-            # Re-attach (a finished one whose file vanished is downloaded again).
-            item.job_id = row.job_id
-        elif row.state == "intent":
-            item.reconcile = True
+        assert record is not None
+        if record.state is S.DOWNLOADED:
+            kept = record.output_path is not None and await _exists(Path(record.output_path))
+            if kept and record.output_path is not None:
+                return self._settle(
+                    item, "skipped", Path(record.output_path), record.job_id, record.upload_id, 0
+                )
+            self.book.output_missing(item.key)
+            return None
+        if record.state is S.FINISHED_REMOTE and record.output_path and record.output_sha256:
+            found = await asyncio.to_thread(sha256_of, Path(record.output_path))
+            if found == record.output_sha256:  # placed before a crash, not yet journalled
+                self.book.downloaded(item.key, record.output_path, self.cost)
+                log.info("adopted the complete output of job %s", record.job_id)
+                return self._settle(
+                    item,
+                    "finished",
+                    Path(record.output_path),
+                    record.job_id,
+                    record.upload_id,
+                    self.cost,
+                )
+        if record.state is S.LOST:
+            return self._fail(
+                item,
+                ServerError(
+                    f"{item.shown}: job {record.job_id} is lost ({record.reason}); it is not "
+                    "created again automatically"
+                ),
+            )
         return None
 
-    # --- 4. uploads, reconciliation, creates ----------------------------------------------
-    async def _upload(self, items: list[Item]) -> list[Item]:
-        failed: list[Item] = []
+    # --- 3.-5. waves -----------------------------------------------------------------------
+    async def _produce(self, work: list[Item]) -> None:
+        """Upload wave by wave; each wave's creates and completions run in tasks of their own."""
+        try:
+            async with asyncio.TaskGroup() as group:
+                wave = max(1, self.client.batch.value * WAVE_BATCHES)
+                for start in range(0, len(work), wave):
+                    chunk = work[start : start + wave]
+                    await self._upload([i for i in chunk if self._state(i) is S.PLANNED])
+                    group.create_task(self._advance(chunk, group))
+            await self.book.flush()  # what the last steps left queued (``downloaded`` marks)
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # surfaced to the consumer, which re-raises it
+            if isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+                exc = exc.exceptions[0]
+            self._queue.put_nowait(exc)
+        finally:
+            self._queue.put_nowait(None)
+
+    async def _advance(self, chunk: list[Item], group: asyncio.TaskGroup) -> None:
+        """Reconcile what a crash left unsettled, then create batch by batch, each batch in a
+        task of its own: a slow or hung create holds its own items only."""
+        live = [i for i in chunk if i.result is None]
+        await self._reconcile([i for i in live if self._state(i) in _UNSETTLED_CREATE])
+        creatable = [i for i in live if self._state(i) is S.UPLOADED]
+        self._follow([i for i in live if i not in creatable], group)
+        size = max(1, self.client.batch.value)
+        for start in range(0, len(creatable), size):
+            group.create_task(self._create_batch(creatable[start : start + size], group))
+
+    async def _create_batch(self, items: list[Item], group: asyncio.TaskGroup) -> None:
+        async with self._create_gate:
+            await self._create(items)
+        self._follow(items, group)
+
+    def _follow(self, items: list[Item], group: asyncio.TaskGroup) -> None:
+        """Each item with a job gets its completion task; an unsettled one its result."""
+        for item in items:
+            if item.result is None and self._state(item) in _WITH_JOB:
+                group.create_task(self._complete(item))
+            elif item.result is None:
+                self._report_unsettled(item)
+
+    def _state(self, item: Item) -> ItemState | None:
+        return self.book.state(item.key)
+
+    # --- uploads ---------------------------------------------------------------------------
+    async def _upload(self, items: list[Item]) -> None:
         urls = [i for i in items if i.path is None]
-        files = [i for i in items if i.path is not None]
+        files = [i for i in items if i.path is not None and i.header is not None]
         policy = self.client.retry_policy
         url_results = await upload_urls(
             self.client.api, [i.source for i in urls], self.client.batch, policy
@@ -283,23 +359,18 @@ class Pipeline:
         file_results = await upload_files(
             self.client.api,
             self.client.http,
-            [
-                LocalFile(i.path, i.header.mimetype, i.path.stat().st_size)
-                for i in files
-                if i.path is not None and i.header is not None
-            ],
+            [LocalFile(i.path, i.header.mimetype, i.size) for i in files if i.path and i.header],
             self.client.batch,
             policy,
             self.client.upload_concurrency,
         )
         for item, result in zip(urls + files, url_results + file_results, strict=True):
             if result.error is not None or result.upload_id is None:
-                item.fail(result.error or ServerError(f"{item.shown}: upload failed"))
-                failed.append(item)
+                error = result.error or ServerError(f"{item.shown}: upload failed")
+                self.book.upload_failed(item.key, str(error))
+                self._fail(item, error)
                 continue
-            item.upload_id = result.upload_id
-            if self.journal is not None and item.key is not None:
-                self.journal.record_upload(item.key, item.source, result.upload_id)
+            self.book.uploaded(item.key, result.upload_id)
             upload = result.upload
             if item.path is None and upload is not None and upload.width and upload.height:
                 header = ImageHeader(
@@ -312,124 +383,264 @@ class Pipeline:
                 try:
                     check_limits(item.shown, header, self.options)
                 except LimitExceeded as exc:
-                    failed.append(item)
-                    item.fail(exc)
-        return failed
+                    self.book.upload_failed(item.key, str(exc))
+                    self._fail(item, exc)
+        await self.book.flush()
 
-    async def _reconcile(self, items: list[Item]) -> list[Item]:
-        """Adopt the job an interrupted create may have made; if there is none, a create may
-        follow. Each item has its own upload, so any job found there is this item's."""
-        failed: list[Item] = []
-        if not items:
-            return failed
-        outcomes = await run_batches(
-            self.client.api,
-            [i.upload_id or "" for i in items],
-            upload_jobs,
-            operation_name="ReconcileUploads",
-            mutation=False,
-            size=self.client.batch,
-        )
-        for item, outcome in zip(items, outcomes, strict=True):
-            item.reconcile = False
-            if outcome.error is not None or outcome.data is None:
-                # Unknown state: never risk a second charged job; a rerun reconciles again.
-                failed.append(item)
-                item.fail(outcome.error or ServerError(f"{item.shown}: upload gone"))
-                continue
-            jobs = outcome.data.get("EnhancedImages") or []
-            if jobs:
-                job = Job.from_data(jobs[0])
-                self.client.adopted += 1
-                log.info("adopted job %s found on upload %s", job.id, item.upload_id)
-                self._created(item, job)
-        return failed
+    # --- reconciliation and creates ----------------------------------------------------------
+    async def _reconcile(self, items: list[Item]) -> None:
+        """Adopt the job a create may have made, or prove there is none.
 
-    async def _create(self, items: list[Item]) -> list[Item]:
-        failed: list[Item] = []
+        Each item has its own upload, so any job found there is this item's. "No job" is
+        believed only after :data:`RECONCILE_READS` reads spaced by the retry backoff (an
+        immediate read after a lost write may not see it yet); an answer that is missing or
+        does not parse with the generated model is "unknown", never "no job".
+        """
+        pending = [i for i in items if i.result is None]
+        reasons: dict[ItemKey, str | None] = {}
+        policy = self.client.retry_policy
+        for read in range(RECONCILE_READS):
+            if not pending:
+                break
+            if read > 0:
+                await asyncio.sleep(policy.backoff(read))
+            outcomes = await run_batches(
+                self.client.api,
+                [_upload_id(self.book, i) for i in pending],
+                upload_jobs,
+                operation_name="ReconcileUploads",
+                mutation=False,
+                size=self.client.batch,
+                concurrency=CREATE_CONCURRENCY,
+            )
+            still: list[Item] = []
+            for item, outcome in zip(pending, outcomes, strict=True):
+                jobs, reason = jobs_on_upload(outcome)
+                if jobs:
+                    self._adopt(item, jobs)
+                    continue
+                reasons[item.key] = reason
+                still.append(item)
+            pending = still
+        for item in pending:
+            reason = reasons.get(item.key)
+            if reason is None:
+                self.book.no_job(item.key)
+            else:
+                self.book.unknown(item.key, reason)
+        await self.book.flush()
+
+    def _adopt(self, item: Item, jobs: list[Job]) -> None:
+        live = [j for j in jobs if j.status != ERROR]
+        if len(live) > 1:
+            log.warning(
+                "upload of %s holds %d live jobs; adopting the first", item.shown, len(live)
+            )
+        job = live[0] if live else jobs[-1]
+        self.client.adopted += 1
+        log.info("adopted job %s found on the upload of %s", job.id, item.shown)
+        self.book.created(item.key, job.id)
+
+    async def _create(self, items: list[Item]) -> None:
         pending = [i for i in items if i.result is None]
         attempt = 0
         while pending and attempt < CREATE_ATTEMPTS:
             attempt += 1
             for item in pending:
-                if self.journal is not None and item.key is not None:
-                    self.journal.record_intent(item.key)
+                self.book.intend_create(item.key)
+            try:
+                stale = await self.book.flush()  # durable BEFORE any create is sent
+            except JournalError as exc:
+                for item in pending:
+                    self._fail(item, exc)
+                return
+            for item in [i for i in pending if i.key in stale]:
+                self._fail(item, JournalError(f"{item.shown}: changed by another journal writer"))
+            pending = [i for i in pending if i.key not in stale]
             outcomes = await run_batches(
                 self.client.api,
                 pending,
-                lambda i: create_job(i.upload_id or "", self.options),
+                lambda i: create_job(_upload_id(self.book, i), self.options),
                 operation_name="CreateEnhancedImages",
                 mutation=True,
                 size=self.client.batch,
+                concurrency=CREATE_CONCURRENCY,
             )
             lost: list[Item] = []
             for item, outcome in zip(pending, outcomes, strict=True):
-                if outcome.data is not None:
-                    self._created(item, Job.from_data(outcome.data))
-                elif outcome.ambiguous:
-                    lost.append(item)
+                job = _job_or_none(outcome.data)
+                if job is not None:
+                    self.book.created(item.key, job.id)
+                elif outcome.ambiguous or outcome.data is not None:
+                    lost.append(item)  # it may have run: ask the server, never resend blindly
                 else:
                     error = outcome.error or ServerError("create failed")
-                    if self.journal is not None and item.key is not None:
-                        code = getattr(error, "code", None) or type(error).__name__
-                        self.journal.record_failed(item.key, code)
-                    failed.append(item)
-                    item.fail(error)
-            failed.extend(await self._reconcile(lost))
-            # Not found on the upload: the create never ran, so asking again is safe.
-            pending = [i for i in lost if i.job_id is None and i.result is None]
+                    self.book.create_refused(item.key, _reason(error))
+                    self._fail(item, error)
+            await self.book.flush()
+            await self._reconcile(lost)
+            # Proven absent on the upload: the create never ran, so asking again is safe.
+            pending = [i for i in lost if self._state(i) is S.UPLOADED]
         for item in pending:
-            error = ServerError(f"{item.shown}: the create kept failing; rerun to resume")
-            failed.append(item)
-            item.fail(error)
-        return failed
+            self._fail(
+                item,
+                ServerError(f"{item.shown}: the create kept failing (nothing was charged); rerun"),
+            )
 
-    def _created(self, item: Item, job: Job) -> None:
-        item.job_id = job.id
-        if self.journal is not None and item.key is not None:
-            self.journal.record_job(item.key, job.id)
+    def _report_unsettled(self, item: Item) -> None:
+        record = self.book.get(item.key)
+        if record is not None and record.state is S.UNKNOWN:
+            self._fail(
+                item,
+                ServerError(
+                    f"{item.shown}: a create may have been charged and the service could not "
+                    f"say ({record.reason}); not created again, rerun with the journal to "
+                    "reconcile"
+                ),
+            )
 
-    # --- 5. waits and downloads --------------------------------------------------------------
-    async def _complete(self, item: Item, gate: asyncio.Semaphore) -> Item:
-        assert item.job_id is not None
+    # --- completion ----------------------------------------------------------------------------
+    async def _complete(self, item: Item) -> None:
+        """Wait for the item's job, download its output, journal it. Never raises for the item:
+        every outcome becomes its result (the batch goes on)."""
         try:
-            job = await self.client.wait_job(item.job_id, self.timeout)
-            if not job.finished or not job.full_url:
-                raise EnhancementFailed(job.id, job.error_code)
-            assert item.dest is not None
-            dest = item.dest.with_suffix("." + result_extension(job.filename, item.dest.suffix))
-            async with gate:
-                written = await download(
-                    self.client.http,
-                    job.full_url,
-                    dest,
-                    policy=self.client.retry_policy,
-                    overwrite=self.overwrite,
-                )
-        except ViesusError as exc:
-            if (
-                self.journal is not None
-                and item.key is not None
-                and isinstance(exc, EnhancementFailed)
-            ):
-                self.journal.record_failed(item.key, exc.error_code or "ERROR")
-            item.fail(exc)
-            return item
-        if self.journal is not None and item.key is not None:
-            self.journal.record_finished(item.key, written, self.cost)
-        item.result = EnhanceResult(
-            source=item.source,
-            status="finished",
-            output_path=written,
-            job_id=item.job_id,
-            upload_id=item.upload_id,
-            credits=self.cost,
+            await self._finish_job(item)
+        except (ViesusError, OSError) as exc:
+            error = exc if isinstance(exc, ViesusError) else self._save_error(item, exc)
+            if self._state(item) is S.FINISHED_REMOTE:
+                self.book.save_failed(item.key, _reason(error))
+                with contextlib.suppress(JournalError):
+                    await self.book.flush()
+            self._fail(item, error)
+
+    async def _finish_job(self, item: Item) -> None:
+        record = self.book.get(item.key)
+        assert record is not None
+        assert record.job_id is not None
+        assert item.dest is not None
+        job = await self._read_job(record.job_id)
+        if job is None:
+            self.book.job_lost(item.key, "the service no longer knows the job")
+            await self.book.flush()
+            self._fail(
+                item,
+                ServerError(
+                    f"{item.shown}: job {record.job_id} is unknown to the service (expired, or "
+                    "made on another endpoint); it is not created again automatically"
+                ),
+            )
+            return
+        if job.status == ERROR:
+            self.book.job_failed(item.key, job.error_code or "ERROR")
+            await self.book.flush()
+            self._fail(item, EnhancementFailed(job.id, job.error_code))
+            return
+        if record.state is S.CREATED:
+            self.book.finished_remote(item.key)
+        job = await self._with_download_url(job)
+        if job.full_url is None:
+            raise ServerError(
+                f"{item.shown}: job {job.id} finished but the service gave no download URL; "
+                "rerun with the journal to download it (it is paid for)"
+            )
+        dest = item.dest.with_suffix("." + result_extension(job.filename, item.dest.suffix))
+        part = part_path(item.dest, job.id)
+        async with self._download_gate:
+            sha256 = await download_part(
+                self.client.http, job.full_url, part, policy=self.client.retry_policy
+            )
+        while True:
+            target = await asyncio.to_thread(choose_target, dest, self.overwrite)
+            self.book.output_chosen(item.key, str(target), sha256)
+            await self.book.flush()  # the name and hash are known before the file appears
+            if await asyncio.to_thread(place, part, target, self.overwrite):
+                break
+        # Not flushed on its own: it rides with the next batch step. A crash before that
+        # leaves output_path + sha256 in the journal, and a resume adopts the placed file.
+        self.book.downloaded(item.key, str(target), self.cost)
+        self._settle(item, "finished", target, job.id, record.upload_id, self.cost)
+
+    async def _read_job(self, job_id: str) -> Job | None:
+        """The job once FINISHED or ERROR; ``None`` if the service still does not know it
+        after :data:`LOST_READS` backed-off reads."""
+
+        async def attempt() -> Job:
+            return await self.client.wait_job(job_id, self.timeout)
+
+        policy = self.client.retry_policy
+        try:
+            return await retrying(
+                RetryPolicy(LOST_READS, policy.base, policy.cap, policy.max_retry_after),
+                attempt,
+                retry_on=_not_found,
+                what=f"read of job {job_id}",
+            )
+        except GraphQLRequestError as exc:
+            if _not_found(exc):
+                return None
+            raise
+
+    async def _with_download_url(self, job: Job) -> Job:
+        """A FINISHED job read again (backed off) while its answer carries no ``fullUrl``."""
+        policy = self.client.retry_policy
+        for retry in range(policy.max_attempts - 1):
+            if job.full_url:
+                return job
+            await asyncio.sleep(policy.backoff(retry))
+            job = await self.client.wait_job(job.id, self.timeout)
+        return job
+
+    def _save_error(self, item: Item, exc: OSError) -> ViesusError:
+        folder = item.dest.parent if item.dest is not None else self.out_dir
+        return ViesusError(
+            f"{item.shown}: the enhanced image is paid for but could not be saved in {folder} "
+            f"({exc.strerror or type(exc).__name__}); fix that and rerun with the same journal "
+            "to download it without paying again"
         )
-        return item
+
+    # --- results ---------------------------------------------------------------------------
+    def _fail(self, item: Item, error: ViesusError) -> EnhanceResult:
+        record = self.book.get(item.key)
+        result = EnhanceResult(
+            source=item.source,
+            status="failed",
+            job_id=record.job_id if record else None,
+            upload_id=record.upload_id if record else None,
+            error=error,
+        )
+        return self._deliver(item, result)
+
+    def _settle(
+        self,
+        item: Item,
+        status: str,
+        path: Path,
+        job_id: str | None,
+        upload_id: str | None,
+        credits: int,
+    ) -> EnhanceResult:
+        result = EnhanceResult(
+            source=item.source,
+            status="skipped" if status == "skipped" else "finished",
+            output_path=path,
+            job_id=job_id,
+            upload_id=upload_id,
+            credits=credits,
+        )
+        return self._deliver(item, result)
+
+    def _deliver(self, item: Item, result: EnhanceResult) -> EnhanceResult:
+        """Record the item's one result; once the batch runs, queue it (and its repeats)."""
+        if item.result is not None:
+            return item.result
+        item.result = result
+        if self._running:
+            self._queue.put_nowait(_emit(item))
+        return result
 
 
 def _emit(item: Item) -> list[EnhanceResult]:
-    """The item's result, then one for each duplicate of it in the batch (no extra credits)."""
+    """The item's result, then one for each repeat of its source in the batch (no credits)."""
     if item.result is None:
         return []
     twins = [
@@ -445,6 +656,66 @@ def _emit(item: Item) -> list[EnhanceResult]:
         for twin in item.waiters
     ]
     return [item.result, *twins]
+
+
+def jobs_on_upload(outcome: Outcome) -> tuple[list[Job], str | None]:
+    """The jobs an upload holds, parsed with the generated model, and why not if unknown.
+
+    ``([], None)`` only for a well-formed answer listing no job; a missing upload, an error or
+    an answer the model cannot read gives ``([], reason)``: unknown, never "no job".
+    """
+    if outcome.error is not None:
+        return [], _reason(outcome.error)
+    if outcome.data is None:
+        return [], "the upload is unknown to the service"
+    try:
+        upload = ListUploadEnhancedImagesUpload.model_validate(outcome.data)
+    except ValidationError:
+        # A status this client does not know must not hide a job: read the list leniently
+        # under the generated model's own field name, never defaulting to "empty".
+        name = ListUploadEnhancedImagesUpload.model_fields["enhanced_images"].alias or ""
+        raw = outcome.data.get(name) if isinstance(outcome.data, dict) else None
+        if not isinstance(raw, list):
+            return [], "the service's answer about the upload's jobs is unreadable"
+        try:
+            return [Job.from_data(entry) for entry in raw], None
+        except (ValidationError, TypeError):
+            return [], "the service's answer about the upload's jobs is unreadable"
+    return [Job.from_fragment(job) for job in upload.enhanced_images], None
+
+
+def _job_or_none(data: object) -> Job | None:
+    if data is None:
+        return None
+    try:
+        return Job.from_data(data)
+    except (ValidationError, TypeError):
+        return None
+
+
+def _upload_id(book: ItemBook, item: Item) -> str:
+    record = book.get(item.key)
+    assert record is not None
+    assert record.upload_id is not None
+    return record.upload_id
+
+
+async def _exists(path: Path) -> bool:
+    return await asyncio.to_thread(path.exists)
+
+
+def _changed(recorded: str | None, now: str | None) -> bool:
+    return recorded is not None and now is not None and recorded != now
+
+
+def _not_found(exc: BaseException) -> bool:
+    return isinstance(exc, GraphQLRequestError) and exc.code == "NOT_FOUND"
+
+
+def _reason(error: BaseException) -> str:
+    code = getattr(error, "code", None) or getattr(error, "error_code", None)
+    text = str(error)
+    return f"{code}: {text}" if code and code not in text else text
 
 
 class PipelineClient(Protocol):

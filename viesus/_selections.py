@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from viesus_client import ViesusApiClient
 from viesus_client.base_operation import GraphQLField
 from viesus_client.custom_fields import EnhancedImageFields, UploadFields
 from viesus_client.custom_mutations import Mutation
@@ -196,17 +195,3 @@ def _print_document(
         selection_set=SelectionSetNode(selections=selections),
     )
     return print_ast(operation)
-
-
-async def send_aliased(
-    api: ViesusApiClient,
-    fields: Sequence[GraphQLField],
-    aliases: Sequence[str],
-    operation_name: str,
-    *,
-    mutation: bool,
-) -> dict[str, Any]:
-    """Like the generated ``api.query``/``api.mutation``, with the cached document."""
-    text, variables = aliased_document(fields, aliases, operation_name, mutation=mutation)
-    response = await api.execute(text, operation_name=operation_name, variables=variables)
-    return api.get_data(response)

@@ -11,8 +11,9 @@ is simply asked again (the orphan reservation expires on the server).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -21,9 +22,9 @@ import httpx
 from pydantic import ValidationError
 
 from viesus._batching import BatchSize, Outcome, run_batches
-from viesus._errors import ServerError, ViesusError
+from viesus._errors import InvalidInput, ServerError, ViesusError
 from viesus._redact import redact_url
-from viesus._retries import RetryPolicy
+from viesus._retries import NO_RETRY, RetryPolicy, retrying
 from viesus._selections import upload_selection
 from viesus._upload_errors import error_of_failed_upload, error_of_refused_put, typed_upload_error
 from viesus_client import ViesusApiClient
@@ -94,9 +95,17 @@ async def upload_files(
             except ViesusError as exc:
                 results[index] = UploadResult(error=exc)
                 return None
+            except OSError as exc:  # the file vanished or became unreadable meanwhile
+                results[index] = UploadResult(
+                    error=InvalidInput(str(files[index].path), f"cannot be read ({exc.strerror})")
+                )
+                return None
         return upload_id
 
-    put_ids = await asyncio.gather(*(put(i, o) for i, o in enumerate(reservations)))
+    # TaskGroup, not gather: a bug in one PUT cancels its siblings instead of orphaning them.
+    async with asyncio.TaskGroup() as group:
+        tasks = [group.create_task(put(i, o)) for i, o in enumerate(reservations)]
+    put_ids = [task.result() for task in tasks]
     to_complete = [(i, uid) for i, uid in enumerate(put_ids) if uid is not None]
     completed = await _with_reasks(
         api,
@@ -113,31 +122,43 @@ async def upload_files(
 
 async def put_file(http: httpx.AsyncClient, url: str, item: LocalFile, policy: RetryPolicy) -> None:
     """Stream one file to its signed URL; PUT is idempotent, so failures are retried."""
-    attempts = policy.max_attempts
-    for attempt in range(attempts):
-        try:
-            response = await http.put(
-                url,
-                content=_chunks(item.path),
-                headers={"content-type": item.mimetype, "content-length": str(item.size)},
-                extensions={"viesus_no_retry": True},
-            )
-        except httpx.TransportError as exc:
-            reason = type(exc).__name__
-        else:
-            if response.status_code < 300:
-                return
-            if response.status_code < 500 and response.status_code != 429:
-                raise error_of_refused_put(str(item.path), response.status_code, response.content)
-            reason = f"HTTP {response.status_code}"
-        log.info(
-            "retry %d of %d for PUT %s after %s", attempt + 1, attempts - 1, item.path.name, reason
+
+    async def attempt() -> None:
+        # aclosing: a PUT that fails or is cancelled mid-body closes the file at once.
+        async with contextlib.aclosing(_chunks(item.path)) as chunks:
+            try:
+                response = await http.put(
+                    url,
+                    content=chunks,
+                    headers={"content-type": item.mimetype, "content-length": str(item.size)},
+                    extensions={NO_RETRY: True},
+                )
+            except httpx.TransportError as exc:
+                raise _PutFailed(type(exc).__name__) from None
+        if response.status_code < 300:
+            return
+        if response.status_code < 500 and response.status_code != 429:
+            raise error_of_refused_put(str(item.path), response.status_code, response.content)
+        raise _PutFailed(f"HTTP {response.status_code}")
+
+    try:
+        await retrying(
+            policy,
+            attempt,
+            retry_on=lambda exc: isinstance(exc, _PutFailed),
+            what=f"PUT {item.path.name}",
         )
-        await asyncio.sleep(policy.backoff(attempt))
-    raise ServerError(f"{item.path}: upload failed after {attempts} attempts")
+    except _PutFailed as exc:
+        raise ServerError(
+            f"{item.path}: upload failed after {policy.max_attempts} attempts ({exc})"
+        ) from None
 
 
-async def _chunks(path: Path) -> AsyncIterator[bytes]:
+class _PutFailed(Exception):
+    """A PUT failure worth another attempt (transport error, 5xx, 429)."""
+
+
+async def _chunks(path: Path) -> AsyncGenerator[bytes, None]:
     with path.open("rb") as handle:
         while chunk := await asyncio.to_thread(handle.read, CHUNK):
             yield chunk
@@ -155,11 +176,12 @@ async def _with_reasks(
     outcomes = await run_batches(
         api, items, build, operation_name=operation_name, mutation=True, size=size
     )
-    for retry in range(policy.max_attempts - 1):
-        lost = [i for i, o in enumerate(outcomes) if o.ambiguous]
-        if not lost:
-            break
-        await asyncio.sleep(policy.backoff(retry))
+    lost = [i for i, o in enumerate(outcomes) if o.ambiguous]
+    if not lost:
+        return outcomes
+
+    async def ask_again() -> None:
+        nonlocal lost
         again = await run_batches(
             api,
             [items[i] for i in lost],
@@ -170,7 +192,19 @@ async def _with_reasks(
         )
         for i, outcome in zip(lost, again, strict=True):
             outcomes[i] = outcome
+        lost = [i for i in lost if outcomes[i].ambiguous]
+        if lost:
+            raise _StillLost
+
+    with contextlib.suppress(_StillLost):
+        await retrying(
+            policy, ask_again, retry_on=lambda e: isinstance(e, _StillLost), what=operation_name
+        )
     return outcomes
+
+
+class _StillLost(Exception):
+    """Some free upload steps are still without an answer: ask again after a backoff."""
 
 
 def _as_upload(outcome: Outcome, source: str) -> UploadResult:

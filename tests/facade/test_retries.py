@@ -8,14 +8,26 @@ import logging
 import httpx
 import pytest
 
-from viesus._retries import AmbiguousRequest, RetryingTransport, RetryPolicy, retry_after_seconds
+from viesus._redact import install_log_redaction
+from viesus._retries import (
+    MAY_MUTATE,
+    AmbiguousRequest,
+    RetryingTransport,
+    RetryPolicy,
+    operation_type,
+    retry_after_seconds,
+)
 
 FAST = RetryPolicy(max_attempts=4, base=0.001, cap=0.002, max_retry_after=1.0)
 
 
 def graphql(kind: str) -> bytes:
     return json.dumps(
-        {"query": f"{kind} Op {{ x }}", "operationName": f"Op{kind.title()}", "variables": {}}
+        {
+            "query": f"{kind} Op{kind.title()} {{ x }}",
+            "operationName": f"Op{kind.title()}",
+            "variables": {},
+        }
     ).encode()
 
 
@@ -92,6 +104,7 @@ async def test_attempts_are_bounded() -> None:
 
 async def test_retries_are_logged_at_info_without_secrets(caplog: pytest.LogCaptureFixture) -> None:
     client, _ = client_with([httpx.Response(503), httpx.Response(200, json={"data": {}})])
+    install_log_redaction()  # as every Viesus does: httpx's own request lines carry URLs
     caplog.set_level(logging.DEBUG)
     async with client:
         await client.post(
@@ -119,3 +132,46 @@ async def test_retries_are_logged_at_info_without_secrets(caplog: pytest.LogCapt
 )
 def test_retry_after_parsing(headers: dict[str, str], expected: float | None) -> None:
     assert retry_after_seconds(httpx.Response(429, headers=headers)) == expected
+
+
+async def test_mutation_5xx_with_a_long_retry_after_is_ambiguous_not_a_definite_error() -> None:
+    client, calls = client_with([httpx.Response(503, headers={"retry-after": "3600"})])
+    async with client:
+        with pytest.raises(AmbiguousRequest) as info:
+            await client.post("http://x/graphql", content=graphql("mutation"))
+    assert len(calls) == 1
+    assert info.value.status_code == 503
+
+
+async def test_mutation_429_with_a_long_retry_after_is_surfaced_it_did_not_run() -> None:
+    client, calls = client_with([httpx.Response(429, headers={"retry-after": "3600"})])
+    async with client:
+        response = await client.post("http://x/graphql", content=graphql("mutation"))
+    assert response.status_code == 429
+    assert len(calls) == 1
+
+
+@pytest.mark.parametrize(
+    ("marked", "sent"),
+    [(True, 1), (False, 2)],
+)
+async def test_the_callers_mark_decides_not_the_document_text(marked: bool, sent: int) -> None:
+    # The text says query, the caller says otherwise (and the other way round).
+    client, calls = client_with([httpx.Response(500), httpx.Response(200, json={"data": {}})])
+    body = graphql("mutation" if not marked else "query")
+    async with client:
+        try:
+            await client.post("http://x/graphql", content=body, extensions={MAY_MUTATE: marked})
+        except AmbiguousRequest:
+            assert marked
+    assert len(calls) == sent
+
+
+def test_operation_type_is_parsed_once_per_document() -> None:
+    operation_type.cache_clear()
+    document = "# note\nquery Poll { a }"
+    assert operation_type(document, "Poll") == "query"
+    assert operation_type(document, "Poll") == "query"
+    assert operation_type.cache_info().hits == 1
+    assert operation_type(document, "Other") is None
+    assert operation_type("query A { a } mutation B { b }", None) is None
