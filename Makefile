@@ -61,8 +61,9 @@ demo: setup
 serve: setup
 	$(BIN)/viesus serve
 
-# Four clients, URL and file sources, 100 and 1,000 images, 4 and 16 server slots (a few
-# minutes): counted by a proxy and the emulator, written to BENCHMARKS.md + BENCHMARKS.png.
+# Four clients, URL and file sources, 100 and 1,000 images, 4 and 16 server slots, emulator at
+# time scale 0.1: counted by a proxy and the emulator, written to BENCHMARKS.md + .png. About
+# 25 minutes on two busy cores; `python -m benchmarks --help` narrows it (sizes, slots, ...).
 bench: setup
 	$(BIN)/python -m benchmarks
 

@@ -213,6 +213,12 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None, help="default BENCHMARKS.md")
     parser.add_argument("--json", type=Path, default=None, help="also write the raw figures")
     parser.add_argument(
+        "--from-json",
+        type=Path,
+        default=None,
+        help="write the report again from a --json file of an earlier run (no measuring)",
+    )
+    parser.add_argument(
         "--baseline",
         type=Path,
         default=None,
@@ -221,6 +227,14 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [10_000] if args.large else args.sizes
     out: Path = args.out or Path("BENCHMARKS-large.md" if args.large else "BENCHMARKS.md")
+    if args.from_json is not None:
+        saved = json.loads(args.from_json.read_text())
+        earlier = [Run(**run) for run in saved["runs"]]
+        chart = out.with_suffix(".png")
+        draw_chart(earlier, chart)
+        write_report(earlier, out, chart=chart, **saved["meta"])
+        print(f"written {out} and {chart}")
+        return
     started = time.time()
     runs: list[Run] = []
     with tempfile.TemporaryDirectory(prefix="viesus-bench-") as tmp:
@@ -261,21 +275,22 @@ def main() -> None:
                                 f"lag p95 {figures['lag_p95']:.1f} s",
                                 flush=True,
                             )
-    command = "python -m benchmarks " + " ".join(sys.argv[1:])
+    meta = {
+        "command": ("python -m benchmarks " + " ".join(sys.argv[1:])).strip(),
+        "scale": args.time_scale,
+        "seconds": time.time() - started,
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python "
+        f"{platform.python_version()}",
+        "large": args.large,
+        "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    }
     chart = out.with_suffix(".png")
     draw_chart(runs, chart)
-    write_report(
-        runs,
-        out,
-        chart=chart,
-        command=command.strip(),
-        scale=args.time_scale,
-        seconds=time.time() - started,
-        machine=f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
-        large=args.large,
-    )
+    write_report(runs, out, chart=chart, **meta)
     if args.json is not None:
-        args.json.write_text(json.dumps([r.__dict__ for r in runs], indent=1))
+        args.json.write_text(
+            json.dumps({"meta": meta, "runs": [r.__dict__ for r in runs]}, indent=1)
+        )
     print(f"written {out} and {chart}")
 
 

@@ -101,7 +101,10 @@ async def docs_generated(
                 await download(http, seen.full_url, out / f"{index:05d}.jpg")
                 ok += 1
 
-        await asyncio.gather(*(one(i, s) for i, s in enumerate(sources)))
+        outcomes = await asyncio.gather(
+            *(one(i, s) for i, s in enumerate(sources)), return_exceptions=True
+        )
+        failed += sum(isinstance(outcome, Exception) for outcome in outcomes)
     return ok, failed
 
 
@@ -199,7 +202,10 @@ async def docs_gql(
                 await download(http, seen["fullUrl"], out / f"{index:05d}.jpg")
                 ok += 1
 
-        await asyncio.gather(*(one(i, s) for i, s in enumerate(sources)))
+        outcomes = await asyncio.gather(
+            *(one(i, s) for i, s in enumerate(sources)), return_exceptions=True
+        )
+        failed += sum(isinstance(outcome, Exception) for outcome in outcomes)
     return ok, failed
 
 

@@ -7,7 +7,6 @@ The analysis (why a goal is missed, what would close it) is written by hand in
 from __future__ import annotations
 
 import math
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -152,13 +151,15 @@ def write_report(
     seconds: float,
     machine: str,
     large: bool,
+    measured: str,
 ) -> None:
     lines = [
         "# Benchmarks" + (" (large)" if large else ""),
         "",
-        f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {machine} with "
-        f"`{command}` (`make {'bench-large' if large else 'bench'}`), {seconds / 60:.0f} min. "
-        "The machine was shared with other work, so times and CPU are noisy; counts are not.",
+        f"Measured {measured} on {machine} with `{command}`, {seconds / 60:.0f} min "
+        f"(`make {'bench-large' if large else 'bench'}` runs the same without `--baseline`). "
+        "The machine was shared with other work (load average about 10), so times and CPU are "
+        "noisy; counts are not.",
         "",
         "How it is measured (see `benchmarks/`): the emulator (ENHANCE on distinct 128 px JPEGs)",
         "runs in its own process behind a counting proxy; every HTTP request a client sends",
