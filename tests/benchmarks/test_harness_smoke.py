@@ -38,7 +38,7 @@ def test_harness_runs_every_contender_and_counts_at_the_server(tmp_path: Path) -
         check=True,
         timeout=600,
     )
-    runs = json.loads(raw.read_text())
+    runs = json.loads(raw.read_text())["runs"]
     assert {(r["contender"], r["source"]) for r in runs} == {
         (c, s) for c in CONTENDERS for s in ("url", "file")
     }
