@@ -31,8 +31,10 @@ from viesus._journal import Journal
 from viesus._pdf import PdfAnalysis, PdfAnalysisFailed, PdfStatistics
 from viesus._polling import PollSchedule
 from viesus._preflight import check_limits, estimate_credits, read_image_header
-from viesus._results import EnhanceResult
+from viesus._results import EnhanceResult, FinishedResult
 from viesus._retries import RetryPolicy
+from viesus._shared_batch import SharedBatch
+from viesus._store_pg import LeaseTimes
 from viesus._webhook_listener import WebhookListener
 from viesus._webhook_receiver import WebhookReceiver
 from viesus._webhook_signature import WebhookEvent, unwrap, verify_signature
@@ -46,11 +48,13 @@ __all__ = [
     "EnhanceOptions",
     "EnhanceResult",
     "EnhancementFailed",
+    "FinishedResult",
     "GraphQLRequestError",
     "InsufficientCredits",
     "InvalidInput",
     "Job",
     "Journal",
+    "LeaseTimes",
     "LimitExceeded",
     "PdfAnalysis",
     "PdfAnalysisFailed",
@@ -59,6 +63,7 @@ __all__ = [
     "RateLimitError",
     "RetryPolicy",
     "ServerError",
+    "SharedBatch",
     "UnexpectedResponse",
     "UnsupportedUpload",
     "UploadFailed",

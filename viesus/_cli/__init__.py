@@ -2,7 +2,8 @@
 
 ``enhance`` (enhance.py), ``config show`` (config_cmd.py), ``credits`` / ``jobs`` /
 ``webhooks`` (account.py), ``doctor`` (doctor.py), ``serve`` (serve.py: the emulator, imported
-when it runs). Errors end as one line on stderr with a fixed exit code (errors.py); ``--debug``
+when it runs), ``batch status|retry-failed`` (batch.py: a batch shared in a PostgreSQL
+journal). Errors end as one line on stderr with a fixed exit code (errors.py); ``--debug``
 anywhere on the command line adds the traceback.
 """
 
@@ -15,7 +16,7 @@ from typing import Annotated
 import typer
 
 from viesus import InvalidInput, ViesusError, __version__
-from viesus._cli import account, config_cmd, doctor, serve
+from viesus._cli import account, batch, config_cmd, doctor, serve
 from viesus._cli.enhance import make_command
 from viesus._cli.errors import (
     EXIT_FAILED,
@@ -42,6 +43,7 @@ app.add_typer(account.jobs_app, name="jobs")
 app.add_typer(account.webhooks_app, name="webhooks")
 app.command("doctor")(doctor.doctor)
 app.command("serve")(serve.serve)
+app.add_typer(batch.app, name="batch")
 
 
 def _version(value: bool) -> None:
