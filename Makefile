@@ -46,8 +46,17 @@ schema-diff: setup
 schema-check: setup
 	$(BIN)/python -m codegen check --endpoint $(ENDPOINT)
 
+# Real photos bundled with scikit-image, degraded on the fly, enhanced by the CLI against an
+# in-process emulator (--local: no key, no network), upscaled X2, with a before/after sheet.
+DEMO_OUT := demo-out
 demo: setup
-	$(BIN)/python -m examples.demo
+	rm -rf $(DEMO_OUT)
+	$(BIN)/python -m examples.demo $(DEMO_OUT)/inputs
+	$(BIN)/viesus enhance $(DEMO_OUT)/inputs --local --out $(DEMO_OUT)/results --yes \
+		--mode ENHANCE --upscale X2 --denoise 0.5 --artifacts-detection-removal AUTO_AI \
+		--sidecar --compare $(DEMO_OUT)/before-after.png
+	@echo "results: $(CURDIR)/$(DEMO_OUT)/results"
+	@echo "before/after: $(CURDIR)/$(DEMO_OUT)/before-after.png"
 
 serve: setup
 	$(BIN)/viesus serve

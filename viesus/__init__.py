@@ -30,6 +30,7 @@ from viesus._jobs import Job
 from viesus._journal import Journal
 from viesus._pdf import PdfAnalysis, PdfAnalysisFailed, PdfStatistics
 from viesus._polling import PollSchedule
+from viesus._preflight import check_limits, estimate_credits, read_image_header
 from viesus._results import EnhanceResult
 from viesus._retries import RetryPolicy
 from viesus._webhook_listener import WebhookListener
@@ -71,6 +72,9 @@ __all__ = [
     "WebhookReceiver",
     "WebhookVerificationError",
     "__version__",
+    "check_limits",
+    "estimate_credits",
+    "read_image_header",
     "unwrap",
     "verify_signature",
 ]

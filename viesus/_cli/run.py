@@ -1,0 +1,157 @@
+"""The batch run of ``viesus enhance``: images through the journal, PDFs after, Ctrl-C safe.
+
+First Ctrl-C: stop cleanly (in-flight jobs stay in the journal, the report is written).
+Second Ctrl-C: exit at once; the journal records every create intent before it is sent, so
+even then a rerun pays nothing twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+import time
+from collections.abc import AsyncGenerator, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from viesus import EnhanceOptions, EnhanceResult, Journal, Viesus
+from viesus._cli.errors import EXIT_INTERRUPTED
+from viesus._cli.pdfs import IN_FLIGHT, enhance_pdfs, is_pdf
+from viesus._cli.progress import Events, ProgressView
+from viesus._cli.records import now, result_record, write_sidecar
+from viesus._cli.settings import Configuration
+from viesus._states import ItemState
+from viesus._store import StateChange
+
+JOURNAL_NAME = ".viesus-journal.sqlite"
+
+
+class Interrupts:
+    """First Ctrl-C cancels the run cleanly; the second exits the process at once."""
+
+    def __init__(self, task: asyncio.Task[Any], say: Callable[[str], None]) -> None:
+        self.task, self.say, self.count = task, say, 0
+
+    def __call__(self) -> None:
+        self.count += 1
+        if self.count > 1:
+            os._exit(EXIT_INTERRUPTED)
+        self.say(
+            "stopping: jobs in flight stay in the journal; rerun the same command to pick "
+            "them up without paying again (Ctrl-C again to quit at once)"
+        )
+        self.task.cancel()
+
+
+def forget_previous_local_server(out: Path) -> None:
+    """``--local`` starts a new emulator each run: jobs of an earlier run's emulator are gone.
+
+    The journal keeps only the items whose output is on disk (``downloaded``); every other
+    item starts over against the new emulator, and the journal is bound to the new endpoint.
+    Safe only because that emulator, and everything it charged, no longer exists; against a
+    real endpoint unfinished items are always continued (the journal refuses another endpoint).
+    The new journal is written beside the old one and moved over it, so a crash here leaves
+    one of the two, never neither.
+    """
+    journal_path = out / JOURNAL_NAME
+    if journal_path.exists():
+        with Journal.open(journal_path) as old:
+            kept = [r for r in old.records() if r.state is ItemState.DOWNLOADED]
+        fresh = journal_path.with_name(journal_path.name + ".local-restart")
+        for leftover in _sqlite_files(fresh):
+            leftover.unlink(missing_ok=True)
+        with Journal.open(fresh) as new:
+            new.apply([StateChange(None, record) for record in kept])
+        for leftover in _sqlite_files(journal_path)[1:]:
+            leftover.unlink(missing_ok=True)
+        os.replace(fresh, journal_path)
+        fresh.with_name(fresh.name + ".lock").unlink(missing_ok=True)
+    (out / IN_FLIGHT).unlink(missing_ok=True)
+
+
+def _sqlite_files(path: Path) -> list[Path]:
+    """A SQLite database and its companions (write-ahead log, shared memory)."""
+    return [path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")]
+
+
+async def all_results(
+    viesus: Viesus,
+    sources: Sequence[str],
+    options: EnhanceOptions,
+    config: Configuration,
+    out: Path,
+) -> AsyncGenerator[EnhanceResult, None]:
+    """Images (and URLs) through the journaled batch, then PDFs one by one."""
+    images = [s for s in sources if not is_pdf(s)]
+    pdfs = [s for s in sources if is_pdf(s)]
+    if images:
+        batch = viesus.enhance_many(
+            images,
+            options,
+            out,
+            journal=out / JOURNAL_NAME,
+            overwrite=config.batch.overwrite,
+            max_credits=config.batch.max_credits,
+        )
+        async with contextlib.aclosing(batch) as results:
+            async for result in results:
+                yield result
+    if pdfs:
+        documents = enhance_pdfs(
+            viesus,
+            pdfs,
+            options,
+            out,
+            overwrite=config.batch.overwrite,
+            max_credits=config.batch.max_credits,
+        )
+        async with contextlib.aclosing(documents) as results:
+            async for result in results:
+                yield result
+
+
+async def run_batch(
+    viesus: Viesus,
+    sources: Sequence[str],
+    options: EnhanceOptions,
+    config: Configuration,
+    *,
+    out: Path,
+    sidecar: bool,
+    events: Events,
+    console: Console,
+) -> tuple[list[EnhanceResult], list[dict[str, Any]], bool]:
+    """Enhance ``sources``; returns results, report records and whether it was interrupted."""
+    results: list[EnhanceResult] = []
+    records: list[dict[str, Any]] = []
+    started_at, started = now(), time.monotonic()
+    interrupted = False
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    handler = Interrupts(task, lambda m: print(m, file=sys.stderr, flush=True))
+    with contextlib.suppress(NotImplementedError, RuntimeError):
+        loop.add_signal_handler(signal.SIGINT, handler)
+    try:
+        with ProgressView(len(sources), console) as view:
+            stream = all_results(viesus, sources, options, config, out)
+            async with contextlib.aclosing(stream) as items:
+                async for result in items:
+                    seconds = time.monotonic() - started
+                    results.append(result)
+                    records.append(result_record(result, seconds))
+                    if sidecar:
+                        write_sidecar(result, config.options_json(), seconds, started_at)
+                    events.emit("result", **result_record(result, seconds))
+                    view.result(result)
+    except asyncio.CancelledError:
+        interrupted = True
+    finally:
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.remove_signal_handler(signal.SIGINT)
+    return results, records, interrupted
