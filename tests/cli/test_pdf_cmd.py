@@ -96,3 +96,18 @@ def test_enhance_dry_run_shows_pages_images_eligible_counts_and_the_estimate(
     # The PDF was uploaded (free) for its analysis; the image got no mutation; nothing created.
     assert after.get("createEnhancedImage", 0) == before.get("createEnhancedImage", 0)
     assert after["createSignedUploadUrl"] - before.get("createSignedUploadUrl", 0) == 2
+
+
+def test_the_before_after_sheet_shows_a_pdf_as_its_first_page(book: Path, tmp_path: Path) -> None:
+    from PIL import Image
+
+    from viesus._cli.compare import ROW_HEIGHT, contact_sheet
+
+    after = tmp_path / "book_enhanced.pdf"
+    after.write_bytes(book.read_bytes())
+    sheet = contact_sheet([(str(book), after)], tmp_path / "sheet.png")
+    with Image.open(sheet) as drawn:
+        # One row: two US-letter pages (612 x 792 pt) scaled to the row height, side by side.
+        page_width = round(612 * ROW_HEIGHT / 792)
+        assert drawn.width == 2 * page_width + 3 * 8
+        assert drawn.height > ROW_HEIGHT

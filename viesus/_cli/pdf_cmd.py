@@ -8,13 +8,17 @@ command and the dry-run plan (``plan.py`` prints :func:`describe` under its tabl
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from viesus import EnhanceOptions, PdfAnalysis, Viesus
 from viesus._cli.account import ApiKey, Endpoint, Json, Local, run, show
 from viesus._cli.connection import Target
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
 
 pdf_app = typer.Typer(help="PDFs (photobooks): the service's analysis.", no_args_is_help=True)
 
@@ -38,6 +42,27 @@ def summary(analysis: PdfAnalysis, options: EnhanceOptions | None = None) -> dic
         data["estimate_for_options"] = analysis.credits_for(options)
     data["estimated_credits"] = dict(analysis.estimated_credits)
     return data
+
+
+def can_render_pdfs() -> bool:
+    """pypdfium2 (the ``demo`` extra) is installed: the before/after sheet can show PDFs."""
+    import importlib.util
+
+    return importlib.util.find_spec("pypdfium2") is not None
+
+
+def first_page(path: Path) -> Image:
+    """Page 1 of a PDF rendered at 72 dpi, for the before/after sheet (``compare.py``)."""
+    import pypdfium2
+
+    document = pypdfium2.PdfDocument(path)
+    try:
+        page = document[0]
+        image: Image = page.render(scale=1.0).to_pil()
+        page.close()
+        return image
+    finally:
+        document.close()
 
 
 def describe(data: dict[str, Any]) -> str:
