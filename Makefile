@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.setup-stamp
 ENDPOINT ?= https://api.viesus.cloud/graphql
 
-.PHONY: setup test lint typecheck pytest generate generate-check pull schema-diff schema-check demo serve bench soak clean
+.PHONY: setup test lint typecheck pytest generate generate-check pull schema-diff schema-check demo serve bench soak fuzz clean
 
 setup: $(STAMP)
 
@@ -63,6 +63,12 @@ serve: setup
 
 bench: setup
 	$(BIN)/python -m benchmarks
+
+# schemathesis against a running emulator: EXAMPLES generated documents per root field and
+# mode (valid, invalid); fails on any 5xx, dropped connection, malformed answer or job crash.
+EXAMPLES ?= 300
+fuzz: setup
+	$(BIN)/python -m tests.emulator.fuzzing --examples $(EXAMPLES)
 
 # Never pay twice under kill -9 and faults, on 3 seeds (minutes; see RELIABILITY.md).
 SEEDS ?= 1 2 3

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from viesus_emulator.config import DEFAULT_API_KEY, EmulatorConfig, FaultConfig
+from viesus_emulator.config import DEFAULT_API_KEY, EmulatorConfig, FaultConfig, QueryLimits
 
 if TYPE_CHECKING:
     from viesus_emulator.runner import Emulator
 
-__all__ = ["DEFAULT_API_KEY", "Emulator", "EmulatorConfig", "FaultConfig"]
+__all__ = ["DEFAULT_API_KEY", "Emulator", "EmulatorConfig", "FaultConfig", "QueryLimits"]
 
 
 def __getattr__(name: str) -> Any:

@@ -12,7 +12,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+from pathlib import Path
+from stat import S_ISREG
 from typing import Any
 
 from starlette.applications import Starlette
@@ -70,17 +74,26 @@ def build_app(state: EmulatorState) -> Starlette:
         kind = request.path_params["kind"]
         record_id = request.path_params["record_id"]
         filename = request.path_params["filename"]
+        path: Path | None = None
+        media_type: str | None = None
         if kind == "uploads":
             upload = state.store.uploads.get(record_id)
             if upload and upload.status == UPLOAD_FINISHED and upload.filename == filename:
-                assert upload.path is not None
-                return FileResponse(upload.path, media_type=upload.mimetype, filename=filename)
+                path, media_type = upload.path, upload.mimetype
         elif kind == "enhanced":
             job = state.store.jobs.get(record_id)
             if job and job.status == FINISHED and job.filename == filename:
-                assert job.result_path is not None
+                path, media_type = job.result_path, job.result_mimetype
+        if path is not None:
+            # The file may have been deleted from outside (or swept): a 404, never a 500.
+            # The stat result is handed on, so FileResponse does not look it up again.
+            try:
+                stat = await asyncio.to_thread(os.stat, path)
+            except OSError:
+                stat = None
+            if stat is not None and S_ISREG(stat.st_mode):
                 return FileResponse(
-                    job.result_path, media_type=job.result_mimetype, filename=filename
+                    path, media_type=media_type, filename=filename, stat_result=stat
                 )
         return _storage_error(404, "NoSuchKey", "no such file")
 

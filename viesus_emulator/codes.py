@@ -17,6 +17,8 @@ BAD_REQUEST: Final = "BAD_REQUEST"  # HTTP 400: body is not a GraphQL request
 GRAPHQL_PARSE_FAILED: Final = "GRAPHQL_PARSE_FAILED"  # HTTP 400: syntax error
 GRAPHQL_VALIDATION_FAILED: Final = "GRAPHQL_VALIDATION_FAILED"  # HTTP 400: not valid for schema
 TOO_MANY_ROOT_FIELDS: Final = "TOO_MANY_ROOT_FIELDS"  # HTTP 400: max_root_fields exceeded
+QUERY_TOO_COMPLEX: Final = "QUERY_TOO_COMPLEX"  # HTTP 400: tokens, depth, fields or cost limit
+PAYLOAD_TOO_LARGE: Final = "PAYLOAD_TOO_LARGE"  # HTTP 413: body over limits.max_body_bytes
 METHOD_NOT_ALLOWED: Final = "METHOD_NOT_ALLOWED"  # HTTP 405: mutation via GET, other verbs
 NOT_ACCEPTABLE: Final = "NOT_ACCEPTABLE"  # HTTP 406: Accept names no JSON type
 UNSUPPORTED_MEDIA_TYPE: Final = "UNSUPPORTED_MEDIA_TYPE"  # HTTP 415: POST body not JSON
@@ -43,6 +45,7 @@ PROCESSING_FAILED: Final = "PROCESSING_FAILED"  # injected job fault or an unexp
 
 # --- Upload.metadata.error.code (upload ended UPLOAD_FAILED) ----------------------------------
 FETCH_FAILED: Final = "FETCH_FAILED"  # URL not reachable, non-2xx answer, timeout
+URL_NOT_ALLOWED: Final = "URL_NOT_ALLOWED"  # the URL policy refuses its scheme or address
 FILE_TOO_LARGE: Final = "FILE_TOO_LARGE"  # more than max_upload_bytes
 EMPTY_FILE: Final = "EMPTY_FILE"  # zero bytes
 # ... plus the engine's probe codes UNSUPPORTED_FORMAT, CORRUPT_INPUT, IMAGE_TOO_LARGE.

@@ -13,6 +13,37 @@ from pathlib import Path
 DEFAULT_API_KEY = "local"
 
 
+@dataclass(frozen=True)
+class QueryLimits:
+    """Per-document limits; ``None`` switches one off (not advised on a shared interface)."""
+
+    #: Request body (POST) or query string (GET) in bytes. Beyond: HTTP 413.
+    max_body_bytes: int = 1024 * 1024
+    #: Lexical tokens of the document, counted while parsing (the parser stops at the limit).
+    max_tokens: int | None = 4_000
+    #: Nesting of fields, fragments followed (``{ a { b } }`` is 2).
+    max_depth: int | None = 15
+    #: Field selections after expanding every fragment spread (what a naive server walks).
+    max_fields: int | None = 1_000
+    #: Fields sharing one response key in one selection set (``{ id id id }``).
+    max_same_key: int | None = 20
+    #: Estimated result size: every field counts 1, times the possible length of each list
+    #: above it (introspection lists: their real length; others: ``list_factor``).
+    max_cost: int | None = 25_000
+    #: The assumed length of a list whose length the emulator cannot bound in advance.
+    list_factor: int = 10
+
+    def __post_init__(self) -> None:
+        for name in ("max_tokens", "max_depth", "max_fields", "max_same_key", "max_cost"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be at least 1 (or None for no limit), not {value}")
+        if self.max_body_bytes < 1:
+            raise ValueError("max_body_bytes must be at least 1")
+        if self.list_factor < 1:
+            raise ValueError("list_factor must be at least 1")
+
+
 @dataclass
 class FaultConfig:
     """Seeded per-request fault probabilities for GraphQL POST requests.
@@ -85,7 +116,10 @@ class EmulatorConfig:
     #: Credit allowance per period (a calendar month, UTC).
     credits: int = 1000
     #: Emulated server limit on root fields (aliases) per document; None means no limit.
-    max_root_fields: int | None = None
+    #: Announced as ``extensions.limit`` of a ``TOO_MANY_ROOT_FIELDS`` error [assumption].
+    max_root_fields: int | None = 100
+    #: Body size, tokens, depth, expansion and cost limits of a GraphQL document.
+    limits: QueryLimits = field(default_factory=QueryLimits)
     faults: FaultConfig = field(default_factory=FaultConfig)
     #: Seeds the fault draws and the engine, so runs are reproducible.
     seed: int = 0
@@ -97,12 +131,32 @@ class EmulatorConfig:
     max_webhooks: int = 5
     #: Largest accepted upload (signed PUT and URL fetch), in bytes.
     max_upload_bytes: int = 100 * 1024 * 1024
-    #: Timeout of the server-side fetch of ``createUploadFromUrl`` and background images.
+    #: Total time of one server-side fetch (``createUploadFromUrl``, background images),
+    #: redirects included, and of one webhook delivery attempt's connect + read.
     fetch_timeout: float = 10.0
+    #: Redirect hops a server-side fetch follows (each hop is checked like the first URL).
+    max_redirects: int = 5
+    #: Whether server-side fetches and webhooks may reach loopback, private, link-local or
+    #: shared addresses. None: only when the server itself is bound to a loopback address.
+    #: Cloud metadata addresses are refused unless this is True.
+    allow_private_urls: bool | None = None
+    #: When set, the emulator's own requests go only to these hosts (names or addresses,
+    #: compared before any DNS lookup): a sandbox where nothing leaves the machine.
+    fetch_hosts: frozenset[str] | None = None
     #: Lifetime of a signed upload URL, seconds.
     upload_url_ttl: float = 3600.0
-    #: Lifetime of download URLs (``fullUrl``, ``Upload.url``): the emulated retention period.
+    #: Lifetime of download URLs (``fullUrl``, ``Upload.url``).
     download_url_ttl: float = 7 * 24 * 3600.0
+    #: How long an upload and its jobs are kept after their last activity; then the files
+    #: and records are deleted and the ids answer like unknown ones [assumption].
+    retention: float = 7 * 24 * 3600.0
+    #: How often expired uploads are swept away, seconds.
+    sweep_interval: float = 60.0
+    #: Webhook delivery records kept for inspection (the oldest are dropped first).
+    max_delivery_records: int = 1000
+    #: Seconds an idle HTTP keep-alive connection stays open: longer than the usual 60 s of
+    #: proxies and load balancers, so the proxy, not the emulator, closes idle connections.
+    keep_alive: float = 75.0
     #: Log one line per request (method, path without query string, status); never secrets.
     access_log: bool = False
 
@@ -117,6 +171,18 @@ class EmulatorConfig:
             raise ValueError("credits must not be negative")
         if self.max_root_fields is not None and self.max_root_fields < 1:
             raise ValueError("max_root_fields must be at least 1")
+        if self.retention <= 0 or self.sweep_interval <= 0:
+            raise ValueError("retention and sweep_interval must be positive")
+        if self.max_delivery_records < 0 or self.max_redirects < 0:
+            raise ValueError("max_delivery_records and max_redirects must not be negative")
+        if self.keep_alive <= 0 or self.fetch_timeout <= 0:
+            raise ValueError("keep_alive and fetch_timeout must be positive")
+        if self.public_base_url is not None and not self.public_base_url.startswith(
+            ("http://", "https://")
+        ):
+            raise ValueError(
+                f"public_base_url must start with http:// or https://, not {self.public_base_url!r}"
+            )
         self.api_keys = tuple(self.api_keys)
         self.webhook_retry_delays = tuple(self.webhook_retry_delays)
 

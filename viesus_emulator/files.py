@@ -21,6 +21,7 @@ import httpx
 
 from viesus_emulator import codes
 from viesus_emulator.engine import EngineError, ImageInfo, probe
+from viesus_emulator.url_policy import UrlRefused
 
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\]+")
 
@@ -53,8 +54,14 @@ def enhanced_filename(original: str | None, fallback_stem: str, extension: str) 
 
 #: What a server-side request can raise for an unusable URL or a failed exchange. httpx raises
 #: ``InvalidURL`` (not an ``HTTPError``) for characters it refuses, and the IDNA codec a
-#: ``UnicodeError`` for host names such as ``xn--``: both pass ``is_http_url``.
-TRANSPORT_ERRORS: tuple[type[Exception], ...] = (httpx.HTTPError, httpx.InvalidURL, UnicodeError)
+#: ``UnicodeError`` for host names such as ``xn--``: both pass ``is_http_url``. ``UrlRefused``
+#: is the URL policy's (``url_policy``): a scheme or address this server may not reach.
+TRANSPORT_ERRORS: tuple[type[Exception], ...] = (
+    httpx.HTTPError,
+    httpx.InvalidURL,
+    UnicodeError,
+    UrlRefused,
+)
 
 T = TypeVar("T")
 
@@ -108,9 +115,17 @@ async def _fetch(
     timeout: float,
     consume: Callable[[AsyncIterator[bytes]], Awaitable[T]],
 ) -> T:
-    """GET ``url`` and hand the body's chunks to ``consume``; every failure is a StoreError."""
+    """GET ``url`` and hand the body's chunks to ``consume``; every failure is a StoreError.
+
+    ``timeout`` bounds the whole exchange (every redirect hop and the body), not only each
+    read; redirects are followed up to the client's ``max_redirects``, each hop checked by
+    the client's URL policy.
+    """
     try:
-        async with http.stream("GET", url, timeout=timeout, follow_redirects=True) as response:
+        async with (
+            asyncio.timeout(timeout),
+            http.stream("GET", url, timeout=timeout, follow_redirects=True) as response,
+        ):
             if not 200 <= response.status_code <= 299:
                 raise StoreError(
                     codes.FETCH_FAILED, f"the URL answered HTTP {response.status_code}"
@@ -119,6 +134,12 @@ async def _fetch(
             if declared is not None and declared.isdigit() and int(declared) > max_bytes:
                 raise StoreError(codes.FILE_TOO_LARGE, f"the file is larger than {max_bytes} bytes")
             return await consume(response.aiter_bytes())
+    except UrlRefused as exc:
+        raise StoreError(codes.URL_NOT_ALLOWED, f"the URL is not allowed: {exc}") from exc
+    except TimeoutError as exc:
+        raise StoreError(
+            codes.FETCH_FAILED, f"the URL could not be fetched within {timeout:g} s"
+        ) from exc
     except TRANSPORT_ERRORS as exc:
         raise StoreError(
             codes.FETCH_FAILED, f"the URL could not be fetched ({type(exc).__name__})"

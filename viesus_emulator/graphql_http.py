@@ -4,9 +4,11 @@
   query parameters, for queries only (a mutation via GET is a 405 with ``Allow: POST``).
 - The answer is ``application/graphql-response+json`` or ``application/json``, whichever the
   ``Accept`` header prefers (no Accept header, or ``*/*``: ``application/json``); 406 otherwise.
-- Request errors (unparsable body, syntax, validation, variables, too many root fields) are
-  HTTP 400 with an ``errors`` list and no ``data``; an executed operation is HTTP 200, also when
-  fields failed. Every error carries ``extensions.code``.
+- Request errors (unparsable body, syntax, validation, variables, too many root fields, a
+  document over a cost limit) are HTTP 400 with an ``errors`` list and no ``data``; a body over
+  ``limits.max_body_bytes`` is HTTP 413 with the same shape; an executed operation is HTTP 200,
+  also when fields failed. Every error carries ``extensions.code``.
+- Cost limits (``query_limits``) apply before anything expensive, cheapest first.
 - A missing or unknown ``x-api-key`` is HTTP 401 with an ``UNAUTHENTICATED`` error body.
 
 Injected faults (``FaultConfig``) hit POSTs once the request is known to be well-formed.
@@ -22,16 +24,9 @@ import logging
 from typing import Any
 
 from graphql import (
-    DocumentNode,
     ExecutionResult,
-    FieldNode,
-    FragmentDefinitionNode,
-    FragmentSpreadNode,
     GraphQLError,
-    InlineFragmentNode,
-    OperationDefinitionNode,
     OperationType,
-    SelectionSetNode,
     execute,
     get_operation_ast,
     parse,
@@ -44,6 +39,15 @@ from starlette.types import Receive, Scope, Send
 
 from viesus_emulator import codes
 from viesus_emulator.faults import NO_FAULT
+from viesus_emulator.query_limits import (
+    CostEstimator,
+    DocumentRefused,
+    check_cost,
+    check_root_fields,
+    check_shape,
+    measure,
+    root_fields,
+)
 from viesus_emulator.schema import executable_schema
 from viesus_emulator.state import EmulatorState
 
@@ -142,34 +146,13 @@ def format_error(error: GraphQLError) -> dict[str, Any]:
     return formatted
 
 
-def root_field_names(document: DocumentNode, operation: OperationDefinitionNode) -> list[str]:
-    """Names of the operation's root fields, one per occurrence (aliases count each)."""
-    fragments = {
-        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-    }
-    names: list[str] = []
-
-    def walk(selection_set: SelectionSetNode, seen: frozenset[str]) -> None:
-        for selection in selection_set.selections:
-            if isinstance(selection, FieldNode):
-                names.append(selection.name.value)
-            elif isinstance(selection, InlineFragmentNode):
-                walk(selection.selection_set, seen)
-            elif isinstance(selection, FragmentSpreadNode):
-                name = selection.name.value
-                if name in fragments and name not in seen:
-                    walk(fragments[name].selection_set, seen | {name})
-
-    walk(operation.selection_set, frozenset())
-    return names
-
-
 class GraphQLEndpoint:
     """The ``/graphql`` route: one instance per emulator."""
 
     def __init__(self, state: EmulatorState) -> None:
         self.state = state
         self.schema = executable_schema()
+        self.costs = CostEstimator(self.schema, state.config.limits.list_factor)
 
     def _respond(
         self,
@@ -185,6 +168,10 @@ class GraphQLEndpoint:
             media_type=media_type,
             headers=headers,
         )
+
+    def _refused(self, refused: DocumentRefused, media_type: str) -> Response:
+        body = error_body(refused.code, refused.message, **refused.extensions)
+        return self._respond(body, 400, media_type)
 
     def _authorised(self, request: Request) -> bool:
         given = request.headers.get("x-api-key")
@@ -234,14 +221,21 @@ class GraphQLEndpoint:
         def bad(message: str, code: str = codes.BAD_REQUEST, status: int = 400) -> Response:
             return self._respond(error_body(code, message), status, media_type)
 
+        max_bytes = self.state.config.limits.max_body_bytes
+        too_large = (
+            f"the request is larger than {max_bytes} bytes; send smaller documents "
+            "(fewer aliases) or upload files with createSignedUploadUrl"
+        )
         raw: Any
         if request.method == "GET":
+            if len(request.scope.get("query_string", b"")) > max_bytes:
+                return bad(too_large, codes.PAYLOAD_TOO_LARGE, 413)
             raw = dict(request.query_params)
             if "variables" in raw:
                 try:
                     raw["variables"] = json.loads(raw["variables"])
-                except ValueError:
-                    return bad("the variables parameter is not JSON")
+                except (ValueError, RecursionError):
+                    return bad("the variables parameter is not JSON (or nested too deeply)")
         else:
             content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
             if content_type != APPLICATION_JSON:
@@ -250,10 +244,13 @@ class GraphQLEndpoint:
                     codes.UNSUPPORTED_MEDIA_TYPE,
                     415,
                 )
+            body = await _read_capped(request, max_bytes)
+            if body is None:
+                return bad(too_large, codes.PAYLOAD_TOO_LARGE, 413)
             try:
-                raw = json.loads(await request.body())
-            except ValueError:
-                return bad("the request body is not valid JSON")
+                raw = json.loads(body)
+            except (ValueError, RecursionError):
+                return bad("the request body is not valid JSON (or nested too deeply)")
             if isinstance(raw, list):
                 return bad("batched requests are not supported; use aliases in one document")
         if not isinstance(raw, dict):
@@ -283,14 +280,36 @@ class GraphQLEndpoint:
             body = {"errors": [format_error(_with_code(e, code)) for e in errors]}
             return self._respond(body, 400, media_type)
 
+        limits = state.config.limits
         try:
-            document = parse(query)
+            document = parse(query, max_tokens=limits.max_tokens)
         except GraphQLError as exc:
+            # graphql-core's message when it stops at max_tokens (it has no error class).
+            if limits.max_tokens is not None and "Document contains more than" in exc.message:
+                return self._refused(
+                    DocumentRefused(
+                        codes.QUERY_TOO_COMPLEX,
+                        f"this document has more than {limits.max_tokens} tokens; "
+                        "send smaller documents (fewer aliases)",
+                        measure="tokens",
+                        maximum=limits.max_tokens,
+                    ),
+                    media_type,
+                )
             return request_error([exc], codes.GRAPHQL_PARSE_FAILED)
         operation = get_operation_ast(document, operation_name)
         name = operation_name or (operation.name.value if operation and operation.name else None)
-        root_fields = root_field_names(document, operation) if operation else []
-        state.stats.count_operation(name, root_fields)
+        try:
+            check_shape(measure(document), limits)
+            roots = root_fields(document, operation)
+        except DocumentRefused as refused:
+            state.stats.count_operation(name, {})
+            return self._refused(refused, media_type)
+        state.stats.count_operation(name, roots.names)
+        try:
+            check_root_fields(roots, limits, state.config.max_root_fields)
+        except DocumentRefused as refused:
+            return self._refused(refused, media_type)
 
         errors = validate(self.schema, document)
         if errors:
@@ -308,24 +327,16 @@ class GraphQLEndpoint:
                 media_type,
                 {"allow": "POST"},
             )
-        limit = state.config.max_root_fields
-        counted = [f for f in root_fields if not f.startswith("__")]
-        if limit is not None and len(counted) > limit:
-            return self._respond(
-                error_body(
-                    codes.TOO_MANY_ROOT_FIELDS,
-                    f"this document has {len(counted)} root fields; "
-                    f"the server allows at most {limit} per request",
-                    limit=limit,
-                    count=len(counted),
-                ),
-                400,
-                media_type,
-            )
+        try:
+            self.costs.list_factor = limits.list_factor  # limits may change at run time
+            check_cost(self.costs.operation(document, operation), limits)
+        except DocumentRefused as refused:
+            return self._refused(refused, media_type)
+        names = list(roots.names)
 
         decision = NO_FAULT
         if request.method == "POST":
-            decision = state.injector.decide(state.faults, name, root_fields)
+            decision = state.injector.decide(state.faults, name, names)
         if decision.latency:
             state.stats.record_fault("latency")
             await asyncio.sleep(decision.latency)
@@ -350,7 +361,16 @@ class GraphQLEndpoint:
             state.stats.record_status("dropped")
             return TruncatedResponse(b'{"data":{"dropped":true}}', 200, media_type=media_type)
 
-        coerced = get_variable_values(self.schema, operation.variable_definitions or [], variables)
+        try:
+            coerced = get_variable_values(
+                self.schema, operation.variable_definitions or [], variables
+            )
+        except RecursionError:
+            return self._respond(
+                error_body(codes.BAD_USER_INPUT, "the variables are nested too deeply"),
+                400,
+                media_type,
+            )
         if isinstance(coerced, list):
             return request_error(coerced, codes.BAD_USER_INPUT)
 
@@ -374,6 +394,21 @@ class GraphQLEndpoint:
             payload = json.dumps(body, separators=(",", ":")).encode()
             return TruncatedResponse(payload, 200, media_type=media_type)
         return self._respond(body, 200, media_type)
+
+
+async def _read_capped(request: Request, max_bytes: int) -> bytes | None:
+    """The body, or None as soon as it is known to exceed ``max_bytes`` (never read whole)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _with_code(error: GraphQLError, code: str) -> GraphQLError:

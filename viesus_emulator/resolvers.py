@@ -14,6 +14,7 @@ from graphql import GraphQLResolveInfo
 from viesus_emulator import codes, jobs, pdf_analysis, uploads
 from viesus_emulator.state import EmulatorState
 from viesus_emulator.store import UploadRecord, WebhookRecord, new_id, utcnow
+from viesus_emulator.url_policy import UrlRefused
 from viesus_emulator.validation import is_http_url
 from viesus_emulator.views import job_view, upload_view, webhook_view
 
@@ -126,6 +127,10 @@ def resolve_create_webhook(
         raise codes.graphql_error(
             codes.BAD_USER_INPUT, "url must be an absolute http(s) URL", field="url"
         )
+    try:
+        state.url_policy.check_url(url)  # literal addresses now; names again at delivery
+    except UrlRefused as exc:
+        raise codes.graphql_error(codes.BAD_USER_INPUT, str(exc), field="url") from exc
     limit = state.config.max_webhooks
     if len(state.store.webhooks) >= limit:
         raise codes.graphql_error(

@@ -23,8 +23,10 @@ import httpx
 
 from viesus_emulator.app import AccessLog, build_app, install_log_filter
 from viesus_emulator.config import EmulatorConfig, FaultConfig
+from viesus_emulator.retention import sweep_forever
 from viesus_emulator.serving import Serving, bind_socket
 from viesus_emulator.state import EmulatorState
+from viesus_emulator.url_policy import UrlPolicy, guarded_client
 
 T = TypeVar("T")
 
@@ -41,6 +43,7 @@ class Emulator:
         self._http: httpx.AsyncClient | None = None
         self._owned_dir: Path | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._sweeper: asyncio.Task[None] | None = None
         self.port = 0
 
     def __repr__(self) -> str:
@@ -61,7 +64,14 @@ class Emulator:
 
     @property
     def endpoint(self) -> str:
+        """The GraphQL URL under ``base_url`` (through the public URL when one is set)."""
         return f"{self.base_url}/graphql"
+
+    @property
+    def local_url(self) -> str:
+        """``http://HOST:PORT`` where the server itself listens (what a proxy forwards to)."""
+        host = "127.0.0.1" if self.config.host in WILDCARD_HOSTS else self.config.host
+        return f"http://{f'[{host}]' if ':' in host else host}:{self.port}"
 
     @property
     def api_key(self) -> str:
@@ -106,8 +116,11 @@ class Emulator:
             data_dir = config.data_dir
             if data_dir is None:
                 data_dir = self._owned_dir = Path(tempfile.mkdtemp(prefix="viesus-emulator-"))
-            # Direct connections only: the emulator fetches local test servers, never via a proxy.
-            self._http = httpx.AsyncClient(trust_env=False)
+            # Every outgoing request (URL uploads, backgrounds, webhooks) under the URL policy.
+            policy = UrlPolicy.for_server(
+                config.host, config.allow_private_urls, config.fetch_hosts
+            )
+            self._http = guarded_client(policy, config.max_redirects)
             state = EmulatorState(config, data_dir, self._http)
             display_host = "127.0.0.1" if config.host in WILDCARD_HOSTS else config.host
             if ":" in display_host:
@@ -123,18 +136,24 @@ class Emulator:
                 AccessLog(app) if config.access_log else app,
                 name="emulator's HTTP server",
                 timeout_graceful_shutdown=2,
+                timeout_keep_alive=config.keep_alive,
             )
         except BaseException:
             sock.close()
             await self.stop()
             raise
         state.workers.start()
+        self._sweeper = asyncio.create_task(sweep_forever(state), name="viesus-retention")
 
     async def stop(self) -> None:
         """Stop serving, cancel workers and deliveries, remove the temporary data."""
         serving, self._serving = self._serving, None
         if serving is not None:
             await serving.stop()
+        sweeper, self._sweeper = self._sweeper, None
+        if sweeper is not None:
+            sweeper.cancel()
+            await asyncio.gather(sweeper, return_exceptions=True)
         if self._state is not None:
             await self._state.workers.aclose()
             await self._state.dispatcher.aclose()
@@ -156,12 +175,20 @@ class Emulator:
 
     @contextlib.contextmanager
     def running_in_thread(self, startup_timeout: float = 30.0) -> Iterator[Self]:
-        """Run in a background thread's event loop: ``with Emulator(c).running_in_thread()``."""
+        """Run in a background thread's event loop: ``with Emulator(c).running_in_thread()``.
+
+        The thread never outlives this call: a start that fails or takes longer than
+        ``startup_timeout`` is cancelled, and its thread joined, before the error is raised.
+        """
         ready = threading.Event()
         failure: list[BaseException] = []
         stop: list[asyncio.Event] = []
+        main_task: list[tuple[asyncio.AbstractEventLoop, asyncio.Task[Any]]] = []
 
         async def main() -> None:
+            task = asyncio.current_task()
+            assert task is not None
+            main_task.append((asyncio.get_running_loop(), task))
             stop.append(asyncio.Event())
             try:
                 await self.start()
@@ -175,19 +202,28 @@ class Emulator:
             finally:
                 await self.stop()
 
-        thread = threading.Thread(target=asyncio.run, args=(main(),), name="viesus-emulator")
+        def run() -> None:
+            with contextlib.suppress(asyncio.CancelledError):
+                asyncio.run(main())
+
+        thread = threading.Thread(target=run, name="viesus-emulator", daemon=True)
         thread.start()
         if not ready.wait(startup_timeout):
-            raise RuntimeError("the emulator did not start in time")
+            # Cancel the start (it cleans up after itself), then wait for the thread to end.
+            if main_task:
+                loop, task = main_task[0]
+                loop.call_soon_threadsafe(task.cancel)
+            thread.join()
+            raise RuntimeError(f"the emulator did not start within {startup_timeout:g} s")
         if failure:
             thread.join()
             raise failure[0]
         try:
             yield self
         finally:
-            loop = self._loop
-            if loop is not None and stop:
-                loop.call_soon_threadsafe(stop[0].set)
+            running = self._loop
+            if running is not None and stop:
+                running.call_soon_threadsafe(stop[0].set)
             thread.join()
 
     def run_coroutine(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:

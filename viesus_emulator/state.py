@@ -17,6 +17,7 @@ from viesus_emulator.ledger import CreditLedger
 from viesus_emulator.signing import UrlSigner
 from viesus_emulator.stats import Stats
 from viesus_emulator.store import Store, utcnow
+from viesus_emulator.url_policy import UrlPolicy
 from viesus_emulator.webhooks import WebhookDispatcher
 from viesus_emulator.worker import WorkerPool
 
@@ -35,8 +36,16 @@ class EmulatorState:
         self.stats = Stats()
         self.signer = UrlSigner()
         self.injector = FaultInjector(config.seed)
+        self.url_policy = UrlPolicy.for_server(
+            config.host, config.allow_private_urls, config.fetch_hosts
+        )
         self.dispatcher = WebhookDispatcher(
-            self.store, self.stats, http, config.webhook_retry_delays, config.webhook_timeout
+            self.store,
+            self.stats,
+            http,
+            config.webhook_retry_delays,
+            config.webhook_timeout,
+            max_records=config.max_delivery_records,
         )
         self.workers = WorkerPool(self)
 

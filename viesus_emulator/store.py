@@ -86,6 +86,8 @@ class JobRecord:
     cost: int
     created_at: datetime
     status: str = QUEUED
+    #: When a worker slot took the job (None while it waits, or if it never ran).
+    started_at: datetime | None = None
     finished_at: datetime | None = None
     filename: str | None = None
     result_path: Path | None = None

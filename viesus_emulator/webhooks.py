@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import json
 import logging
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -23,11 +24,14 @@ import httpx
 from viesus_emulator.files import TRANSPORT_ERRORS
 from viesus_emulator.stats import Stats
 from viesus_emulator.store import Store, WebhookRecord, new_id, utcnow
+from viesus_emulator.url_policy import UrlRefused
 from viesus_emulator.views import to_json
 
 log = logging.getLogger("viesus_emulator.webhooks")
 
 SIGNATURE_HEADER = "x-viesus-cloud-signature"
+#: A failed attempt: transport errors, or the attempt's whole time cap passed.
+ATTEMPT_ERRORS: tuple[type[Exception], ...] = (*TRANSPORT_ERRORS, TimeoutError)
 UPLOAD_EVENT = "upload.sub_status_update"
 ENHANCED_IMAGE_EVENT = "enhanced_image.status_update"
 
@@ -69,6 +73,7 @@ class WebhookDispatcher:
         http: httpx.AsyncClient,
         retry_delays: tuple[float, ...],
         timeout: float,
+        max_records: int = 1000,
     ) -> None:
         self._store = store
         self._stats = stats
@@ -76,7 +81,8 @@ class WebhookDispatcher:
         self.retry_delays = retry_delays
         self._timeout = timeout
         self._tasks: set[asyncio.Task[None]] = set()
-        self.deliveries: list[Delivery] = []
+        #: The latest ``max_records`` deliveries (older ones are dropped: bounded memory).
+        self.deliveries: deque[Delivery] = deque(maxlen=max_records)
 
     def emit(self, event: str, data: dict[str, Any]) -> str:
         """Queue ``event`` for every registered webhook; returns the event id."""
@@ -108,11 +114,22 @@ class WebhookDispatcher:
                 self._stats.webhook_attempts += 1
                 status: int | None = None
                 try:
-                    response = await self._http.post(
-                        webhook.url, content=body, headers=headers, timeout=self._timeout
-                    )
+                    async with asyncio.timeout(self._timeout):  # the whole attempt
+                        response = await self._http.post(
+                            webhook.url, content=body, headers=headers, timeout=self._timeout
+                        )
                     status = response.status_code
-                except TRANSPORT_ERRORS as exc:
+                except UrlRefused as exc:
+                    # The policy will not change between attempts: give up at once.
+                    delivery.status_codes.append(None)
+                    log.warning(
+                        "webhook %s to %s refused: %s",
+                        delivery.event_id,
+                        redact_url(webhook.url),
+                        exc,
+                    )
+                    break
+                except ATTEMPT_ERRORS as exc:
                     log.info(
                         "webhook %s attempt %d to %s failed: %s",
                         delivery.event_id,

@@ -106,6 +106,7 @@ class WorkerPool:
     async def _process(self, job: JobRecord) -> None:
         state = self._state
         started = time.monotonic()
+        job.started_at = utcnow()  # for /stats: per-job times give the makespan
         upload = state.store.uploads[job.upload_id]
         if upload.pdf is not None:
             await self._process_pdf(job, upload, started)

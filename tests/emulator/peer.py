@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 
@@ -36,6 +36,8 @@ class Peer:
     #: Status codes the webhook receiver answers, in order; 200 once empty.
     hook_statuses: deque[int] = field(default_factory=deque)
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    #: Paths of every GET the peer answered (files and redirects), in order.
+    fetched: list[str] = field(default_factory=list)
 
     def url(self, path: str) -> str:
         return f"{self.base_url}/{path.lstrip('/')}"
@@ -54,6 +56,7 @@ class Peer:
 
 def _app(peer: Peer) -> Starlette:
     async def serve_file(request: Request) -> Response:
+        peer.fetched.append(request.url.path)
         item = peer.files.get(request.path_params["name"])
         if item is None:
             return Response(status_code=404)
@@ -66,9 +69,27 @@ def _app(peer: Peer) -> Starlette:
         status = peer.hook_statuses.popleft() if peer.hook_statuses else 200
         return Response(status_code=status)
 
+    async def trickle(request: Request) -> Response:
+        """A body that keeps coming, a chunk every 0.1 s for 5 s: no single read times out."""
+        peer.fetched.append(request.url.path)
+
+        async def chunks() -> AsyncIterator[bytes]:
+            for _ in range(50):
+                yield b"x" * 10
+                await asyncio.sleep(0.1)
+
+        return StreamingResponse(chunks(), media_type="image/jpeg")
+
+    async def redirect(request: Request) -> Response:
+        """``/redirect?to=URL``: a 302 to any URL (the hop the URL policy must re-check)."""
+        peer.fetched.append(request.url.path)
+        return Response(status_code=302, headers={"location": request.query_params["to"]})
+
     return Starlette(
         routes=[
             Route("/files/{name}", serve_file, methods=["GET"]),
+            Route("/redirect", redirect, methods=["GET"]),
+            Route("/trickle", trickle, methods=["GET"]),
             Route("/hooks/{name}", hook, methods=["POST"]),
         ]
     )

@@ -10,7 +10,10 @@ import httpx
 from PIL import Image
 
 from tests.emulator.conftest import Api, jpeg
+from viesus._batching import BatchSize, run_batches
 from viesus_client import ViesusApiClient
+from viesus_client.custom_fields import SignedUploadUrlFields
+from viesus_client.custom_mutations import Mutation
 from viesus_client.enums import (
     EnhancedImageParametersUpscalingFactor,
     EnhancedImageStatus,
@@ -118,3 +121,25 @@ async def test_one_failing_alias_nulls_data_but_the_others_ran(api: Api, emu: Em
     assert emu.stats()["jobs"]["total"] == 1
     await emu.drain()
     assert (await api.credits())["usedCreditsThisPeriod"] == 1
+
+
+async def test_the_client_adapts_to_the_default_root_field_limit(
+    emu: Emulator, http: httpx.AsyncClient
+) -> None:
+    """The emulator's default limit (100) and the client's contract (``extensions.limit``)."""
+    client = ViesusApiClient(url=emu.endpoint, headers={"x-api-key": "local"}, http_client=http)
+
+    def build(index: int) -> SignedUploadUrlFields:
+        signed = CreateSignedUploadUrlInput(
+            filename=f"p{index}.jpg", filesize=10, mimetype="image/jpeg"
+        )
+        return Mutation.create_signed_upload_url(signed).fields(SignedUploadUrlFields.upload_id)
+
+    size = BatchSize(130)
+    outcomes = await run_batches(
+        client, list(range(130)), build, operation_name="Reserve", mutation=True, size=size
+    )
+    assert size.value == 100  # shrunk to the announced limit, not halved
+    assert all(outcome.data for outcome in outcomes)
+    assert len(emu.state.store.uploads) == 130  # the refused document created nothing
+    assert emu.stats()["requests"]["by_status"] == {"400": 1, "200": 2}
