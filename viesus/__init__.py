@@ -33,6 +33,8 @@ from viesus._polling import PollSchedule
 from viesus._preflight import check_limits, estimate_credits, read_image_header
 from viesus._results import EnhanceResult
 from viesus._retries import RetryPolicy
+from viesus._shared_batch import SharedBatch
+from viesus._store_pg import LeaseTimes
 from viesus._webhook_listener import WebhookListener
 from viesus._webhook_receiver import WebhookReceiver
 from viesus._webhook_signature import WebhookEvent, unwrap, verify_signature
@@ -51,6 +53,7 @@ __all__ = [
     "InvalidInput",
     "Job",
     "Journal",
+    "LeaseTimes",
     "LimitExceeded",
     "PdfAnalysis",
     "PdfAnalysisFailed",
@@ -59,6 +62,7 @@ __all__ = [
     "RateLimitError",
     "RetryPolicy",
     "ServerError",
+    "SharedBatch",
     "UnexpectedResponse",
     "UnsupportedUpload",
     "UploadFailed",

@@ -14,7 +14,7 @@ import os
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 import httpx
 from pydantic import ValidationError
@@ -41,6 +41,7 @@ from viesus._results import EnhanceResult
 from viesus._retries import RetryingTransport, RetryPolicy
 from viesus._selections import poll_job
 from viesus._store import JournalStore
+from viesus._store_pg import is_postgres_url
 from viesus._webhook_listener import WebhookListener
 from viesus._webhook_receiver import WebhookReceiver
 from viesus._webhook_registration import (
@@ -56,6 +57,9 @@ from viesus._webhook_signature import WebhookEvent
 from viesus_client import ViesusApiClient
 from viesus_client.fragments import CreditsFields
 from viesus_client.input_types import EnhancedImageInput
+
+if TYPE_CHECKING:
+    from viesus._shared_batch import SharedBatch
 
 T = TypeVar("T")
 log = logging.getLogger("viesus._client")
@@ -226,6 +230,7 @@ class Viesus:
         out_dir: str | Path = ".",
         *,
         journal: str | Path | JournalStore | None = None,
+        batch: str | SharedBatch | None = None,
         overwrite: bool = False,
         max_credits: int | None = None,
         timeout: float | None = 900.0,
@@ -238,10 +243,36 @@ class Viesus:
         the account's remaining credits. ``journal``: a file path (a SQLite
         :class:`viesus.Journal`, opened and closed here) or any open
         :class:`viesus._store.JournalStore`; a rerun with it never pays twice for an item.
+        A ``postgresql://`` URL is a journal shared by many workers: ``batch`` names the batch
+        every worker joins (see :mod:`viesus._shared_batch`); ``max_credits`` is then the
+        batch's budget, enforced across workers.
         """
         checked_sources = check_sources(sources)
         checked_options = as_options(options)
         await asyncio.to_thread(check_output_folder, Path(out_dir))
+        if is_postgres_url(journal):
+            from viesus._shared_batch import drain, shared_batch
+
+            shared = drain(
+                self,
+                checked_sources,
+                checked_options,
+                Path(out_dir),
+                dsn=str(journal),
+                batch=shared_batch(batch),
+                overwrite=overwrite,
+                max_credits=max_credits,
+                timeout=timeout,
+            )
+            async with contextlib.aclosing(shared) as results:
+                async for result in results:
+                    yield result
+            return
+        if batch is not None:
+            raise ConfigurationError(
+                "batch= names a batch in a shared journal: pass journal='postgresql://…' with "
+                "it, or drop batch= (a journal file serves one process)"
+            )
         owned = isinstance(journal, str | Path)
         opened = Journal.open(journal) if isinstance(journal, str | Path) else journal
         pipeline = Pipeline(

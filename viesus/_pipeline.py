@@ -525,6 +525,9 @@ class Pipeline:
         attempt = 0
         while pending and attempt < CREATE_ATTEMPTS:
             attempt += 1
+            for item in [i for i in pending if i.key in self.book.stale]:
+                self._fail(item, _taken_over(item))  # an earlier write of it was refused
+            pending = [i for i in pending if i.key not in self.book.stale]
             for item in pending:
                 self.book.intend_create(item.key)
             try:
@@ -534,7 +537,7 @@ class Pipeline:
                     self._fail(item, exc)
                 return
             for item in [i for i in pending if i.key in stale]:
-                self._fail(item, JournalError(f"{item.shown}: changed by another journal writer"))
+                self._fail(item, _taken_over(item))
             pending = [i for i in pending if i.key not in stale]
             outcomes = await run_batches(
                 self.client.api,
@@ -632,6 +635,9 @@ class Pipeline:
             target = await asyncio.to_thread(choose_target, dest, self.overwrite)
             self.book.output_chosen(item.key, str(target), sha256)
             await self.book.flush()  # the name and hash are known before the file appears
+            if item.key in self.book.stale:  # a shared journal gave the item to another worker
+                await asyncio.to_thread(part.unlink, missing_ok=True)
+                raise _taken_over(item)
             if await asyncio.to_thread(place, part, target, self.overwrite):
                 break
         # Not flushed on its own: it rides with the next batch step. A crash before that
@@ -762,6 +768,13 @@ def jobs_on_upload(outcome: Outcome) -> tuple[list[Job], str | None]:
         except (ValidationError, TypeError):
             return [], "the service's answer about the upload's jobs is unreadable"
     return [Job.from_fragment(job) for job in upload.enhanced_images], None
+
+
+def _taken_over(item: Item) -> JournalError:
+    """A journal write was refused as stale: another writer (in a shared journal, the worker
+    that took over the item's lease) moved the item. This run leaves the item alone; the
+    other writer produces its result and output."""
+    return JournalError(f"{item.shown}: changed by another journal writer, which continues it")
 
 
 def _job_or_none(data: object) -> Job | None:

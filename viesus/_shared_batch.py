@@ -1,0 +1,299 @@
+"""Many workers, one batch: the loop each worker runs against a shared PostgreSQL journal.
+
+``Viesus.enhance_many(..., journal="postgresql://…", batch="NAME")`` lands here. The worker
+joins the batch (same options and output location as the others, or a clear refusal), adds
+its sources to the batch's queue, then runs *lanes*: each lane claims a few items
+(:meth:`PostgresJournal.claim`), runs the ordinary pipeline on exactly those items with the
+shared journal as its store, records each item's final outcome, and gives the run's leases
+back once the run has journalled its last step. So each worker uploads,
+creates, polls and downloads only its own items (no N-fold polling of the same jobs), and the
+pipeline's never-pay-twice rules apply unchanged: a claimed item found in ``create_intent``
+(its last holder died) is reconciled before anything is created.
+
+A background task renews this worker's leases every ``LeaseTimes.renew_every`` seconds. An
+item whose lease was lost (this worker stalled past the lease) is dropped without a result:
+another worker holds it now, and the journal's fenced writes already kept this one from
+creating it. Several lanes keep a worker busy while a few slow jobs finish (one pipeline run
+waits for its slowest job before it ends).
+
+The worker returns when nothing is left for it: every item settled (by it or another worker),
+except items whose sources it was not given. While other workers hold the last open items it
+waits, and takes over any whose lease expires (their holder died).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncGenerator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from viesus._errors import ConfigurationError, InsufficientCredits, ViesusError
+from viesus._journal import hash_params, item_key, shown_source
+from viesus._preflight import check_budget, estimate_credits
+from viesus._results import EnhanceResult
+from viesus._states import ItemState
+from viesus._store import ItemKey
+from viesus._store_pg import BatchSettings, LeaseTimes, PostgresJournal
+
+if TYPE_CHECKING:
+    from viesus._pipeline import PipelineClient
+    from viesus_client.input_types import EnhancedImageInput
+
+log = logging.getLogger("viesus._shared_batch")
+
+__all__ = ["SharedBatch", "drain", "shared_batch"]
+
+
+@dataclass(frozen=True)
+class SharedBatch:
+    """How this worker takes part in a named batch.
+
+    ``claim_size`` items are claimed at a time per lane (default: one request batch of the
+    client), so the items spread over the workers; ``lanes`` pipeline runs go on at once.
+    ``worker_id`` defaults to ``host:pid:random``. A worker with nothing to claim while others
+    hold the last open items looks again every ``idle_poll`` seconds (one small query).
+    """
+
+    name: str
+    lease: LeaseTimes = field(default_factory=LeaseTimes)
+    claim_size: int | None = None
+    lanes: int = 2
+    worker_id: str | None = None
+    outage_limit: float = 120.0
+    idle_poll: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.lanes < 1 or (self.claim_size is not None and self.claim_size < 1):
+            raise ValueError(
+                f"SharedBatch: lanes ({self.lanes}) and claim_size ({self.claim_size}) "
+                "must be at least 1"
+            )
+
+
+def shared_batch(batch: str | SharedBatch | None) -> SharedBatch:
+    """``batch=`` as given to ``enhance_many``: a name, or a :class:`SharedBatch`."""
+    if isinstance(batch, SharedBatch):
+        return batch
+    if not batch:
+        raise ConfigurationError(
+            "a postgresql:// journal is shared by many workers: name the batch they share, "
+            "e.g. batch='lab-2026-11-30' (--batch in the CLI)"
+        )
+    return SharedBatch(batch)
+
+
+async def drain(
+    client: PipelineClient,
+    sources: Sequence[str | Path],
+    options: EnhancedImageInput,
+    out_dir: Path,
+    *,
+    dsn: str,
+    batch: SharedBatch,
+    overwrite: bool,
+    max_credits: int | None,
+    timeout: float | None,
+) -> AsyncGenerator[EnhanceResult, None]:
+    """Work on the batch until none of its items is open; yield this worker's results."""
+    store = await asyncio.to_thread(
+        PostgresJournal.open,
+        dsn,
+        batch.name,
+        worker_id=batch.worker_id,
+        lease=batch.lease,
+        outage_limit=batch.outage_limit,
+    )
+    try:
+        worker = _Worker(client, store, options, out_dir, batch, overwrite, timeout)
+        await worker.join(sources, max_credits)
+        async with contextlib.aclosing(worker.run()) as results:
+            async for result in results:
+                yield result
+    finally:
+        await asyncio.to_thread(store.close)
+
+
+class _Worker:
+    def __init__(
+        self,
+        client: PipelineClient,
+        store: PostgresJournal,
+        options: EnhancedImageInput,
+        out_dir: Path,
+        batch: SharedBatch,
+        overwrite: bool,
+        timeout: float | None,
+    ) -> None:
+        self.client = client
+        self.store = store
+        self.options = options
+        self.out_dir = out_dir
+        self.batch = batch
+        self.overwrite = overwrite
+        self.timeout = timeout
+        self.cost = estimate_credits(options)
+        self.sources: dict[ItemKey, str | Path] = {}
+        self.twins: dict[ItemKey, list[str | Path]] = {}
+        self.foreign: set[ItemKey] = set()
+        self._lane_ended = asyncio.Event()
+
+    async def join(self, sources: Sequence[str | Path], max_credits: int | None) -> None:
+        """Join (or create) the batch and add this worker's sources to its queue."""
+        settings = BatchSettings(
+            hash_params(self.options), str(self.out_dir.resolve()), self.cost, max_credits
+        )
+        recorded = await asyncio.to_thread(self.store.join, settings)
+        if max_credits is not None and recorded.max_credits != max_credits:
+            # Money fails closed: never run under a budget other than the one asked for.
+            raise ConfigurationError(
+                f"batch {self.batch.name!r} was started with max_credits="
+                f"{recorded.max_credits}, this worker asks for {max_credits}: the budget "
+                "belongs to the batch; pass the same value (or none), or use another batch name"
+            )
+        for source in sources:
+            key = item_key(source, self.options)
+            if key in self.sources:
+                self.twins.setdefault(key, []).append(source)
+            else:
+                self.sources[key] = source
+        # Refuse before spending when the whole batch cannot fit its budget.
+        check_budget(self.cost * len(self.sources), recorded.max_credits)
+        await asyncio.to_thread(
+            self.store.enqueue, [(key, shown_source(src)) for key, src in self.sources.items()]
+        )
+
+    async def run(self) -> AsyncGenerator[EnhanceResult, None]:
+        queue: asyncio.Queue[EnhanceResult | BaseException | None] = asyncio.Queue()
+        lanes_left = self.batch.lanes
+
+        async def lane() -> None:
+            nonlocal lanes_left
+            try:
+                await self._lane(queue)
+            except BaseException as exc:
+                queue.put_nowait(exc)
+                raise
+            finally:
+                lanes_left -= 1
+                if lanes_left == 0:
+                    queue.put_nowait(None)
+
+        renewer = asyncio.create_task(self._renew(queue))
+        tasks = [asyncio.create_task(lane()) for _ in range(self.batch.lanes)]
+        try:
+            while (entry := await queue.get()) is not None:
+                if isinstance(entry, BaseException):
+                    raise entry
+                yield entry
+        finally:
+            for task in (renewer, *tasks):
+                task.cancel()
+            await asyncio.gather(renewer, *tasks, return_exceptions=True)
+
+    async def _renew(self, queue: asyncio.Queue[EnhanceResult | BaseException | None]) -> None:
+        while True:
+            await asyncio.sleep(self.batch.lease.renew_every)
+            try:
+                await asyncio.to_thread(self.store.renew)
+            except ViesusError as exc:  # the database stayed away past outage_limit
+                queue.put_nowait(exc)
+                return
+
+    async def _lane(self, queue: asyncio.Queue[EnhanceResult | BaseException | None]) -> None:
+        size = self.batch.claim_size or self.client.batch.value
+        while True:
+            claimed = await asyncio.to_thread(self.store.claim, size, frozenset(self.foreign))
+            foreign = [key for key in claimed if key not in self.sources]
+            if foreign:  # another worker's source: give it back at once
+                self.foreign.update(foreign)
+                await asyncio.to_thread(self.store.release, foreign)
+            mine = [key for key in claimed if key in self.sources]
+            if mine:
+                async for result in self._work(mine):
+                    queue.put_nowait(result)
+                # Wake the lanes waiting for work: this run may have given items back.
+                self._lane_ended.set()
+                self._lane_ended = asyncio.Event()
+                continue
+            if foreign:
+                continue
+            elsewhere, wait = await asyncio.to_thread(self.store.open_elsewhere)
+            if elsewhere == 0 and not self.store.held():
+                return  # nothing open anywhere: the batch is done
+            # Other workers (or this worker's other lanes) hold the rest: look again when one
+            # of this worker's lanes ends a run, when the first foreign lease could expire, or
+            # after ``idle_poll`` (another worker may settle or give items back).
+            pause = self.batch.idle_poll if wait is None else min(wait + 0.05, self.batch.idle_poll)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._lane_ended.wait(), max(pause, 0.05))
+
+    async def _work(self, keys: list[ItemKey]) -> AsyncGenerator[EnhanceResult, None]:
+        """One pipeline run over claimed items; settle each result on the queue row."""
+        from viesus._pipeline import Pipeline
+
+        by_source = {str(self.sources[key]): key for key in keys}
+        pipeline = Pipeline(
+            self.client,
+            self.options,
+            self.out_dir,
+            journal=self.store,
+            overwrite=self.overwrite,
+            max_credits=None,  # the batch's budget is the journal's shared counter
+            timeout=self.timeout,
+        )
+        seen: set[ItemKey] = set()
+        async with contextlib.aclosing(pipeline.run([self.sources[k] for k in keys])) as results:
+            async for result in results:
+                key = by_source.get(result.source)
+                if key is None or key in seen:
+                    continue
+                seen.add(key)
+                settled = await self._settle(key, result)
+                if settled is not None:
+                    yield settled
+                    for twin in self.twins.get(key, []):
+                        yield EnhanceResult(
+                            source=str(twin),
+                            status=settled.status,
+                            output_path=settled.output_path,
+                            job_id=settled.job_id,
+                            upload_id=settled.upload_id,
+                            error=settled.error,
+                        )
+        # The run is over (its last journal step written): give every lease of it back.
+        # Settled items stay settled; an item left without a result is free for any worker.
+        held = [key for key in keys if self.store.holds(key)]
+        if held:
+            await asyncio.to_thread(self.store.release, held)
+
+    async def _settle(self, key: ItemKey, result: EnhanceResult) -> EnhanceResult | None:
+        if not self.store.holds(key):
+            log.info("%s: lease lost, another worker continues it", result.source)
+            return None
+        if key in self.store.over_budget:
+            result = EnhanceResult(
+                source=result.source,
+                status="failed",
+                upload_id=result.upload_id,
+                error=InsufficientCredits(self.cost, self._budget(), "the batch's max_credits"),
+            )
+        outcome: str = result.status
+        if result.status == "failed" and key not in self.store.over_budget:
+            record = (await asyncio.to_thread(self.store.load, [key])).get(key)
+            if record is not None and record.state.maybe_charged and not record.state.terminal:
+                outcome = "unknown"  # another claim may reconcile it; never created again
+            elif record is not None and record.state is ItemState.LOST:
+                outcome = "lost"
+        refused = await asyncio.to_thread(self.store.settle, [(key, outcome, result.reason)])
+        if key in refused:
+            log.info("%s: lease lost before its result was recorded", result.source)
+            return None
+        return result
+
+    def _budget(self) -> int:
+        settings = self.store.settings
+        return settings.max_credits if settings and settings.max_credits is not None else 0
