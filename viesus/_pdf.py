@@ -166,6 +166,19 @@ def is_pdf_url(url: str) -> bool:
     return url.split("?", 1)[0].split("#", 1)[0].lower().endswith(".pdf")
 
 
+def looks_like_pdf(source: str | Path) -> bool:
+    """A URL ending in ``.pdf``, or a file whose first KiB holds ``%PDF-`` (an unreadable one
+    is not: its own checks report it). Reads a file: call it off the event loop."""
+    text = str(source)
+    if text.startswith(("http://", "https://")):
+        return is_pdf_url(text)
+    try:
+        with Path(source).open("rb") as handle:
+            return b"%PDF-" in handle.read(1024)
+    except OSError:
+        return False
+
+
 def _shown(source: str | Path) -> str:
     text = str(source)
     return redact_url(text) if "://" in text else text
