@@ -43,6 +43,7 @@ schema-diff: setup
 	$(BIN)/python -m codegen diff .schema-before.graphql schema/viesus.graphql; rc=$$?; rm -f .schema-before.graphql; exit $$rc
 
 # Drift check for CI of a user's project: pull to memory, diff against the committed SDL.
+# Exit 0 no drift, 1 breaking drift, 3 non-breaking drift (the committed SDL is stale).
 schema-check: setup
 	$(BIN)/python -m codegen check --endpoint $(ENDPOINT)
 
@@ -75,5 +76,8 @@ SEEDS ?= 1 2 3
 soak: setup
 	$(BIN)/python -m tests.soak.soak --seeds $(SEEDS)
 
+# Everything the targets above create: the venv (with its setup stamp), tool caches, the demo's
+# output, build output, schema-diff's temporary file and Python's bytecode caches.
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache $(DEMO_OUT) dist build .schema-before.graphql
+	find . -path ./.git -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +

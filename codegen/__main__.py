@@ -1,4 +1,9 @@
-"""Command line of the build step: ``python -m codegen {pull,diff,check,generate}``."""
+"""Command line of the build step: ``python -m codegen {pull,diff,check,generate}``.
+
+Exit status: ``diff`` 1 exactly on breaking changes; ``check`` 0 no drift, 1 breaking drift,
+3 non-breaking drift (dangerous or safe changes: the committed SDL is stale); 2 when an input
+or the endpoint could not be read; ``generate --check`` 1 when generated/ is stale.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,9 @@ from pathlib import Path
 from codegen.diff import DiffError, diff_sdl
 from codegen.generate import SCHEMA, GenerateError, generate
 from codegen.pull import PullError, fetch_sdl, write_if_changed
+
+#: ``check`` exit status per verdict: CI can tell a breaking API change from a stale SDL.
+CHECK_EXIT = {"none": 0, "breaking": 1, "dangerous": 3, "safe": 3}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,7 +32,12 @@ def main(argv: list[str] | None = None) -> int:
     diff.add_argument("old", type=Path)
     diff.add_argument("new", type=Path)
 
-    check = commands.add_parser("check", help="pull to a temporary file and diff it")
+    check = commands.add_parser(
+        "check",
+        help="introspect the endpoint and diff it against the committed SDL",
+        description="Exit status: 0 no drift, 1 breaking drift, 3 non-breaking drift "
+        "(the committed SDL is stale), 2 endpoint or file unreadable.",
+    )
     check.add_argument("--endpoint", required=True)
     check.add_argument("--against", type=Path, default=SCHEMA)
     check.add_argument("--timeout", type=float, default=60.0)
@@ -43,7 +56,9 @@ def main(argv: list[str] | None = None) -> int:
             return _diff(_read(args.old), _read(args.new))
         if args.command == "check":
             # The pulled SDL is compared in memory: the committed file is never touched.
-            return _diff(_read(args.against), fetch_sdl(args.endpoint, timeout=args.timeout))
+            result = diff_sdl(_read(args.against), fetch_sdl(args.endpoint, timeout=args.timeout))
+            print(result.report())
+            return CHECK_EXIT[result.verdict]
         if args.command == "generate":
             changed = generate(check=args.check)
             if args.check and changed:

@@ -1,23 +1,26 @@
 """``generate [--check]``: SDL + queries -> ``generated/viesus_client``, byte-for-byte.
 
-Steps: ariadne-codegen (config in ``pyproject.toml``) into a temporary directory, then the
-jinja2 templates of ``codegen/templates``, a copy of the SDL as package data (the emulator
-serves it from the installed package), ``ruff format``. Only then is the result compared with
-or swapped into ``generated/``: a failed run never leaves a half-written package, and modules
-whose operation was deleted disappear (ariadne-codegen alone never deletes stale files).
+Steps: ariadne-codegen through its command line (``python -m ariadne_codegen --config FILE``,
+the ``[tool.ariadne-codegen]`` table of ``pyproject.toml`` with only the target redirected to
+a temporary directory), then the jinja2 templates of ``codegen/templates``, a copy of the SDL
+as package data (the emulator serves it from the installed package), ``ruff format``. Only then
+is the result compared with ``generated/`` or moved in: each changed file is written beside its
+destination and renamed over it, stale files are deleted, so ``generated/`` never goes missing
+and a failed run changes nothing. Nothing here imports the generated package, so a
+``generated/`` with a missing or broken module is simply repaired.
 """
 
 from __future__ import annotations
 
-import contextlib
 import filecmp
-import io
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import tomllib
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -40,6 +43,7 @@ PACKAGE = "viesus_client"
 GENERATED = ROOT / "generated"
 TEMPLATES = ROOT / "codegen" / "templates"
 SCHEMA = ROOT / "schema" / "viesus.graphql"
+PYPROJECT = ROOT / "pyproject.toml"
 INPUT_TYPE = "EnhancedImageInput"
 RANGE = re.compile(r"(-?\d+(?:\.\d+)?)\s*-\s*(-?\d+(?:\.\d+)?)")
 
@@ -65,15 +69,6 @@ class ParameterRow:
 
 def generate(check: bool = False) -> list[str]:
     """Regenerate (or, with ``check``, compare); returns the files that differ."""
-    previous = Path.cwd()
-    os.chdir(ROOT)  # ariadne-codegen embeds configured (relative) paths in its headers
-    try:
-        return _generate(check)
-    finally:
-        os.chdir(previous)
-
-
-def _generate(check: bool) -> list[str]:
     with tempfile.TemporaryDirectory(prefix="viesus-generate-") as tmp:
         fresh = Path(tmp) / PACKAGE
         _run_ariadne_codegen(Path(tmp))
@@ -84,24 +79,55 @@ def _generate(check: bool) -> list[str]:
         current = GENERATED / PACKAGE
         changed = _differences(fresh, current)
         if changed and not check:
-            if current.exists():
-                shutil.rmtree(current)
-            shutil.copytree(fresh, current)
+            _move_in(fresh, current, changed)
         return changed
 
 
 def _run_ariadne_codegen(target: Path) -> None:
-    from ariadne_codegen.config import get_config_dict
-    from ariadne_codegen.main import client
+    """ariadne-codegen's CLI, run from the repository root.
 
-    config: dict[str, Any] = get_config_dict("pyproject.toml")
-    config["tool"]["ariadne-codegen"]["target_package_path"] = target.as_posix()
-    out = io.StringIO()
+    The configured paths stay relative (ariadne-codegen writes them into its file headers, so
+    generated code does not depend on where the checkout lives); only the target directory is
+    redirected, through a copy of the configuration table.
+    """
     try:
-        with contextlib.redirect_stdout(out):
-            client(config)  # type: ignore[no-untyped-call]  # ariadne-codegen is untyped
-    except Exception as exc:
-        raise GenerateError(f"ariadne-codegen failed: {exc}\n{out.getvalue()}") from exc
+        with PYPROJECT.open("rb") as handle:
+            table = tomllib.load(handle)["tool"]["ariadne-codegen"]
+    except (OSError, KeyError, tomllib.TOMLDecodeError) as exc:
+        raise GenerateError(f"cannot read [tool.ariadne-codegen] from {PYPROJECT}: {exc}") from exc
+    table = {**table, "target_package_path": target.as_posix()}
+    config = target / "ariadne-codegen.toml"
+    config.write_text(_toml_tables({"tool": {"ariadne-codegen": table}}), encoding="utf-8")
+    argv = [sys.executable, "-m", "ariadne_codegen", "--config", str(config), "client"]
+    result = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, check=False)
+    config.unlink()
+    if result.returncode != 0:
+        raise GenerateError(f"ariadne-codegen failed:\n{result.stdout}{result.stderr}")
+
+
+def _toml_tables(table: dict[str, Any], prefix: str = "") -> str:
+    """A TOML document for ``table`` (strings, booleans, numbers, string lists, sub-tables).
+
+    The standard library reads TOML but does not write it; JSON strings and arrays of strings
+    are valid TOML values, so ``json.dumps`` does the quoting.
+    """
+    lines: list[str] = []
+    tables = {k: v for k, v in table.items() if isinstance(v, dict)}
+    values = {k: v for k, v in table.items() if not isinstance(v, dict)}
+    if values:
+        lines.append(f"[{prefix}]")
+    for key, value in values.items():
+        if isinstance(value, bool):
+            text = "true" if value else "false"
+        elif isinstance(value, str | int | float | list):
+            text = json.dumps(value)
+        else:
+            raise GenerateError(f"cannot write {prefix}.{key} = {value!r} as TOML")
+        lines.append(f"{json.dumps(key)} = {text}")
+    out = "\n".join(lines) + ("\n\n" if lines else "")
+    for key, sub in tables.items():
+        out += _toml_tables(sub, f"{prefix}.{json.dumps(key)}" if prefix else json.dumps(key))
+    return out
 
 
 def parameter_rows(sdl: str) -> list[ParameterRow]:
@@ -203,18 +229,49 @@ def _ruff_format(package: Path) -> None:
 
 
 def _differences(fresh: Path, current: Path) -> list[str]:
-    def files(base: Path) -> set[str]:
-        if not base.exists():
-            return set()
-        return {
-            p.relative_to(base).as_posix()
-            for p in base.rglob("*")
-            if p.is_file() and "__pycache__" not in p.parts
-        }
-
-    fresh_files, current_files = files(fresh), files(current)
+    fresh_files, current_files = _files(fresh), _files(current)
     changed = sorted(fresh_files ^ current_files)
     for name in sorted(fresh_files & current_files):
         if not filecmp.cmp(fresh / name, current / name, shallow=False):
             changed.append(name)
     return sorted(changed)
+
+
+def _files(base: Path) -> set[str]:
+    if not base.is_dir():
+        return set()
+    return {
+        p.relative_to(base).as_posix()
+        for p in base.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    }
+
+
+def _move_in(fresh: Path, current: Path, changed: list[str]) -> None:
+    """Make ``current`` equal to ``fresh`` touching only ``changed``, one atomic rename each.
+
+    A new file is first written beside its destination (same directory, so the rename is
+    atomic), then renamed over it: at every moment each module is either the old or the new
+    one, never half written, and the package directory itself is never removed.
+    """
+    if current.exists() and not current.is_dir():
+        current.unlink()  # a stray file where the package belongs
+    current.mkdir(parents=True, exist_ok=True)
+    for name in changed:
+        source, destination = fresh / name, current / name
+        if not source.is_file():
+            if destination.is_dir():
+                shutil.rmtree(destination)
+            else:
+                destination.unlink(missing_ok=True)
+            continue
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        if destination.is_dir():
+            shutil.rmtree(destination)  # a directory where a module belongs
+        temporary = destination.with_name(f".{destination.name}.{os.getpid()}.tmp")
+        try:
+            shutil.copyfile(source, temporary)  # new file: the umask's permissions
+            os.replace(temporary, destination)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise

@@ -2,7 +2,8 @@
 
 One POST of the full introspection query (descriptions, deprecations of arguments and input
 fields included), with ``x-api-key`` from ``VIESUS_API_KEY``. Errors name the endpoint (with any
-userinfo or query string removed: those may carry secrets) and the fix. The file is written
+userinfo or query string removed: those may carry secrets) and the fix. The file's header says
+it was introspected and from where (same secrets removed, no timestamp). The file is written
 atomically and only when it changed.
 """
 
@@ -16,8 +17,8 @@ from typing import Any
 import httpx
 from graphql import get_introspection_query
 
+from codegen.redact import shown_endpoint
 from codegen.sdl import INTROSPECTION_QUERY, sdl_from_introspection
-from viesus._redact import redact_url
 
 # Older servers reject ``includeDeprecated`` on arguments and input fields: retry without it.
 CONSERVATIVE_QUERY = get_introspection_query(descriptions=True)
@@ -33,7 +34,7 @@ def fetch_sdl(endpoint: str, *, api_key: str | None = None, timeout: float = 60.
     headers = {"accept": "application/graphql-response+json, application/json"}
     if key:
         headers["x-api-key"] = key
-    where = redact_url(endpoint)
+    where = shown_endpoint(endpoint)
     with httpx.Client(timeout=timeout, headers=headers) as client:
         try:
             data = _introspect(client, endpoint, where, INTROSPECTION_QUERY)
@@ -42,7 +43,7 @@ def fetch_sdl(endpoint: str, *, api_key: str | None = None, timeout: float = 60.
                 raise
             data = _introspect(client, endpoint, where, CONSERVATIVE_QUERY)
     try:
-        return sdl_from_introspection(data)
+        return sdl_from_introspection(data, endpoint)
     except (TypeError, KeyError, ValueError) as exc:
         raise PullError(f"{where} answered an incomplete introspection result: {exc}") from exc
 

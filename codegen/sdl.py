@@ -1,9 +1,10 @@
 """Introspection result -> committed SDL text, deterministically.
 
-The committed file is exactly ``HEADER + print_schema(build_client_schema(result))``: no
-timestamps, no endpoint, nothing that differs between two pulls of the same server. That is
-what makes "pull twice, byte-identical" and "pull from the emulator equals the committed file"
-hold.
+The committed file is ``header + print_schema(build_client_schema(result))``. The header tells
+where the schema came from: a pull writes ``introspected_header(endpoint)`` (the endpoint
+without credentials or query string, no timestamp: two pulls of the same server give the same
+bytes); the file committed before any pull of the live API carries ``RECONSTRUCTED_HEADER``.
+The schema body never depends on the header: ``normalise_sdl`` keeps a file's own header.
 """
 
 from __future__ import annotations
@@ -19,10 +20,19 @@ from graphql import (
     print_schema,
 )
 
-HEADER = """\
+from codegen.redact import endpoint_without_secrets
+
+_TITLE = """\
 # VIESUS Cloud GraphQL API schema (SDL).
 #
 # Written by `python -m codegen pull` (make pull); never edit it by hand.
+"""
+
+_REFRESH = "# Refresh: VIESUS_API_KEY=... make pull && make schema-diff && make generate\n"
+
+RECONSTRUCTED_HEADER = (
+    _TITLE
+    + """\
 # Until the first pull from the live API (https://api.viesus.cloud/graphql) this schema is
 # RECONSTRUCTED FROM THE PUBLIC DOCUMENTATION, not introspected. Descriptions carry the
 # evidence for each definition:
@@ -30,8 +40,9 @@ HEADER = """\
 #   [inferred]  not shown; chosen so the documented flows work. A real pull replaces it.
 # Enum types list only the values seen; the live API certainly has more, so clients must
 # treat an unknown enum value as "not yet known" and never crash on it.
-# Refresh: VIESUS_API_KEY=... make pull && make schema-diff && make generate
 """
+    + _REFRESH
+)
 
 # Everything the introspection query can ask for: descriptions, deprecated input values and
 # arguments, @specifiedBy and repeatable directives (ariadne-codegen's own pull drops them).
@@ -44,18 +55,45 @@ INTROSPECTION_QUERY = get_introspection_query(
 )
 
 
-def sdl_from_introspection(data: dict[str, Any]) -> str:
-    """Turn the ``data`` of an introspection answer into the committed SDL text."""
+def introspected_header(endpoint: str) -> str:
+    """The header of a pulled file: which endpoint answered (no secrets), and nothing timed."""
+    return (
+        _TITLE
+        + f"# INTROSPECTED from {endpoint_without_secrets(endpoint)}\n"
+        + "# (credentials, query string and fragment of the endpoint URL are never written).\n"
+        + "# Descriptions are the server's own. Clients must treat an enum value they do not\n"
+        + '# know as "not yet known" and never crash on it: servers add values.\n'
+        + _REFRESH
+    )
+
+
+def sdl_from_introspection(data: dict[str, Any], endpoint: str) -> str:
+    """Turn the ``data`` of ``endpoint``'s introspection answer into the committed SDL text."""
     schema = build_client_schema(data)  # type: ignore[arg-type]
-    return render(schema)
+    return render(schema, introspected_header(endpoint))
 
 
-def render(schema: GraphQLSchema) -> str:
+def render(schema: GraphQLSchema, header: str) -> str:
     """Print a schema the way the committed file is written."""
-    return HEADER + "\n" + print_schema(schema) + "\n"
+    return header + "\n" + print_schema(schema) + "\n"
+
+
+def split_header(sdl: str) -> tuple[str, str]:
+    """``(leading comment lines, the rest)`` of an SDL file."""
+    lines = sdl.splitlines(keepends=True)
+    count = 0
+    while count < len(lines) and lines[count].startswith("#"):
+        count += 1
+    return "".join(lines[:count]), "".join(lines[count:])
+
+
+def schema_text(sdl: str) -> str:
+    """The SDL without its header: what two files must share to describe the same schema."""
+    return split_header(sdl)[1]
 
 
 def normalise_sdl(sdl: str) -> str:
-    """What a pull from a server serving ``sdl`` writes (used to seed and to check)."""
-    schema = build_schema(sdl)
-    return sdl_from_introspection(dict(introspection_from_schema(schema)))
+    """``sdl`` as a pull from a server serving it writes the body (its own header is kept)."""
+    header, _ = split_header(sdl)
+    schema = build_client_schema(introspection_from_schema(build_schema(sdl)))
+    return render(schema, header)

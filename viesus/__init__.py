@@ -31,7 +31,7 @@ from viesus._journal import Journal
 from viesus._pdf import PdfAnalysis, PdfAnalysisFailed, PdfStatistics
 from viesus._polling import PollSchedule
 from viesus._preflight import check_limits, estimate_credits, read_image_header
-from viesus._results import EnhanceResult
+from viesus._results import EnhanceResult, FinishedResult
 from viesus._retries import RetryPolicy
 from viesus._shared_batch import SharedBatch
 from viesus._store_pg import LeaseTimes
@@ -48,6 +48,7 @@ __all__ = [
     "EnhanceOptions",
     "EnhanceResult",
     "EnhancementFailed",
+    "FinishedResult",
     "GraphQLRequestError",
     "InsufficientCredits",
     "InvalidInput",

@@ -37,7 +37,7 @@ from viesus._pipeline import Pipeline
 from viesus._polling import FetchResult, Poller, PollSchedule
 from viesus._preflight import check_output_folder, check_sources
 from viesus._redact import install_log_redaction, redact_url
-from viesus._results import EnhanceResult
+from viesus._results import EnhanceResult, FinishedResult
 from viesus._retries import RetryingTransport, RetryPolicy
 from viesus._selections import poll_job
 from viesus._store import JournalStore
@@ -201,7 +201,7 @@ class Viesus:
         overwrite: bool = False,
         max_credits: int | None = None,
         timeout: float | None = 600.0,
-    ) -> EnhanceResult:
+    ) -> FinishedResult:
         """Enhance one file or URL; returns the result, raises its error if it failed."""
         if not isinstance(source, str | os.PathLike) or isinstance(source, bytes):
             raise InvalidInput(
@@ -218,9 +218,7 @@ class Viesus:
         )
         async with contextlib.aclosing(batch) as results:
             async for result in results:
-                if result.error is not None:
-                    raise result.error
-                return result
+                return FinishedResult.of(result)  # raises the item's error if it failed
         raise ViesusError("no result")  # pragma: no cover - one source gives one result
 
     async def enhance_many(

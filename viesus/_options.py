@@ -13,7 +13,7 @@ from __future__ import annotations
 import difflib
 import typing
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from pydantic.fields import FieldInfo
@@ -21,6 +21,9 @@ from pydantic.fields import FieldInfo
 from viesus._errors import InvalidInput, InvalidOption, UnknownOption
 from viesus._preflight import validate_options
 from viesus_client.input_types import EnhancedImageInput
+
+if TYPE_CHECKING:
+    from viesus_client.input_types import EnhancedImageInputArgs
 
 __all__ = ["EnhanceOptions", "as_options"]
 
@@ -35,6 +38,10 @@ class EnhanceOptions(EnhancedImageInput):
     """
 
     model_config = ConfigDict(extra="forbid")
+
+    if TYPE_CHECKING:  # type checkers give a subclass its own constructor: keep the typed one
+
+        def __init__(self, **fields: Unpack[EnhancedImageInputArgs]) -> None: ...
 
     @model_validator(mode="before")
     @classmethod

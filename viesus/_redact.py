@@ -1,7 +1,7 @@
 """Keep secrets out of logs, reprs and exceptions.
 
 Signed URLs (upload URLs, download URLs) carry their tokens in the query string, so a URL is
-shown without query, fragment or userinfo.
+shown without query, fragment or userinfo, in messages and in httpx's own log records.
 """
 
 from __future__ import annotations

@@ -1,5 +1,11 @@
 """What ``enhance``/``enhance_many`` hand back: one result per source, never an exception
-that swallows the rest of a batch."""
+that swallows the rest of a batch.
+
+``enhance_many`` yields ``EnhanceResult`` (a failed item has no job or output, so those are
+optional). ``enhance`` raises on failure, so it returns the narrower ``FinishedResult`` whose
+``job_id`` and ``output_path`` are typed as always set: a user's ``mypy --strict`` accepts
+``await viesus.wait(result.job_id)`` without a check that can never fail.
+"""
 
 from __future__ import annotations
 
@@ -42,3 +48,27 @@ class EnhanceResult:
         if isinstance(self.error, EnhancementFailed) and self.error.error_code:
             return self.error.error_code
         return str(self.error)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FinishedResult(EnhanceResult):
+    """A result with a job and a written file (what ``Viesus.enhance`` returns)."""
+
+    output_path: Path
+    job_id: str
+
+    @classmethod
+    def of(cls, result: EnhanceResult) -> FinishedResult:
+        """``result`` with its job and file proven present (else the error it carries)."""
+        if result.error is not None:
+            raise result.error
+        if result.job_id is None or result.output_path is None:
+            raise ViesusError(f"{result.source}: {result.status} without a job id or output file")
+        return cls(
+            source=result.source,
+            status=result.status,
+            output_path=result.output_path,
+            job_id=result.job_id,
+            upload_id=result.upload_id,
+            credits=result.credits,
+        )

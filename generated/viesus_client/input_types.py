@@ -2,7 +2,16 @@
 # Source: schema/viesus.graphql
 
 from decimal import Decimal
-from typing import Annotated, Optional
+from typing import (
+    TYPE_CHECKING,
+    Annotated,
+    Literal,
+    Optional,
+    Required,
+    TypedDict,
+    Union,
+    Unpack,
+)
 
 from pydantic import Field, PlainSerializer
 
@@ -78,6 +87,10 @@ class EnhancedImageInput(BaseModel):
     custom_color_config: Optional["CustomColorConfigInput"] = Field(
         alias="customColorConfig", default=None
     )
+    if TYPE_CHECKING:
+
+        def __init__(self, **fields: Unpack["EnhancedImageInputArgs"]) -> None:
+            """Type checkers only: snake_case names, enum values as strings."""
 
 
 class CustomColorConfigInput(BaseModel):
@@ -96,10 +109,18 @@ class CustomColorConfigInput(BaseModel):
     "Saturation reduction in face regions (default 0.2)."
     addflashfac: Optional[Annotated[Decimal, PlainSerializer(serialize_decimal)]] = None
     "Adaptive shadow highlighting for faces."
+    if TYPE_CHECKING:
+
+        def __init__(self, **fields: Unpack["CustomColorConfigInputArgs"]) -> None:
+            """Type checkers only: snake_case names, enum values as strings."""
 
 
 class CreateUploadFromUrlInput(BaseModel):
     url: str
+    if TYPE_CHECKING:
+
+        def __init__(self, **fields: Unpack["CreateUploadFromUrlInputArgs"]) -> None:
+            """Type checkers only: snake_case names, enum values as strings."""
 
 
 class CreateSignedUploadUrlInput(BaseModel):
@@ -107,10 +128,98 @@ class CreateSignedUploadUrlInput(BaseModel):
     filesize: int
     "Bytes."
     mimetype: str
+    if TYPE_CHECKING:
+
+        def __init__(self, **fields: Unpack["CreateSignedUploadUrlInputArgs"]) -> None:
+            """Type checkers only: snake_case names, enum values as strings."""
 
 
 class CreateWebhookInput(BaseModel):
     url: str
+    if TYPE_CHECKING:
+
+        def __init__(self, **fields: Unpack["CreateWebhookInputArgs"]) -> None:
+            """Type checkers only: snake_case names, enum values as strings."""
 
 
 EnhancedImageInput.model_rebuild()
+
+
+class EnhancedImageInputArgs(TypedDict, total=False):
+    """Keyword arguments of ``EnhancedImageInput(...)`` as type checkers see them."""
+
+    mode: Union[Optional[EnhancedImageEnhancementMode], Literal["ENHANCE"]]
+    preset: Optional[str]
+    noise_reduction_profiling_mode: Union[
+        Optional[EnhancedImageParametersNoiseReductionProfilingMode], Literal["AUTO"]
+    ]
+    noise_reduction_profiling_strength: Union[
+        Optional[Annotated[Decimal, PlainSerializer(serialize_decimal)]], float, int
+    ]
+    noise_reduction_profiling_monochrome_strength: Union[
+        Optional[Annotated[Decimal, PlainSerializer(serialize_decimal)]], float, int
+    ]
+    artifacts_detection_removal: Union[
+        Optional[EnhancedImageParametersArtifactsDetectionRemoval], Literal["AUTO_AI"]
+    ]
+    enhance_face_details: Union[
+        Optional[EnhancedImageParametersEnhanceFaceDetails], Literal["ENHANCE"]
+    ]
+    red_eye_corrections_mode: Union[
+        Optional[EnhancedImageParametersRedEyeCorrectionsMode], Literal["AUTO"]
+    ]
+    red_eye_corrections_strength: Union[
+        Optional[Annotated[Decimal, PlainSerializer(serialize_decimal)]], float, int
+    ]
+    red_eye_corrections_eye_strength: Union[
+        Optional[Annotated[Decimal, PlainSerializer(serialize_decimal)]], float, int
+    ]
+    noise_addition_profiling_strength: Union[
+        Optional[Annotated[Decimal, PlainSerializer(serialize_decimal)]], float, int
+    ]
+    upscaling_factor: Union[Optional[EnhancedImageParametersUpscalingFactor], Literal["X2", "X4"]]
+    upscaling_custom_width: Optional[int]
+    upscaling_custom_dpi: Optional[int]
+    background_removal_mode: Union[
+        Optional[EnhancedImageParametersPortraitBackgroundMode],
+        Literal["REMOVE", "BLUR", "REPLACE"],
+    ]
+    background_removal_blur: Union[
+        Optional[Annotated[Decimal, PlainSerializer(serialize_decimal)]], float, int
+    ]
+    background_removal_replace_image_url: Optional[str]
+    custom_color_config: Optional["CustomColorConfigInput"]
+
+
+class CustomColorConfigInputArgs(TypedDict, total=False):
+    """Keyword arguments of ``CustomColorConfigInput(...)`` as type checkers see them."""
+
+    highlightfac: Union[
+        Optional[Annotated[Decimal, PlainSerializer(serialize_decimal)]], float, int
+    ]
+    shadowfac: Union[Optional[Annotated[Decimal, PlainSerializer(serialize_decimal)]], float, int]
+    colorfac: Union[Optional[Annotated[Decimal, PlainSerializer(serialize_decimal)]], float, int]
+    skin_tone_adj_fac: Union[
+        Optional[Annotated[Decimal, PlainSerializer(serialize_decimal)]], float, int
+    ]
+    addflashfac: Union[Optional[Annotated[Decimal, PlainSerializer(serialize_decimal)]], float, int]
+
+
+class CreateUploadFromUrlInputArgs(TypedDict, total=False):
+    """Keyword arguments of ``CreateUploadFromUrlInput(...)`` as type checkers see them."""
+
+    url: Required[str]
+
+
+class CreateSignedUploadUrlInputArgs(TypedDict, total=False):
+    """Keyword arguments of ``CreateSignedUploadUrlInput(...)`` as type checkers see them."""
+
+    filename: Required[str]
+    filesize: Required[int]
+    mimetype: Required[str]
+
+
+class CreateWebhookInputArgs(TypedDict, total=False):
+    """Keyword arguments of ``CreateWebhookInput(...)`` as type checkers see them."""
+
+    url: Required[str]

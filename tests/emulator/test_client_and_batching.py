@@ -42,9 +42,9 @@ async def test_generated_client_full_flow(emu: Emulator, http: httpx.AsyncClient
     assert (upload.width, upload.height) == (200, 100)
 
     params = EnhancedImageInput(
-        upscalingFactor=EnhancedImageParametersUpscalingFactor.X2,
-        customColorConfig=CustomColorConfigInput(colorfac=Decimal("0.7")),
-        noiseReductionProfilingStrength=Decimal("0.25"),
+        upscaling_factor=EnhancedImageParametersUpscalingFactor.X2,
+        custom_color_config=CustomColorConfigInput(colorfac=Decimal("0.7")),
+        noise_reduction_profiling_strength=Decimal("0.25"),
     )
     created = (await client.create_enhanced_image(upload.id, params)).create_enhanced_image
     assert created.status == EnhancedImageStatus.QUEUED

@@ -18,6 +18,9 @@ EXTRA_OF_MODULE = {
     "ariadne": "emulator",
     "numpy": "emulator",
     "cv2": "emulator",
+    "pikepdf": "emulator",
+    "starlette": "emulator",
+    "psycopg": "postgres",
     "skimage": "demo",
 }
 
