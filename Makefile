@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.setup-stamp
 ENDPOINT ?= https://api.viesus.cloud/graphql
 
-.PHONY: setup test lint typecheck pytest generate generate-check pull schema-diff schema-check demo serve bench soak fuzz clean
+.PHONY: setup test lint typecheck pytest generate generate-check pull schema-diff schema-check demo serve bench bench-large soak fuzz clean
 
 setup: $(STAMP)
 
@@ -62,8 +62,15 @@ demo: setup
 serve: setup
 	$(BIN)/viesus serve
 
+# Four clients, URL and file sources, 100 and 1,000 images, 4 and 16 server slots, emulator at
+# time scale 0.1: counted by a proxy and the emulator, written to BENCHMARKS.md + .png. About
+# 25 minutes on two busy cores; `python -m benchmarks --help` narrows it (sizes, slots, ...).
 bench: setup
 	$(BIN)/python -m benchmarks
+
+# The same at 10,000 images: BENCHMARKS-large.md + .png.
+bench-large: setup
+	$(BIN)/python -m benchmarks --large
 
 # schemathesis against a running emulator: EXAMPLES generated documents per root field and
 # mode (valid, invalid); fails on any 5xx, dropped connection, malformed answer or job crash.

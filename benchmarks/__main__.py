@@ -1,243 +1,298 @@
-"""``make bench``: measured comparisons against the emulator, written to BENCHMARKS.md.
+"""``make bench``: four clients on the same images and emulator, counted by the server side.
 
-Every comparison runs both sides in ONE run against ONE emulator, and counts requests at the
-server (its stats), not in the client:
+For each server slot count (4, 16) one server process runs the emulator behind a counting proxy
+(:mod:`benchmarks.server`); for each source kind (URLs, local files) and size N every contender
+(:mod:`benchmarks.contenders`) runs in its own process on the same N distinct 128 px JPEGs.
+Requests are counted by the proxy (every HTTP request: GraphQL, PUT, download) and GraphQL root
+fields by the emulator; CPU time and peak RSS are the contender process's own; makespan and
+detection lag come from the emulator's job times. Results go to BENCHMARKS.md and a PNG chart.
 
-1. waiting: 200 jobs watched at the same time by the facade's coalesced poller and by the
-   docs' naive loop (one ``GetEnhancedImage`` per job every 3 s); requests and detection lag.
-2. uploading + creating 200 local files: batched facade vs one request per step per file.
-3. never paying twice: creates under the "response lost after the mutation" fault, naive
-   retry vs the facade; duplicate jobs and credits charged.
-
-Times are modelled service seconds (the emulator's clock divided by its time scale).
+``python -m benchmarks`` (100 and 1,000 images), ``--large`` (10,000), ``--sizes 3`` (smoke).
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
+import json
+import os
 import platform
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from PIL import Image
+import httpx
 
-from viesus import EnhanceOptions, PollSchedule, RetryPolicy, Viesus
-from viesus_client.input_types import CreateSignedUploadUrlInput
-from viesus_emulator import Emulator, EmulatorConfig, FaultConfig
+from benchmarks.chart import draw_chart
+from benchmarks.report import write_report
 
-KEY = "bench"
-OPTIONS = EnhanceOptions.model_validate({"mode": "ENHANCE", "upscalingFactor": "X2"})
+CONTENDERS = ("docs-generated", "docs-gql", "facade", "facade-webhooks")
+BASELINE = "facade-baseline"
+SOURCES = ("url", "file")
+SLOTS = (4, 16)
 
 
-def make_photos(folder: Path, count: int) -> list[Path]:
+@dataclass
+class Run:
+    contender: str
+    source: str
+    images: int
+    slots: int
+    figures: dict[str, Any]
+
+
+def make_images(folder: Path, count: int) -> list[Path]:
+    """``count`` distinct 128 px JPEGs (different colours and a pattern per image)."""
+    from PIL import Image, ImageDraw
+
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for i in range(count):
-        width = 160 + (i * 37) % 320
-        image = Image.new("RGB", (width, width * 3 // 4), ((i * 40) % 256, (i * 90) % 256, 128))
-        path = folder / f"p{i:03d}.jpg"
-        image.save(path, "JPEG", quality=85)
+        path = folder / f"p{i:05d}.jpg"
+        if not path.exists():
+            image = Image.new("RGB", (128, 96), ((i * 37) % 256, (i * 91) % 256, (i * 53) % 256))
+            draw = ImageDraw.Draw(image)
+            draw.rectangle((i % 64, i % 48, 64 + i % 64, 48 + i % 48), fill=(255 - i % 256, 90, 40))
+            image.save(path, "JPEG", quality=85)
         paths.append(path)
     return paths
 
 
-def by_op(emu: Emulator) -> dict[str, int]:
-    return dict(emu.stats()["requests"]["by_operation"])
-
-
-async def upload_and_create(viesus: Viesus, photos: list[Path]) -> list[str]:
-    """The facade's own steps up to the creates (no wait), to hand the same jobs to both."""
-    from viesus._batching import run_batches
-    from viesus._preflight import read_image_header
-    from viesus._selections import create_job
-    from viesus._uploads import LocalFile, upload_files
-
-    files = [LocalFile(p, read_image_header(p).mimetype, p.stat().st_size) for p in photos]
-    uploads = await upload_files(viesus.api, viesus.http, files, viesus.batch, viesus.retry_policy)
-    ids = [u.upload_id for u in uploads if u.upload_id]
-    outcomes = await run_batches(
-        viesus.api,
-        ids,
-        lambda u: create_job(u, OPTIONS),
-        operation_name="CreateEnhancedImages",
-        mutation=True,
-        size=viesus.batch,
+@contextmanager
+def server(slots: int, scale: float, images: Path) -> Iterator[dict[str, str]]:
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.server",
+            "--workers",
+            str(slots),
+            "--time-scale",
+            str(scale),
+            "--images",
+            str(images),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
-    return [str(o.data["id"]) for o in outcomes if o.data]
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        if not line:
+            raise RuntimeError("the benchmark server did not start")
+        yield json.loads(line)
+    finally:
+        assert process.stdin is not None
+        process.stdin.close()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
-async def bench_waiting(photos: list[Path], scale: float) -> dict[str, Any]:
-    config = EmulatorConfig(api_keys=(KEY,), time_scale=scale, workers=16, credits=10**6)
-    async with Emulator(config) as emu, Viesus(api_key=KEY, endpoint=emu.endpoint) as viesus:
-        viesus.poller.schedule = PollSchedule(
-            first=2.0 * scale, factor=1.5, cap=15.0 * scale, jitter=0.2
+def counts(base: str) -> dict[str, Any]:
+    with httpx.Client(trust_env=False, timeout=60) as http:
+        answer = http.get(f"{base}/bench/counts")
+        answer.raise_for_status()
+        result: dict[str, Any] = answer.json()
+        return result
+
+
+def delta(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
+    return {k: v - before.get(k, 0) for k, v in after.items() if v - before.get(k, 0)}
+
+
+def percentile(values: list[float], share: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]
+
+
+def run_contender(
+    name: str,
+    sources: list[str],
+    endpoint: str,
+    base: str,
+    scale: float,
+    work: Path,
+    baseline: Path | None = None,
+) -> dict[str, Any]:
+    source_file = work / "sources.json"
+    source_file.write_text(json.dumps(sources))
+    result_file = work / f"{name}.json"
+    before = counts(base)
+    env = dict(os.environ)
+    program = ["-m", "benchmarks.contenders"]
+    if name == BASELINE and baseline is not None:
+        # Another checkout's viesus first on the path; this file runs as a plain script.
+        env["PYTHONPATH"] = os.pathsep.join(
+            [str(baseline), str(baseline / "generated"), env.get("PYTHONPATH", "")]
         )
-        viesus.poller.batch_size = 100
-        job_ids = await upload_and_create(viesus, photos)
-        created = time.monotonic()
-        seen_smart: dict[str, float] = {}
-        seen_naive: dict[str, float] = {}
-
-        async def smart(job_id: str) -> None:
-            await viesus.wait(job_id, timeout=None)
-            seen_smart[job_id] = time.monotonic() - created
-
-        async def naive(job_id: str) -> None:
-            while True:  # the docs' example: one request per job every 3 s
-                await asyncio.sleep(3.0 * scale)
-                job = (await viesus.api.get_enhanced_image(job_id)).enhanced_image
-                if job is not None and job.status.value in ("FINISHED", "ERROR"):
-                    seen_naive[job_id] = time.monotonic() - created
-                    return
-
-        await asyncio.gather(*(smart(j) for j in job_ids), *(naive(j) for j in job_ids))
-        ops = by_op(emu)
-    lag = [(seen_smart[j] - seen_naive[j]) / scale for j in job_ids]
+        program = [str(Path(__file__).with_name("contenders.py"))]
+    subprocess.run(
+        [
+            sys.executable,
+            *program,
+            name,
+            "--endpoint",
+            endpoint,
+            "--sources",
+            str(source_file),
+            "--out",
+            str(work / f"out-{name}"),
+            "--result",
+            str(result_file),
+            "--time-scale",
+            str(scale),
+        ],
+        check=True,
+        env=env,
+    )
+    after = counts(base)
+    result: dict[str, Any] = json.loads(result_file.read_text())
+    n = len(sources)
+    proxy = delta(after["proxy"], before["proxy"])
+    fields = delta(
+        after["emulator"]["requests"]["by_root_field"],
+        before["emulator"]["requests"]["by_root_field"],
+    )
+    operations = delta(
+        after["emulator"]["requests"]["by_operation"],
+        before["emulator"]["requests"]["by_operation"],
+    )
+    known = {job["id"] for job in before["jobs"]}
+    jobs = [job for job in after["jobs"] if job["id"] not in known]
+    finished = [job for job in jobs if job["finished"] is not None]
+    makespan = max(j["finished"] for j in finished) - min(j["started"] for j in finished)
+    lags = [
+        (result["detected"][j["id"]] - j["finished"]) / scale
+        for j in finished
+        if j["id"] in result["detected"]
+    ]
+    wall = result["end"] - result["start"]
     return {
-        "jobs": len(job_ids),
-        "smart_requests": ops.get("PollEnhancedImages", 0),
-        "naive_requests": ops.get("GetEnhancedImage", 0),
-        "smart_done_mean": statistics.mean(seen_smart.values()) / scale,
-        "naive_done_mean": statistics.mean(seen_naive.values()) / scale,
-        "lag_mean": statistics.mean(lag),
-        "lag_p95": sorted(lag)[int(len(lag) * 0.95) - 1],
+        "ok": result["ok"],
+        "failed": result["failed"],
+        "jobs": len(jobs),
+        "requests": {kind: count / n for kind, count in sorted(proxy.items())},
+        "requests_total": sum(proxy.values()) / n,
+        "root_fields": sum(fields.values()) / n,
+        "root_fields_by_name": {k: v / n for k, v in sorted(fields.items())},
+        "polls_per_job": fields.get("enhancedImage", 0) / max(1, len(jobs)),
+        "poll_requests": operations.get("PollEnhancedImages", 0)
+        + operations.get("GetEnhancedImage", 0),
+        "operations": operations,
+        "wall_s": wall,
+        "makespan_s": makespan,
+        "wall_over_makespan": wall / makespan if makespan > 0 else float("nan"),
+        "lag_p50": statistics.median(lags) if lags else float("nan"),
+        "lag_p95": percentile(lags, 0.95),
+        "cpu_ms_per_image": result["cpu"] * 1000 / n,
+        "peak_rss_mb": result["peak_rss_kb"] / 1024,
+        "rss_growth_mb": (result["peak_rss_kb"] - result["rss_before_kb"]) / 1024,
     }
 
 
-async def bench_batching(photos: list[Path], scale: float) -> dict[str, Any]:
-    config = EmulatorConfig(api_keys=(KEY,), time_scale=scale, workers=16, credits=10**6)
-    async with Emulator(config) as emu, Viesus(api_key=KEY, endpoint=emu.endpoint) as viesus:
-        before = emu.stats()["requests"]["total"]
-        await upload_and_create(viesus, photos)
-        smart = emu.stats()["requests"]["total"] - before
-        before = emu.stats()["requests"]["total"]
-        for path in photos:  # one request per step per file
-            signed = (
-                await viesus.api.create_signed_upload_url(
-                    CreateSignedUploadUrlInput(
-                        filename=path.name, filesize=path.stat().st_size, mimetype="image/jpeg"
-                    )
-                )
-            ).create_signed_upload_url
-            await viesus.http.put(
-                signed.upload_url, content=path.read_bytes(), headers={"content-type": "image/jpeg"}
-            )
-            await viesus.api.complete_signed_upload(signed.upload_id)
-            await viesus.api.create_enhanced_image(signed.upload_id, OPTIONS)
-        naive = emu.stats()["requests"]["total"] - before
-    return {"files": len(photos), "smart_graphql": smart, "naive_graphql": naive}
-
-
-async def bench_pay_twice(photos: list[Path], scale: float) -> dict[str, Any]:
-    faults = FaultConfig(
-        lost_response=0.3,
-        only_operations=frozenset({"CreateEnhancedImages", "CreateEnhancedImage"}),
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000])
+    parser.add_argument("--large", action="store_true", help="10,000 images (make bench-large)")
+    parser.add_argument("--slots", type=int, nargs="+", default=list(SLOTS))
+    parser.add_argument("--sources", nargs="+", default=list(SOURCES), choices=SOURCES)
+    parser.add_argument("--contenders", nargs="+", default=list(CONTENDERS), choices=CONTENDERS)
+    parser.add_argument("--time-scale", type=float, default=0.1)
+    parser.add_argument("--out", type=Path, default=None, help="default BENCHMARKS.md")
+    parser.add_argument("--json", type=Path, default=None, help="also write the raw figures")
+    parser.add_argument(
+        "--from-json",
+        type=Path,
+        default=None,
+        help="write the report again from a --json file of an earlier run (no measuring)",
     )
-    results: dict[str, Any] = {}
-    for name in ("naive", "facade"):
-        config = EmulatorConfig(
-            api_keys=(KEY,), time_scale=scale, workers=16, credits=10**6, faults=faults, seed=7
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        default=None,
+        help="also run the facade from this checkout (e.g. main before a change)",
+    )
+    args = parser.parse_args()
+    sizes = [10_000] if args.large else args.sizes
+    out: Path = args.out or Path("BENCHMARKS-large.md" if args.large else "BENCHMARKS.md")
+    if args.from_json is not None:
+        saved = json.loads(args.from_json.read_text())
+        earlier = [Run(**run) for run in saved["runs"]]
+        chart = out.with_suffix(".png")
+        draw_chart(earlier, chart)
+        write_report(earlier, out, chart=chart, **saved["meta"])
+        print(f"written {out} and {chart}")
+        return
+    started = time.time()
+    runs: list[Run] = []
+    with tempfile.TemporaryDirectory(prefix="viesus-bench-") as tmp:
+        root = Path(tmp)
+        images = make_images(root / "images", max(sizes))
+        for slots in args.slots:
+            with server(slots, args.time_scale, root / "images") as urls:
+                for source in args.sources:
+                    for n in sizes:
+                        chosen = images[:n]
+                        sources = (
+                            [f"{urls['base']}/bench/images/{p.name}" for p in chosen]
+                            if source == "url"
+                            else [str(p) for p in chosen]
+                        )
+                        names = list(args.contenders)
+                        if args.baseline is not None:
+                            at = names.index("facade") if "facade" in names else len(names)
+                            names.insert(at, BASELINE)
+                        for name in names:
+                            work = root / f"{slots}-{source}-{n}-{name}"
+                            work.mkdir()
+                            figures = run_contender(
+                                name,
+                                sources,
+                                urls["endpoint"],
+                                urls["base"],
+                                args.time_scale,
+                                work,
+                                args.baseline,
+                            )
+                            runs.append(Run(name, source, n, slots, figures))
+                            print(
+                                f"{slots:>2} slots {source:4} {n:>6} {name:16} "
+                                f"req/img {figures['requests_total']:.2f} "
+                                f"polls/job {figures['polls_per_job']:.2f} "
+                                f"cpu {figures['cpu_ms_per_image']:.1f} ms/img "
+                                f"lag p95 {figures['lag_p95']:.1f} s",
+                                flush=True,
+                            )
+    meta = {
+        "command": ("python -m benchmarks " + " ".join(sys.argv[1:])).strip(),
+        "scale": args.time_scale,
+        "seconds": time.time() - started,
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python "
+        f"{platform.python_version()}",
+        "large": args.large,
+        "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    }
+    chart = out.with_suffix(".png")
+    draw_chart(runs, chart)
+    write_report(runs, out, chart=chart, **meta)
+    if args.json is not None:
+        args.json.write_text(
+            json.dumps({"meta": meta, "runs": [r.__dict__ for r in runs]}, indent=1)
         )
-        async with (
-            Emulator(config) as emu,
-            Viesus(
-                api_key=KEY, endpoint=emu.endpoint, retry=RetryPolicy(base=0.01, cap=0.05)
-            ) as viesus,
-        ):
-            if name == "facade":
-                await upload_and_create(viesus, photos)
-            else:
-                from viesus._uploads import LocalFile, upload_files
-
-                files = [LocalFile(p, "image/jpeg", p.stat().st_size) for p in photos]
-                uploads = await upload_files(
-                    viesus.api, viesus.http, files, viesus.batch, viesus.retry_policy
-                )
-                for upload in uploads:
-                    for _ in range(5):  # what a naive client does: retry the failed POST
-                        try:
-                            await viesus.api.create_enhanced_image(upload.upload_id or "", OPTIONS)
-                            break
-                        except Exception:  # noqa: S112 - the naive client's blind retry
-                            continue
-            stats = emu.stats()
-            results[name] = {
-                "jobs": stats["jobs"]["total"],
-                "duplicates": stats["jobs"]["duplicates"],
-            }
-    results["files"] = len(photos)
-    return results
-
-
-def report(wait: dict[str, Any], batch: dict[str, Any], twice: dict[str, Any], scale: float) -> str:
-    ratio = wait["naive_requests"] / max(1, wait["smart_requests"])
-    return f"""# Benchmarks
-
-Measured by `make bench` ({time.strftime("%Y-%m-%d")}, {platform.machine()}, Python
-{platform.python_version()}), against the local emulator (time scale {scale}: times below are
-modelled service seconds). Both sides of each comparison ran in the same run, against the same
-emulator; requests are counted by the emulator, not by the client.
-
-## Waiting for {wait["jobs"]} jobs
-
-The same {wait["jobs"]} jobs (ENHANCE + X2, 16 server slots, so queueing spreads completion over
-minutes) were watched at once by the facade's coalesced poller and by the docs' loop (one
-`GetEnhancedImage` per job every 3 s).
-
-| | requests | mean time to see a job done |
-|---|---:|---:|
-| one poll per job every 3 s | {wait["naive_requests"]} | {wait["naive_done_mean"]:.1f} s |
-| facade (aliased, up to 100 jobs per request) | {wait["smart_requests"]} \
-| {wait["smart_done_mean"]:.1f} s |
-
-**{ratio:.0f}x fewer requests.** The price is detection lag: the facade saw a job done
-{wait["lag_mean"]:+.1f} s later on average (95th percentile {wait["lag_p95"]:+.1f} s) than the
-3-second loop, because its intervals grow to a 15 s cap. Webhooks remove that lag (a wait
-resolves on delivery; polling then runs only as a 60 s safety net).
-
-## Uploading and creating {batch["files"]} local files
-
-| | GraphQL requests |
-|---|---:|
-| one request per step per file (reserve, complete, create) | {batch["naive_graphql"]} |
-| facade (25 aliased root fields per request) | {batch["smart_graphql"]} |
-
-(Plus one streamed PUT per file in both cases; those go to the signed URL.)
-
-## Never paying twice
-
-{twice["files"]} creates with 30 % of create answers lost after the server applied them.
-
-| | jobs created | duplicate (charged twice) |
-|---|---:|---:|
-| naive client retrying the failed POST | {twice["naive"]["jobs"]} \
-| {twice["naive"]["duplicates"]} |
-| facade (reconciles via the upload's job list) | {twice["facade"]["jobs"]} \
-| {twice["facade"]["duplicates"]} |
-"""
-
-
-async def main(count: int, scale: float, out: Path) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        photos = make_photos(Path(tmp), count)
-        wait = await bench_waiting(photos, scale)
-        print("waiting:", wait)
-        batch = await bench_batching(photos, scale)
-        print("batching:", batch)
-        twice = await bench_pay_twice(photos[:60], scale)
-        print("pay twice:", twice)
-    out.write_text(report(wait, batch, twice, scale), encoding="utf-8")
-    print(f"written {out}")
+    print(f"written {out} and {chart}")
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(prog="python -m benchmarks")
-    parser.add_argument("--jobs", type=int, default=200)
-    parser.add_argument("--time-scale", type=float, default=1.0)
-    parser.add_argument("--out", type=Path, default=Path("BENCHMARKS.md"))
-    args = parser.parse_args()
-    asyncio.run(main(args.jobs, args.time_scale, args.out))
+    main()

@@ -24,11 +24,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from graphql import OperationType, print_ast
-
 from viesus._api_errors import graphql_error, map_error
 from viesus._errors import ViesusError
 from viesus._retries import MAY_MUTATE, AmbiguousRequest, may_have_run
+from viesus._selections import aliased_document
 from viesus_client import ViesusApiClient
 from viesus_client.base_operation import GraphQLField
 from viesus_client.exceptions import (
@@ -126,9 +125,12 @@ async def _run_one(
     operation_name: str,
     mutation: bool,
 ) -> list[Outcome] | _Refused:
-    fields = [build(item).alias(alias(i)) for i, item in enumerate(chunk)]
+    fields = [build(item) for item in chunk]
+    aliases = [alias(i) for i in range(len(chunk))]
     try:
-        data = await send_operation(api, fields, operation_name=operation_name, mutation=mutation)
+        data = await send_operation(
+            api, fields, aliases, operation_name=operation_name, mutation=mutation
+        )
     except GraphQLClientGraphQLMultiError as exc:
         return _partial(len(chunk), exc.data, exc.errors, mutation)
     except GraphQLClientHttpError as exc:
@@ -158,30 +160,23 @@ async def _run_one(
 async def send_operation(
     api: ViesusApiClient,
     fields: Sequence[GraphQLField],
+    aliases: Sequence[str],
     *,
     operation_name: str,
     mutation: bool,
 ) -> dict[str, Any]:
-    """``api.query``/``api.mutation``, with the request marked as mutating or not.
+    """``api.query``/``api.mutation`` of aliased fields, with the request marked as mutating or not.
 
-    The same document the generated client builds (its own builders), sent with the
+    The document text is built once per shape from the generated builders' own fields and
+    cached (:func:`viesus._selections.aliased_document`); it is sent with the
     :data:`~viesus._retries.MAY_MUTATE` extension so the retry transport knows, rather than
     guesses, whether a lost answer may hide an applied change.
     """
-    kind = OperationType.MUTATION if mutation else OperationType.QUERY
-    chosen = tuple(fields)
-    selections = api._build_selection_set(chosen)  # first: it numbers the variables
-    variables = api._combine_variables(chosen)
-    document = api._build_operation_ast(
-        selections,
-        kind,
-        operation_name,
-        api._build_variable_definitions(variables["types"]),
-    )
+    text, variables = aliased_document(fields, aliases, operation_name, mutation=mutation)
     response = await api.execute(
-        print_ast(document),
+        text,
         operation_name=operation_name,
-        variables=variables["values"],
+        variables=variables,
         extensions={MAY_MUTATE: mutation},
     )
     return api.get_data(response)

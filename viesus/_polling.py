@@ -2,10 +2,10 @@
 
 Every SDK in the field polls each job on its own fixed interval (one request per job per tick;
 the VIESUS docs' example: every 3 s). Here all waits share one loop: each tick sends ONE aliased
-query for up to ``batch_size`` jobs that are due, and jobs that would be due soon ride along to
-fill the batch. The schedule is fitted to the documented 2-180 s processing time: the first look
-about 2 s after creation, then intervals growing by ``factor`` up to ``cap``, each with jitter so
-thousands of clients do not synchronise.
+query for up to ``batch_size`` jobs, and only for jobs that can have finished: the service works
+through jobs roughly in creation order, so :class:`~viesus._poll_planner.PollPlanner` looks at
+the head of the queue at the observed pace and leaves the tail alone (the deeper the queue, the
+fewer looks per job).
 
 Webhooks are hints, the API is the truth: a delivery about a job (:meth:`Poller.hint`) makes
 that job due *now*, so the next tick reads it, batched with every other due job; the
@@ -28,13 +28,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
+import math
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from viesus._errors import AuthenticationError, ClientClosed, GraphQLRequestError, WaitTimeout
 from viesus._jobs import ERROR, FINISHED, Job
+from viesus._poll_planner import PollPlanner, PollSchedule
 
 log = logging.getLogger("viesus._polling")
 
@@ -46,31 +47,12 @@ FetchBatch = Callable[[list[str]], Awaitable[FetchResult]]
 EARLY_HINTS = 10_000
 
 
-@dataclass(frozen=True)
-class PollSchedule:
-    """When to look at a job again. Times in seconds."""
-
-    first: float = 2.0
-    factor: float = 1.5
-    cap: float = 15.0
-    jitter: float = 0.2
-    safety_interval: float = 60.0
-    error_backoff: float = 5.0
-    # A job due within this fraction of its interval may ride along in a non-full batch.
-    fill_ahead: float = 0.5
-
-    def interval(self, attempt: int) -> float:
-        """Delay before look number ``attempt + 1`` (attempt 0 is the first look)."""
-        base = self.first if attempt == 0 else min(self.cap, self.first * self.factor**attempt)
-        return base * random.uniform(1 - self.jitter, 1 + self.jitter)  # noqa: S311 - jitter
+__all__ = ["FetchBatch", "FetchResult", "PollSchedule", "Poller", "is_final"]
 
 
 @dataclass
 class _Entry:
     job_id: str
-    due: float
-    attempt: int = 0
-    interval: float = 0.0
     last: Job | None = None
     hints: int = 0  # deliveries about this job; one arriving mid-read asks for another read
     waiters: list[asyncio.Future[Job]] = field(default_factory=list)
@@ -94,14 +76,31 @@ class Poller:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         self._fetch = fetch
-        self.batch_size = batch_size
-        self.schedule = schedule or PollSchedule()
+        self._planner = PollPlanner(
+            schedule or PollSchedule(), batch_size, deliveries_arrive=self._deliveries_arrive
+        )
         self._entries: dict[str, _Entry] = {}
         self._early_hints: OrderedDict[str, None] = OrderedDict()
         self._last_delivery: float | None = None
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closed = False
+
+    @property
+    def schedule(self) -> PollSchedule:
+        return self._planner.schedule
+
+    @schedule.setter
+    def schedule(self, schedule: PollSchedule) -> None:
+        self._planner.schedule = schedule
+
+    @property
+    def batch_size(self) -> int:
+        return self._planner.batch_size
+
+    @batch_size.setter
+    def batch_size(self, size: int) -> None:
+        self._planner.batch_size = size
 
     async def wait(
         self, job_id: str, *, timeout: float | None = None, delay: float | None = None
@@ -112,14 +111,13 @@ class Poller:
         loop = asyncio.get_running_loop()
         entry = self._entries.get(job_id)
         if entry is None:
-            first = self.schedule.interval(0) if delay is None else delay
+            entry = _Entry(job_id=job_id)
+            self._entries[job_id] = entry
+            now = loop.time()
+            self._planner.add(job_id, now, delay)
             if job_id in self._early_hints:
                 del self._early_hints[job_id]
-                first = 0.0  # a delivery already said something: read it at once
-            elif self._deliveries_arrive(loop.time()):
-                first = max(first, self.schedule.safety_interval)  # deliveries come first
-            entry = _Entry(job_id=job_id, due=loop.time() + first, interval=first)
-            self._entries[job_id] = entry
+                self._planner.hint(job_id, now)  # a delivery already said something: read it
         future: asyncio.Future[Job] = loop.create_future()
         entry.waiters.append(future)
         self._ensure_running()
@@ -137,6 +135,7 @@ class Poller:
                 future.cancel()
             if not entry.waiters and self._entries.get(job_id) is entry:
                 del self._entries[job_id]
+                self._planner.discard(job_id)
 
     def hint(self, job_id: str) -> None:
         """A webhook delivery mentioned ``job_id``: read it at the next tick, with other due jobs.
@@ -153,7 +152,7 @@ class Poller:
                 self._early_hints.popitem(last=False)
             return
         entry.hints += 1
-        entry.due = min(entry.due, now)
+        self._planner.hint(job_id, now)
         self._wakeup.set()
 
     def note_delivery(self) -> None:
@@ -192,6 +191,10 @@ class Poller:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="viesus-poller")
 
     def _finish(self, entry: _Entry, result: Job | BaseException) -> None:
+        if isinstance(result, Job):
+            self._planner.done(entry.job_id, asyncio.get_running_loop().time())
+        else:
+            self._planner.discard(entry.job_id)
         for waiter in entry.waiters:
             if waiter.done():
                 continue
@@ -209,28 +212,19 @@ class Poller:
                 await self._wakeup.wait()
                 continue
             now = loop.time()
-            batch = self._pick(now)
-            if not batch:
-                next_due = min(e.due for e in self._entries.values())
+            ids, wake_at = self._planner.plan(now)
+            if not ids:
+                timeout = None if wake_at == math.inf else max(0.0, wake_at - now)
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wakeup.wait(), max(0.0, next_due - now))
+                    await asyncio.wait_for(self._wakeup.wait(), timeout)
                 continue
-            await self._poll(batch)
-
-    def _pick(self, now: float) -> list[_Entry]:
-        ordered = sorted(self._entries.values(), key=lambda e: e.due)
-        due = [e for e in ordered if e.due <= now][: self.batch_size]
-        if not due:
-            return []
-        if len(due) < self.batch_size:
-            ahead = self.schedule.fill_ahead
-            extra = [e for e in ordered if e.due > now and e.due - now <= e.interval * ahead]
-            due.extend(extra[: self.batch_size - len(due)])
-        return due
+            await self._poll([self._entries[job_id] for job_id in ids])
 
     async def _poll(self, batch: list[_Entry]) -> None:
         ids = [e.job_id for e in batch]
         hints_before = {e.job_id: e.hints for e in batch}
+        first_looks = sum(1 for job_id in ids if self._planner.is_fresh(job_id))
+        loop = asyncio.get_running_loop()
         try:
             results = await self._fetch(ids)
         except AuthenticationError as exc:
@@ -239,14 +233,13 @@ class Poller:
             return
         except Exception as exc:  # keep waiting: the deadline decides, not one bad tick
             log.warning("poll of %d jobs failed (%s); retrying later", len(ids), type(exc).__name__)
-            loop = asyncio.get_running_loop()
-            for entry in batch:
-                entry.due = loop.time() + self.schedule.error_backoff
+            self._planner.failed(ids, loop.time())
             return
-        loop = asyncio.get_running_loop()
+        now = loop.time()
+        early = 0
         for entry in batch:
             if self._entries.get(entry.job_id) is not entry:
-                continue  # resolved meanwhile (webhook) or abandoned
+                continue  # abandoned meanwhile
             result = results.get(entry.job_id)
             if isinstance(result, BaseException):
                 self._finish(entry, result)
@@ -260,11 +253,8 @@ class Poller:
                 if result.status == FINISHED:
                     log.info("job %s is FINISHED without a download URL; reading again", result.id)
                 entry.last = result
-                entry.attempt += 1
-                interval = self.schedule.interval(entry.attempt)
-                if self._deliveries_arrive(loop.time()):
-                    interval = max(interval, self.schedule.safety_interval)
-                entry.interval = interval
-                entry.due = loop.time() + interval
+                early += self._planner.is_fresh(entry.job_id)
+                self._planner.not_done(entry.job_id, now)
                 if entry.hints != hints_before[entry.job_id]:
-                    entry.due = loop.time()  # a delivery arrived during this read: read again
+                    self._planner.hint(entry.job_id, now)  # a delivery came during this read
+        self._planner.polled(first_looks, early)

@@ -13,7 +13,8 @@ from viesus import PollSchedule, RetryPolicy, Viesus
 from viesus_emulator import Emulator, EmulatorConfig, FaultConfig
 
 API_KEY = "test-key-9f3b"
-FAST_POLL = PollSchedule(first=0.02, factor=1.5, cap=0.2, jitter=0.2, error_backoff=0.02)
+# The default schedule at the emulator's time scale (0.01).
+FAST_POLL = PollSchedule().scaled(0.01)
 FAST_RETRY = RetryPolicy(max_attempts=5, base=0.01, cap=0.05, max_retry_after=2.0)
 
 

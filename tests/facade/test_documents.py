@@ -6,17 +6,26 @@ import json
 from typing import Any
 
 import httpx
-from graphql import build_schema, parse, validate
+import pytest
+from graphql import OperationType, build_schema, parse, validate
 from syrupy.assertion import SnapshotAssertion
 
 from codegen.generate import SCHEMA
 from viesus._batching import BatchSize, run_batches
 from viesus._retries import RetryPolicy
-from viesus._selections import create_job, poll_job, upload_jobs
+from viesus._selections import (
+    aliased_document,
+    create_job,
+    poll_job,
+    upload_jobs,
+    upload_selection,
+)
 from viesus._uploads import upload_urls
 from viesus_client import ViesusApiClient
+from viesus_client.base_operation import GraphQLField
+from viesus_client.custom_mutations import Mutation
 from viesus_client.fragments import EnhancedImageFields
-from viesus_client.input_types import EnhancedImageInput
+from viesus_client.input_types import CreateUploadFromUrlInput, EnhancedImageInput
 
 JOB = {
     "id": "j",
@@ -127,10 +136,6 @@ def _fragment_fields(name: str) -> list[str]:
 
 
 def test_selections_equal_the_generated_fragments() -> None:
-    from viesus._selections import upload_selection
-    from viesus_client.custom_mutations import Mutation
-    from viesus_client.input_types import CreateUploadFromUrlInput
-
     job = poll_job("x").to_ast(0)
     upload = upload_selection(
         Mutation.create_upload_from_url(CreateUploadFromUrlInput(url="http://x"))
@@ -143,3 +148,81 @@ def test_selections_equal_the_generated_fragments() -> None:
     assert [s.name.value for s in upload.selection_set.selections] == _fragment_fields(  # type: ignore[attr-defined]
         "UploadFields"
     )
+
+
+def _generated_text(fields: list[GraphQLField], operation_name: str, mutation: bool) -> str:
+    """The document the generated client would print for these fields (the slow path)."""
+    from graphql import print_ast
+
+    api = ViesusApiClient(url="http://api.test/graphql")
+    selections = api._build_selection_set(tuple(fields))
+    variables = api._combine_variables(tuple(fields))
+    definitions = api._build_variable_definitions(variables["types"])
+    operation = api._build_operation_ast(
+        selections,
+        OperationType.MUTATION if mutation else OperationType.QUERY,
+        operation_name,
+        definitions,
+    )
+    return print_ast(operation)
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 50])
+def test_cached_documents_equal_the_generated_builders(count: int) -> None:
+    """Polls, reconciliations and uploads: the same text as the generated client prints."""
+    cases: list[tuple[list[GraphQLField], str, bool]] = [
+        ([poll_job(f"j{i}") for i in range(count)], "PollEnhancedImages", False),
+        ([upload_jobs(f"u{i}") for i in range(count)], "ReconcileUploads", False),
+        (
+            [
+                upload_selection(
+                    Mutation.create_upload_from_url(CreateUploadFromUrlInput(url=f"http://x/{i}"))
+                )
+                for i in range(count)
+            ],
+            "CreateUploadsFromUrl",
+            True,
+        ),
+    ]
+    for fields, name, mutation in cases:
+        aliases = [f"a{i}" for i in range(count)]
+        text, variables = aliased_document(fields, aliases, name, mutation=mutation)
+        expected = _generated_text(
+            [f.alias(a) for f, a in zip(fields, aliases, strict=True)], name, mutation
+        )
+        assert text == expected
+        assert_valid(text)
+        assert len(variables) == count
+
+
+def test_shared_options_are_one_input_variable_and_valid() -> None:
+    options = EnhancedImageInput.model_validate({"mode": "ENHANCE", "upscalingFactor": "X2"})
+    fields = [create_job(f"u{i}", options) for i in range(50)]
+    text, variables = aliased_document(
+        fields, [f"a{i}" for i in range(50)], "CreateEnhancedImages", mutation=True
+    )
+    assert_valid(text)
+    assert text.count("$input:") == 1
+    assert variables["input"] is options
+    assert sorted(k for k in variables if k.startswith("uploadId_")) == sorted(
+        f"uploadId_{i}" for i in range(50)
+    )
+    # The same K and shape give the same (cached) text object.
+    again, _ = aliased_document(
+        [create_job(f"v{i}", options) for i in range(50)],
+        [f"a{i}" for i in range(50)],
+        "CreateEnhancedImages",
+        mutation=True,
+    )
+    assert again is text
+
+
+def test_different_options_per_item_get_their_own_variables() -> None:
+    first = EnhancedImageInput.model_validate({"mode": "ENHANCE"})
+    second = EnhancedImageInput.model_validate({"upscalingFactor": "X2"})
+    fields = [create_job("u0", first), create_job("u1", second)]
+    text, variables = aliased_document(fields, ["a0", "a1"], "CreateEnhancedImages", mutation=True)
+    assert_valid(text)
+    assert "$input:" not in text
+    assert variables["input_0"] is first
+    assert variables["input_1"] is second

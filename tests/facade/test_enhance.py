@@ -95,12 +95,15 @@ async def test_server_limit_on_root_fields_makes_batches_smaller(
     async with make_client(emulator, batch_size=16) as viesus:
         results = await collect(viesus, photos(10), tmp_path / "out")
         assert viesus.batch.value == 4  # the limit the server announced, not 16 -> 8 -> 4
-        assert viesus.poller.batch_size == 4
+        poll_size = viesus.poller.batch_size
     assert all(r.status == "finished" for r in results)
     stats = emulator.stats()
     assert stats["jobs"]["duplicates"] == 0
-    # One refused document per batch size (mutations, then polls), never again after.
-    assert stats["requests"]["by_status"].get("400") == 2
+    # One refused document per batch size (mutations, then polls if a poll ever carried more
+    # than 4 jobs: head-of-queue polling may not), never again after.
+    refused = stats["requests"]["by_status"].get("400")
+    assert refused in (1, 2)
+    assert poll_size == (4 if refused == 2 else 50)
 
 
 async def test_limits_and_budget_are_checked_before_anything_is_spent(

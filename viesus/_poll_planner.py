@@ -1,0 +1,329 @@
+"""Which waiting jobs to look at, and when: the head of the queue, never the tail.
+
+The service works through jobs roughly in the order they were created [assumption: the docs say
+jobs wait QUEUED for a slot; FIFO is not promised]. So a job created after 500 unfinished ones
+cannot be done before about 500 of them are, whatever its age. A poller that gives every job its
+own timer pays for that with polls that can only answer QUEUED (measured: 24.5 looks per job at
+4 server slots). This planner predicts instead:
+
+- **pace**: completions per second, counted over a trailing window (from polls and webhooks);
+- **frontier**: how far through our jobs, in creation order, the service has got. Calibrated at
+  every answer: the newest job seen done, minus the older jobs still pending, then moved on at
+  the pace. A job is looked at when the frontier passes it, never sooner than the documented
+  minimum processing time (``first``, 2 s) after its creation;
+- **before the pace is known** only the ``probe`` oldest jobs are looked at, on the per-job
+  schedule (``first``, then growing by ``factor`` up to ``cap``);
+- a job that was looked at too early goes back to the per-job schedule, and also waits for the
+  frontier; no first look comes sooner than 0.9 x the quickest job of the run took (in a queue
+  that keeps up, a job takes its processing time, not 2 s);
+- **batches hold** at most ``max_hold`` seconds for more jobs to become due, and never carry a
+  job that is not due (no filling with guesses); a job alone is looked at at once.
+- **optimism** grows while every first look finds the job done (the pace was underrated, e.g.
+  at the start) and shrinks when many first looks are early.
+
+While webhook deliveries arrive, a delivery about a job is a hint (:meth:`PollPlanner.hint`):
+that job is read at once, coalesced with other hinted jobs for at most ``hint_hold`` (the API's
+answer, not the delivery, ends a wait). A job whose delivery never came is looked at when the
+same prediction plus ``safety_interval`` has passed: the deeper the queue, the later. Pure and
+synchronous (``now`` is passed in), so it is tested on a modelled queue with a fake clock.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+INFINITY = math.inf
+
+
+@dataclass(frozen=True)
+class PollSchedule:
+    """The poller's model and knobs. Times in seconds (service seconds, see :meth:`scaled`)."""
+
+    #: Documented minimum processing time: no job is looked at sooner after its creation.
+    first: float = 2.0
+    #: Per-job schedule after an early look: intervals grow by ``factor`` up to ``cap``.
+    factor: float = 1.5
+    cap: float = 15.0
+    jitter: float = 0.2
+    #: With webhooks: how long after its predicted end a job without delivery is looked at.
+    safety_interval: float = 60.0
+    error_backoff: float = 5.0
+    #: A due job waits at most this long for more due jobs to share its request.
+    max_hold: float = 5.0
+    #: A job a webhook delivery mentioned waits at most this long for company.
+    hint_hold: float = 1.0
+    #: Oldest jobs looked at before any completion has shown the pace.
+    probe: int = 16
+    #: Completions are counted over this trailing window to measure the pace.
+    rate_window: float = 60.0
+
+    def interval(self, attempt: int) -> float:
+        """Delay before look number ``attempt + 1`` of the per-job schedule (attempt 0: first)."""
+        base = self.first if attempt == 0 else min(self.cap, self.first * self.factor**attempt)
+        return base * random.uniform(1 - self.jitter, 1 + self.jitter)  # noqa: S311 - jitter
+
+    def scaled(self, factor: float) -> PollSchedule:
+        """Every time multiplied by ``factor``: for an emulator running at ``--time-scale``."""
+        return replace(
+            self,
+            first=self.first * factor,
+            cap=self.cap * factor,
+            safety_interval=self.safety_interval * factor,
+            error_backoff=self.error_backoff * factor,
+            max_hold=self.max_hold * factor,
+            hint_hold=self.hint_hold * factor,
+            rate_window=self.rate_window * factor,
+        )
+
+
+@dataclass
+class _Plan:
+    seq: int  # creation order (order of the first wait)
+    not_before: float  # per-job schedule: no look before this time
+    added: float  # when the wait began (about the job's creation)
+    looks: int = 0  # looks that found the job not done
+    hinted: bool = False  # a delivery mentioned it: read at ``not_before``, no prediction
+
+
+# Optimism: the pace is multiplied by this; grows while first looks all hit, shrinks on misses.
+OPTIMISM_START = 1.2
+OPTIMISM_MIN = 1.0
+OPTIMISM_MAX = 2.0
+OPTIMISM_UP = 2.0  # every first look found its job done: search further, fast
+OPTIMISM_DOWN = 1.25
+# More than this share of first looks early: the pace is overrated.
+MISS_SHARE = 0.25
+# A due job waits for company at most this share of its age (capped by ``max_hold``).
+HOLD_SHARE = 0.33
+# First looks come no sooner than this share of the quickest job seen (detection makes that
+# quickest a little slow; jobs vary a little).
+QUICKEST_SHARE = 0.9
+
+
+class PollPlanner:
+    """Decides each tick which jobs one aliased poll should carry (see the module docstring)."""
+
+    def __init__(
+        self,
+        schedule: PollSchedule,
+        batch_size: int,
+        deliveries_arrive: Callable[[float], bool] = lambda now: False,
+    ) -> None:
+        self.schedule = schedule
+        self.batch_size = batch_size
+        self._deliveries_arrive = deliveries_arrive
+        self._fresh: dict[str, _Plan] = {}  # never looked at; insertion order = creation order
+        self._looked: dict[str, _Plan] = {}  # looked at, not done yet
+        self._seq = 0
+        self._done_at: deque[float] = deque()
+        self._last_done_at: float | None = None  # newest completion that left the window
+        self._last_first_look = 0.0  # when a poll last carried a job never looked at
+        # The quickest a job of this busy period was seen done after its wait began: jobs like
+        # these take at least about that long, so no first look comes sooner.
+        self._quickest = INFINITY
+        self._busy_since = 0.0
+        self._highest_done = -1
+        self._frontier = 0.0  # in sequence numbers, at time _frontier_at
+        self._frontier_at = 0.0
+        self._stale = False  # something was observed since the frontier was calibrated
+        self._observed_at = 0.0  # time of the last observation (a look or a completion)
+        self._pace: float | None = None  # as of the last calibration
+        self.optimism = OPTIMISM_START
+
+    # --- what happened ---------------------------------------------------------------------
+    def add(self, job_id: str, now: float, delay: float | None = None) -> None:
+        """A job to wait for; ``delay``: seconds until its first look at the earliest."""
+        if job_id in self._fresh or job_id in self._looked:
+            return
+        if not self._fresh and not self._looked:
+            self._busy_since = self._last_first_look = now
+            self._quickest = INFINITY
+            self._frontier, self._frontier_at = float(self._seq), now
+        first = self.schedule.interval(0) if delay is None else delay
+        if delay is None and self._deliveries_arrive(now):
+            first = max(first, self.schedule.safety_interval)  # deliveries come first
+        self._fresh[job_id] = _Plan(self._seq, now + first, now)
+        self._seq += 1
+
+    def discard(self, job_id: str) -> None:
+        """Nobody waits for the job any more."""
+        self._fresh.pop(job_id, None)
+        self._looked.pop(job_id, None)
+
+    def hint(self, job_id: str, now: float) -> None:
+        """A delivery mentioned the job: read it now (coalesced for at most ``hint_hold``)."""
+        plan = self._fresh.pop(job_id, None) or self._looked.get(job_id)
+        if plan is None:
+            return
+        plan.hinted = True
+        plan.not_before = now  # its hold runs from the delivery
+        self._looked[job_id] = plan
+
+    def done(self, job_id: str, now: float) -> None:
+        """The job ended (seen by a poll, a webhook or a create answer)."""
+        plan = self._fresh.pop(job_id, None) or self._looked.pop(job_id, None)
+        if plan is None:
+            return
+        self._done_at.append(now)
+        self._highest_done = max(self._highest_done, plan.seq)
+        if not plan.hinted:
+            self._quickest = min(self._quickest, now - plan.added)
+        self._stale, self._observed_at = True, now
+
+    def not_done(self, job_id: str, now: float) -> None:
+        """A look found the job still waiting: back to the per-job schedule."""
+        plan = self._fresh.pop(job_id, None) or self._looked.get(job_id)
+        if plan is None:
+            return
+        plan.looks += 1
+        plan.hinted = False
+        interval = self.schedule.interval(plan.looks)
+        if self._deliveries_arrive(now):
+            interval = max(interval, self.schedule.safety_interval)
+        plan.not_before = now + interval
+        self._looked[job_id] = plan
+        # No recalibration: the frontier moves with completions. Re-anchoring it at every early
+        # look would let one slow job at the head starve every job behind it.
+
+    def failed(self, job_ids: list[str], now: float) -> None:
+        """The poll carrying these jobs failed as a whole: look again after a pause."""
+        for job_id in job_ids:
+            plan = self._fresh.get(job_id) or self._looked.get(job_id)
+            if plan is not None:
+                plan.not_before = now + self.schedule.error_backoff
+
+    def polled(self, first_looks: int, early: int) -> None:
+        """Tune optimism after a poll: ``early`` of its ``first_looks`` found the job waiting."""
+        if first_looks == 0:
+            return
+        if early == 0:
+            self.optimism = min(OPTIMISM_MAX, self.optimism * OPTIMISM_UP)
+        elif early > first_looks * MISS_SHARE:
+            self.optimism = max(OPTIMISM_MIN, self.optimism / OPTIMISM_DOWN)
+
+    def is_fresh(self, job_id: str) -> bool:
+        return job_id in self._fresh
+
+    @property
+    def pending(self) -> int:
+        return len(self._fresh) + len(self._looked)
+
+    # --- what to do ------------------------------------------------------------------------
+    def pace(self, now: float) -> float | None:
+        """Completions per second over the trailing window up to ``now``; None without any.
+
+        Measured at observations only (see :meth:`plan`): between two looks no news is not
+        evidence of a slower queue, and a pace falling with the clock would push every
+        prediction ahead of the clock forever.
+        """
+        window = self.schedule.rate_window
+        while self._done_at and self._done_at[0] < now - window:
+            self._last_done_at = self._done_at.popleft()
+        if not self._done_at:
+            if self._last_done_at is None:
+                return None
+            # Nothing ended within the window: at most one per that long (slow jobs ahead).
+            return 1.0 / max(now - self._last_done_at, self.schedule.first / 2)
+        # Nothing ends sooner than ``first`` after the work began: do not count that time.
+        span = min(window, now - self._busy_since - self.schedule.first)
+        return len(self._done_at) / max(span, self.schedule.first / 2)
+
+    def plan(self, now: float) -> tuple[list[str], float]:
+        """The jobs to look at now (maybe none) and when to ask again (``inf``: no reason to)."""
+        if self._stale:
+            self._pace = self.pace(self._observed_at)
+            if self._pace is not None:
+                self._calibrate(self._observed_at)
+            self._stale = False
+        pace = self._pace
+        due: list[tuple[float, str]] = []  # (since when due, job id)
+        upcoming: list[float] = []  # when jobs not due yet become due
+        for job_id, plan in self._looked.items():
+            if plan.hinted:
+                at = plan.not_before
+            else:
+                at = max(plan.not_before, self._predicted(plan.seq, pace, now))
+            if at <= now:
+                due.append((at + self._hold(plan, at), job_id))
+            else:
+                upcoming.append(at)
+        # Fresh jobs become due in creation order (their predictions grow with the sequence),
+        # so the scan stops at the first one beyond the horizon.
+        probes = max(0, self.schedule.probe - len(self._looked))
+        horizon = now + self.schedule.max_hold
+        for index, (job_id, plan) in enumerate(self._fresh.items()):
+            if pace is None and index >= probes:
+                break  # the pace is unknown: only the oldest few are looked at
+            predicted = self._predicted(plan.seq, pace, now)
+            if index == 0:
+                # The oldest unseen job is looked at at least every ``cap``: a pace that was
+                # underrated would otherwise never be corrected (no looks, no news).
+                every = self.schedule.cap
+                if self._deliveries_arrive(now):
+                    every = self.schedule.safety_interval
+                predicted = min(predicted, self._last_first_look + every)
+            at = max(plan.not_before, predicted)
+            if self._quickest < INFINITY:
+                at = max(at, plan.added + QUICKEST_SHARE * self._quickest)
+            if at <= now:
+                due.append((at + self._hold(plan, at), job_id))
+            else:
+                upcoming.append(at)
+            if predicted > horizon or len(due) >= self.batch_size:
+                break
+        upcoming.sort()
+        if not due:
+            return [], upcoming[0] if upcoming else INFINITY
+        due.sort()
+        deadline = due[0][0]  # no due job waits longer than its hold
+        missing = self.batch_size - len(due)
+        # More deliveries may come at any time: a hinted job always waits out its (short) hold.
+        hinted = any(job_id in self._looked and self._looked[job_id].hinted for _, job_id in due)
+        nothing_coming = not hinted and (not upcoming or upcoming[0] > deadline)
+        if missing <= 0 or now >= deadline or nothing_coming:
+            batch = [job_id for _, job_id in due[: self.batch_size]]
+            if any(job_id in self._fresh for job_id in batch):
+                self._last_first_look = now
+            return batch, now
+        # Wake when the batch is full, when the oldest has waited enough, or when the last job
+        # known to come before that has come (the scan above reaches beyond the horizon).
+        fills_at = upcoming[missing - 1] if len(upcoming) >= missing else INFINITY
+        if hinted:
+            return [], min(fills_at, deadline)
+        last_before_deadline = max(at for at in upcoming if at <= deadline)
+        return [], min(fills_at, last_before_deadline)
+
+    def _hold(self, plan: _Plan, due_at: float) -> float:
+        """How long a due job may wait for company: short for young jobs (a per-job timer would
+        have seen them soon), up to ``max_hold`` for old ones, ``hint_hold`` when hinted."""
+        if plan.hinted:
+            return self.schedule.hint_hold
+        return min(self.schedule.max_hold, HOLD_SHARE * max(0.0, due_at - plan.added))
+
+    def _predicted(self, seq: int, pace: float | None, now: float) -> float:
+        """When the frontier passes job ``seq`` (plus the safety interval with webhooks)."""
+        if pace is None:
+            return -INFINITY  # no prediction: the per-job schedule (and the probe) decide
+        ahead = seq - self._frontier + 1
+        at = self._frontier_at + ahead / (pace * self.optimism)
+        if self._deliveries_arrive(now):
+            at += self.schedule.safety_interval
+        return at
+
+    def _calibrate(self, now: float) -> None:
+        """Frontier = newest job seen done + 1, minus older jobs that may still be running."""
+        highest = self._highest_done
+        behind = 0
+        for plan in self._fresh.values():
+            if plan.seq >= highest:
+                break
+            behind += 1
+        # Jobs looked at once or twice are probably about to end; long stragglers are not
+        # holding the queue back any more than the pace already says.
+        behind += sum(1 for p in self._looked.values() if p.seq < highest and p.looks <= 2)
+        self._frontier = float(highest + 1 - behind)
+        self._frontier_at = now
