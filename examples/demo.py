@@ -15,17 +15,20 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from examples.photobook import build_photobook
 from examples.photos import PHOTOS, degradation_for, degrade, load
 
 
 def prepare(folder: Path) -> list[Path]:
-    """Write one degraded JPEG per bundled photo into ``folder``; returns their paths."""
+    """Write one degraded JPEG per bundled photo, and a photobook PDF of some of them
+    (``examples/photobook.py``), into ``folder``; returns their paths."""
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for index, name in enumerate(PHOTOS):
         path = folder / f"{Path(name).stem}.jpg"
         path.write_bytes(degrade(load(name), degradation_for(index), seed=index))
         written.append(path)
+    written.append(build_photobook(folder / "photobook.pdf"))
     return written
 
 
@@ -34,7 +37,7 @@ def main(argv: list[str] | None = None) -> None:
     if len(args) != 1:
         raise SystemExit("usage: python -m examples.demo FOLDER")
     written = prepare(Path(args[0]))
-    print(f"{len(written)} degraded photos written to {args[0]}")
+    print(f"{len(written) - 1} degraded photos and a photobook PDF written to {args[0]}")
 
 
 if __name__ == "__main__":

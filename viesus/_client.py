@@ -32,7 +32,7 @@ from viesus._errors import (
 from viesus._jobs import Job
 from viesus._journal import Journal
 from viesus._options import EnhanceOptions, as_options
-from viesus._pdf import PdfAnalysis, analyze, enhance
+from viesus._pdf import PdfAnalysis, analyze, is_pdf_url, local_pdf
 from viesus._pipeline import Pipeline
 from viesus._polling import FetchResult, Poller, PollSchedule
 from viesus._preflight import check_output_folder, check_sources
@@ -308,14 +308,22 @@ class Viesus:
         timeout: float | None = 900.0,
     ) -> EnhanceResult:
         """Analyse a PDF, refuse an estimate over ``max_credits`` (or the remaining credits)
-        before anything is created, enhance it and download ``NAME_enhanced.pdf``."""
-        return await enhance(
-            self,
+        before anything is created, enhance it and download ``NAME_enhanced.pdf``.
+
+        The same run as ``enhance`` (``enhance_many`` takes PDFs); this only refuses a source
+        that is not a PDF before anything is uploaded.
+        """
+        text = str(source)
+        if "://" in text and not is_pdf_url(text):
+            raise InvalidInput(redact_url(text), "is not a PDF URL (its path must end in .pdf)")
+        if "://" not in text:
+            await asyncio.to_thread(local_pdf, Path(source))
+        return await self.enhance(
             source,
-            as_options(options),
+            options,
             out_dir,
-            max_credits=max_credits,
             overwrite=overwrite,
+            max_credits=max_credits,
             timeout=timeout,
         )
 

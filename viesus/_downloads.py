@@ -35,6 +35,7 @@ KNOWN_EXTENSIONS = {
     "tif": "tif",
     "tiff": "tif",
     "webp": "webp",
+    "pdf": "pdf",  # a photobook's result is a PDF
 }
 SUFFIX = "_enhanced"
 CHUNK = 1 << 16
@@ -50,7 +51,7 @@ def source_stem(source: str) -> str:
 
 
 def result_extension(server_filename: str | None, fallback: str) -> str:
-    """The result's extension: the server's if known to be an image type, else ``fallback``."""
+    """The result's extension: the server's if it is a type we know, else ``fallback``."""
     if server_filename and "." in server_filename:
         ext = server_filename.rsplit(".", 1)[1].lower()
         if ext in KNOWN_EXTENSIONS:

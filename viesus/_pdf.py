@@ -1,4 +1,4 @@
-"""PDFs (photobooks): analyse, check the estimate against the budget, enhance, download.
+"""PDFs (photobooks): the analysis the service makes of an uploaded PDF, and its estimate.
 
 The service analyses an uploaded PDF by itself [docs]: ``upload(id) { subStatus metadata }``
 goes ``METADATA_ANALYZING`` -> ``METADATA_ANALYZED_SUCCESSFULLY`` (``metadata`` holds the image
@@ -6,12 +6,12 @@ counts and ``totalCredits``) or ``METADATA_ANALYZED_FAILED`` (re-run with ``anal
 Enhancing then uses ``createEnhancedImage`` on the PDF's upload and yields a new PDF at
 ``fullUrl`` [inferred].
 
-``analyze_pdf`` uploads through the same helpers as images (``viesus._uploads``), polls the
-analysis with the client's poll schedule (growing intervals), re-triggers a failed analysis
-once after a backoff, and raises ``PdfAnalysisFailed`` naming the file if it fails again.
-``enhance_pdf`` analyses, refuses an estimate over ``max_credits`` or the remaining credits
-*before* any create, creates once (a lost answer is reconciled from the upload's job list,
-never blindly resent), waits with the shared poller and downloads ``NAME_enhanced.pdf``.
+:func:`await_analyses` waits for many uploaded PDFs at once (one aliased query per tick for
+all still analysing, at the growing intervals of the client's poll schedule), re-triggers a
+failed analysis once after a backoff, and gives ``PdfAnalysisFailed`` naming the file if it
+fails again. ``enhance_many`` uses it between the upload and the budget check
+(:mod:`viesus._pipeline`): a PDF is priced by its analysis before anything is created;
+``analyze`` (``Viesus.analyze_pdf``) uploads one PDF and returns its analysis.
 
 Assumptions where the docs are silent (``[assumption]``):
 - ``metadata`` keys beyond ``statistics`` and ``totalCredits``: ``PdfAnalysis`` reads what the
@@ -19,30 +19,35 @@ Assumptions where the docs are silent (``[assumption]``):
   keeps everything else in ``metadata`` untouched, and never fails on an unknown key;
 - a combination is named by its features in the order colour, restoration, upscaling joined
   by ``+`` (``colour+upscaling``); no option at all is the default colour enhancement;
-- a ``subStatus`` of null on a finished PDF upload means "analysis not started yet".
+- a ``subStatus`` of null on a finished PDF upload means "analysis not started yet";
+- a job on a PDF is charged its analysed estimate;
+- a URL names a PDF when its path ends in ``.pdf`` (its type is known only after the upload).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final, Protocol
 
+import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from viesus._downloads import download, output_path
-from viesus._errors import InvalidInput, ServerError, ViesusError
-from viesus._jobs import Job
-from viesus._preflight import check_budget, check_output_folder
+from viesus._batching import BatchSize, Outcome, run_batches
+from viesus._errors import InvalidInput, ServerError, UnexpectedResponse, ViesusError
+from viesus._polling import Poller
 from viesus._redact import redact_url
-from viesus._results import EnhanceResult
+from viesus._retries import RetryPolicy
 from viesus._uploads import LocalFile, UploadResult, upload_files, upload_urls
+from viesus_client import ViesusApiClient
+from viesus_client.custom_fields import UploadFields
+from viesus_client.custom_mutations import Mutation
+from viesus_client.custom_queries import Query
 from viesus_client.enhancement_parameters import BY_GRAPHQL_PATH
+from viesus_client.get_pdf_analysis import GetPdfAnalysisUpload
 from viesus_client.input_types import EnhancedImageInput
-
-if TYPE_CHECKING:
-    from viesus._client import Viesus
 
 log = logging.getLogger("viesus._pdf")
 
@@ -155,12 +160,31 @@ def combination_key(options: EnhancedImageInput | None) -> str:
     return "+".join(f for f in FEATURE_ORDER if f in features) or DEFAULT_COMBINATION
 
 
+def is_pdf_url(url: str) -> bool:
+    """A URL names a PDF when its path ends in ``.pdf`` [assumption: its type is known only
+    after the upload, and the budget must be checked before]."""
+    return url.split("?", 1)[0].split("#", 1)[0].lower().endswith(".pdf")
+
+
+def looks_like_pdf(source: str | Path) -> bool:
+    """A URL ending in ``.pdf``, or a file whose first KiB holds ``%PDF-`` (an unreadable one
+    is not: its own checks report it). Reads a file: call it off the event loop."""
+    text = str(source)
+    if text.startswith(("http://", "https://")):
+        return is_pdf_url(text)
+    try:
+        with Path(source).open("rb") as handle:
+            return b"%PDF-" in handle.read(1024)
+    except OSError:
+        return False
+
+
 def _shown(source: str | Path) -> str:
     text = str(source)
     return redact_url(text) if "://" in text else text
 
 
-def _local_pdf(source: Path) -> LocalFile:
+def local_pdf(source: Path) -> LocalFile:
     """The file as an upload item, after checking it is a readable PDF (no credits yet)."""
     try:
         with source.open("rb") as handle:
@@ -173,14 +197,24 @@ def _local_pdf(source: Path) -> LocalFile:
     return LocalFile(path=source, mimetype=PDF_MIMETYPE, size=size)
 
 
-async def _upload(client: Viesus, source: str | Path) -> str:
+class AnalysisClient(Protocol):
+    """What waiting for analyses needs from the client (:class:`viesus.Viesus` has it)."""
+
+    api: ViesusApiClient
+    http: httpx.AsyncClient
+    batch: BatchSize
+    retry_policy: RetryPolicy
+    poller: Poller
+
+
+async def _upload(client: AnalysisClient, source: str | Path) -> str:
     """Upload one PDF; returns the upload id. Uploads are free: the helpers re-ask lost ones."""
     text = str(source)
     result: UploadResult
     if text.startswith(("http://", "https://")):
         (result,) = await upload_urls(client.api, [text], client.batch, client.retry_policy)
     else:
-        item = _local_pdf(Path(source))
+        item = local_pdf(Path(source))
         (result,) = await upload_files(
             client.api, client.http, [item], client.batch, client.retry_policy, concurrency=1
         )
@@ -191,31 +225,15 @@ async def _upload(client: Viesus, source: str | Path) -> str:
     return result.upload_id
 
 
-async def _await_analysis(
-    client: Viesus, shown: str, upload_id: str, deadline: float
-) -> tuple[str, dict[str, Any]]:
-    """Poll ``upload { subStatus metadata }`` until the analysis ended; growing intervals."""
-    loop = asyncio.get_running_loop()
-    schedule = client.poller.schedule
-    attempt = 0
-    while True:
-        answer = await client._call(client.api.get_pdf_analysis(upload_id))
-        upload = answer.upload
-        if upload is None:
-            raise ServerError(f"{shown}: upload {upload_id} is gone")
-        if upload.status.value == "UPLOAD_FAILED":
-            raise PdfAnalysisFailed(shown, upload_id, None, "the service could not store it")
-        status = upload.sub_status.value if upload.sub_status is not None else None
-        if status is not None and status != ANALYZING:
-            metadata = upload.metadata if isinstance(upload.metadata, dict) else {}
-            return status, metadata
-        delay = schedule.interval(attempt)
-        attempt += 1
-        if loop.time() + delay > deadline:
-            raise PdfAnalysisFailed(
-                shown, upload_id, None, f"not analysed in time (still {status or 'queued'})"
-            )
-        await asyncio.sleep(delay)
+def _analysis_field(upload_id: str) -> UploadFields:
+    """``GetPdfAnalysis``'s selection (queries/pdf.graphql), aliased once per PDF."""
+    return Query.upload(id=upload_id).fields(
+        UploadFields.id, UploadFields.status, UploadFields.sub_status, UploadFields.metadata
+    )
+
+
+def _retrigger_field(upload_id: str) -> UploadFields:
+    return Mutation.analyze_pdf(upload_id).fields(UploadFields.id, UploadFields.sub_status)
 
 
 def _error_of(metadata: dict[str, Any]) -> tuple[str | None, str]:
@@ -227,99 +245,133 @@ def _error_of(metadata: dict[str, Any]) -> tuple[str | None, str]:
     return None, "no reason given"
 
 
+def _read(outcome: Outcome, shown: str, upload_id: str) -> tuple[str | None, dict[str, Any]]:
+    """``(subStatus, metadata)`` of one upload; raises what ends its wait."""
+    if outcome.error is not None:
+        raise outcome.error
+    if outcome.data is None:
+        raise ServerError(f"{shown}: upload {upload_id} is unknown to the service")
+    try:
+        upload = GetPdfAnalysisUpload.model_validate(outcome.data)
+    except ValidationError:
+        raise UnexpectedResponse(
+            f"{shown}: the service's answer about the PDF analysis does not match this "
+            "client's schema; update viesus-toolkit"
+        ) from None
+    if upload.status.value == "UPLOAD_FAILED":
+        raise PdfAnalysisFailed(shown, upload_id, None, "the service could not store it")
+    metadata = upload.metadata if isinstance(upload.metadata, dict) else {}
+    return (upload.sub_status.value if upload.sub_status is not None else None), metadata
+
+
+async def await_analyses(
+    client: AnalysisClient, pdfs: Sequence[tuple[str, str]], timeout: float
+) -> list[PdfAnalysis | ViesusError]:
+    """The analysis (or why not) of each uploaded PDF ``(shown source, upload id)``, in order.
+
+    All PDFs still analysing are read with one aliased query per tick (the client's poll
+    schedule: growing intervals); a failed analysis is re-triggered once, after a backoff,
+    with ``analyzePdf`` (free; a lost answer is harmless, the next read tells). A second
+    failure, a failed upload or the deadline gives ``PdfAnalysisFailed`` naming the file.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    results: dict[int, PdfAnalysis | ViesusError] = {}
+    failures: dict[int, tuple[str | None, str]] = {}
+    pending = list(range(len(pdfs)))
+    attempt = 0
+    while pending:
+        outcomes = await run_batches(
+            client.api,
+            [pdfs[i][1] for i in pending],
+            _analysis_field,
+            operation_name="GetPdfAnalyses",
+            mutation=False,
+            size=client.batch,
+        )
+        waiting: list[int] = []
+        failed_once: list[int] = []
+        for index, outcome in zip(pending, outcomes, strict=True):
+            shown, upload_id = pdfs[index]
+            try:
+                status, metadata = _read(outcome, shown, upload_id)
+            except ViesusError as exc:
+                results[index] = exc
+                continue
+            if status is None or status == ANALYZING:
+                waiting.append(index)
+            elif status == ANALYZED:
+                results[index] = PdfAnalysis.from_metadata(shown, upload_id, status, metadata)
+            elif status == ANALYSIS_FAILED and index not in failures:
+                failures[index] = _error_of(metadata)
+                failed_once.append(index)
+            elif status == ANALYSIS_FAILED:
+                results[index] = PdfAnalysisFailed(shown, upload_id, *_error_of(metadata))
+            else:
+                detail = f"unknown analysis state {status}"
+                results[index] = PdfAnalysisFailed(shown, upload_id, None, detail)
+        if failed_once:
+            results.update(await _retrigger(client, pdfs, failed_once, failures))
+            waiting += [i for i in failed_once if i not in results]
+        pending = sorted(waiting)
+        if not pending:
+            break
+        delay = client.poller.schedule.interval(attempt)
+        attempt += 1
+        if loop.time() + delay > deadline:
+            for index in pending:
+                shown, upload_id = pdfs[index]
+                detail = "not analysed in time (still analysing)"
+                results[index] = PdfAnalysisFailed(shown, upload_id, None, detail)
+            break
+        await asyncio.sleep(delay)
+    return [results[i] for i in range(len(pdfs))]
+
+
+async def _retrigger(
+    client: AnalysisClient,
+    pdfs: Sequence[tuple[str, str]],
+    indexes: list[int],
+    failures: dict[int, tuple[str | None, str]],
+) -> dict[int, ViesusError]:
+    """``analyzePdf`` once for each failed analysis, after a backoff; the refused ones."""
+    for index in indexes:
+        log.info("analysis of %s failed (%s); asking once more", pdfs[index][0], failures[index])
+    await asyncio.sleep(client.retry_policy.backoff(0))
+    outcomes = await run_batches(
+        client.api,
+        [pdfs[i][1] for i in indexes],
+        _retrigger_field,
+        operation_name="AnalyzePdfs",
+        mutation=True,
+        size=client.batch,
+    )
+    refused: dict[int, ViesusError] = {}
+    for index, outcome in zip(indexes, outcomes, strict=True):
+        error = outcome.error
+        if (
+            error is None
+            or outcome.ambiguous
+            or getattr(error, "code", None) == "PDF_ANALYSIS_RUNNING"
+        ):
+            continue  # started (or maybe: the next read tells)
+        shown, upload_id = pdfs[index]
+        refused[index] = PdfAnalysisFailed(shown, upload_id, *failures[index])
+    return refused
+
+
 async def analyze(
-    client: Viesus, source: str | Path, *, upload_id: str | None = None, timeout: float = 600.0
+    client: AnalysisClient,
+    source: str | Path,
+    *,
+    upload_id: str | None = None,
+    timeout: float = 600.0,
 ) -> PdfAnalysis:
     """Upload ``source`` (unless ``upload_id`` names its upload) and return its analysis."""
     shown = _shown(source)
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
     if upload_id is None:
         upload_id = await _upload(client, source)
-    status, metadata = await _await_analysis(client, shown, upload_id, deadline)
-    if status == ANALYSIS_FAILED:
-        code, message = _error_of(metadata)
-        log.info("analysis of %s failed (%s); asking once more", shown, code)
-        await asyncio.sleep(client.retry_policy.backoff(0))
-        try:
-            await client._call(client.api.analyze_pdf(upload_id))
-        except ServerError:
-            pass  # a lost answer: free and harmless twice; the poll below tells if it started
-        except ViesusError as exc:
-            if getattr(exc, "code", None) != "PDF_ANALYSIS_RUNNING":
-                raise PdfAnalysisFailed(shown, upload_id, code, message) from exc
-        status, metadata = await _await_analysis(client, shown, upload_id, deadline)
-        if status == ANALYSIS_FAILED:
-            code, message = _error_of(metadata)
-            raise PdfAnalysisFailed(shown, upload_id, code, message)
-    if status != ANALYZED:
-        raise PdfAnalysisFailed(shown, upload_id, None, f"unknown analysis state {status}")
-    return PdfAnalysis.from_metadata(shown, upload_id, status, metadata)
-
-
-async def _create_once(client: Viesus, shown: str, upload_id: str, options: Any) -> Job:
-    """One create; a lost answer is looked up on the upload (it is this PDF's own), not resent.
-
-    [assumption, as for images] when the upload shows no job after a lost answer, the create
-    was not applied and one more is safe; when the upload cannot be read, nothing is retried.
-    """
-    for attempt in range(2):
-        try:
-            created = await client._call(client.api.create_enhanced_image(upload_id, options))
-        except ServerError as exc:
-            log.info("create for %s lost (%s); looking at the upload's jobs", shown, exc)
-            try:
-                listed = await client._call(client.api.list_upload_enhanced_images(upload_id))
-            except ViesusError as lookup:
-                raise ServerError(
-                    f"{shown}: the create's answer was lost and the upload cannot be read; "
-                    "not retried (a job may exist)"
-                ) from lookup
-            jobs = listed.upload.enhanced_images if listed.upload is not None else []
-            if jobs:
-                client.adopted += 1
-                return Job.from_fragment(jobs[0])
-            if attempt == 1:
-                raise
-            continue
-        return Job.from_fragment(created.create_enhanced_image)
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-async def enhance(
-    client: Viesus,
-    source: str | Path,
-    options: EnhancedImageInput | None,
-    out_dir: str | Path,
-    *,
-    max_credits: int | None,
-    overwrite: bool,
-    timeout: float | None,
-) -> EnhanceResult:
-    """Analyse, check the budget, enhance and download one PDF (see the module docstring)."""
-    shown = _shown(source)
-    combination_key(options)  # refuse unpriced options before uploading anything
-    dest = output_path(str(source), Path(out_dir), "pdf")
-    if dest.exists() and not overwrite:
-        raise InvalidInput(shown, f"the output {dest} exists; pass overwrite=True to replace it")
-    await asyncio.to_thread(check_output_folder, Path(out_dir))  # writable, before any upload
-    analysis = await analyze(client, source, timeout=timeout or 600.0)
-    cost = analysis.credits_for(options)
-    if cost is None:
-        raise InvalidInput(shown, "the analysis gives no estimate for these options")
-    check_budget(cost, max_credits, await client.remaining_credits())
-    job = await _create_once(client, shown, analysis.upload_id, options)
-    job = await client.wait(job.id, timeout=timeout)
-    if job.full_url is None:
-        raise ServerError(f"{shown}: enhancement {job.id} finished without a download URL")
-    written = await download(
-        client.http, job.full_url, dest, policy=client.retry_policy, overwrite=overwrite
-    )
-    return EnhanceResult(
-        source=shown,
-        status="finished",
-        output_path=written,
-        job_id=job.id,
-        upload_id=analysis.upload_id,
-        credits=cost,
-    )
+    (result,) = await await_analyses(client, [(shown, upload_id)], timeout)
+    if isinstance(result, ViesusError):
+        raise result
+    return result

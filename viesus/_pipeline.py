@@ -12,15 +12,22 @@ Order of work, and why:
    known job is adopted, known jobs are waited for, uploads reused, intents reconciled, leftover
    ``.part`` files removed. A file whose content changed is a new item (or refused while a job
    for its old content is unsettled).
-3. **Budget**: the credits of everything that may still be created against ``max_credits`` and
-   the account's remaining credits, before the first create. Nothing is spent otherwise.
-4. **Waves** of a few batches: uploads (batched, PUTs bounded), then, in a task of its own so
+3. **PDFs** (photobooks) are priced by the service's analysis: they are uploaded first (free),
+   the upload journalled before the wait (a resume waits on the same upload, never uploads an
+   analysed PDF again), their analyses awaited together (:func:`viesus._pdf.await_analyses`:
+   one aliased query per tick, a failed analysis re-triggered once), and each estimate for the
+   batch's options journalled (``analyzed``). A PDF then goes the way of an image: create,
+   wait, download ``NAME_enhanced.pdf``.
+4. **Budget**: the credits of everything that may still be created (images at the parameter
+   table's price, PDFs at their analysed estimate) against ``max_credits`` and the account's
+   remaining credits, before the first create. Nothing is spent otherwise.
+5. **Waves** of a few batches: uploads (batched, PUTs bounded), then, in a task of its own so
    the next wave's uploads go on, reconciliation and creates (batched K per request, batches in
    flight side by side: a hung request holds its own items only). Intents are journalled in one
    transaction before the creates are sent; an ambiguous create is reconciled by reading the
    item's upload (each item has its own upload, so any job there is that item's), with
    backed-off re-reads before concluding "no job".
-5. **Completion** per job: the client's poller (one aliased query per tick for all jobs) says
+6. **Completion** per job: the client's poller (one aliased query per tick for all jobs) says
    FINISHED or ERROR; a job the service does not know after a backed-off re-read is ``lost``.
    The result streams to a ``.part`` file (written off the loop), its name and sha256 are
    journalled, then it is placed. Any failure to save (disk full, folder is a file) fails that
@@ -63,6 +70,8 @@ from viesus._errors import (
 )
 from viesus._jobs import ERROR, Job
 from viesus._journal import hash_file, hash_params, is_url, key_fingerprint, source_id
+from viesus._pdf import PDF_MIMETYPE, PdfAnalysisFailed, await_analyses, combination_key, is_pdf_url
+from viesus._polling import Poller
 from viesus._preflight import (
     ImageHeader,
     check_budget,
@@ -97,9 +106,12 @@ S = ItemState
 _UNSETTLED_CREATE = frozenset({S.CREATE_INTENT, S.UNKNOWN})
 _WITH_JOB = frozenset({S.CREATED, S.FINISHED_REMOTE})
 # States whose next step is a create request (counted against the budget).
-_WILL_CREATE = frozenset({S.PLANNED, S.UPLOADED, S.CREATE_INTENT, S.UNKNOWN})
+_WILL_CREATE = frozenset({S.PLANNED, S.UPLOADED, S.ANALYZED, S.CREATE_INTENT, S.UNKNOWN})
+_CREATABLE = frozenset({S.UPLOADED, S.ANALYZED})
 # A changed input may start over only from states with no unsettled job.
-_RESTARTABLE = frozenset({S.PLANNED, S.UPLOADED, S.FAILED, S.DOWNLOADED})
+_RESTARTABLE = frozenset({S.PLANNED, S.UPLOADED, S.ANALYZED, S.FAILED, S.DOWNLOADED})
+# How long a batch waits for PDF analyses when it has no timeout of its own.
+ANALYSIS_TIMEOUT = 600.0
 
 
 @dataclass
@@ -108,6 +120,7 @@ class Item:
     shown: str  # the source as it may appear in logs and errors (URLs redacted)
     path: Path | None
     key: ItemKey
+    pdf: bool = False  # priced by the service's analysis, not by the parameter table
     header: ImageHeader | None = None
     size: int = 0
     content_hash: str | None = None
@@ -184,9 +197,16 @@ class Pipeline:
                 continue
             work.append(item)
 
+        await self.book.flush()
+        await self._analyse([i for i in work if i.pdf])
+        for item in [i for i in work if i.result is not None]:  # a PDF that cannot be priced
+            for result in _emit(item):
+                yield result
+        work = [i for i in work if i.result is None]
+
         will_create = [i for i in work if self.book.state(i.key) in _WILL_CREATE]
         check_budget(
-            self.cost * len(will_create),
+            sum(self._cost(i) for i in will_create),
             self.max_credits,
             await self.client.remaining_credits() if will_create else None,
         )
@@ -219,13 +239,19 @@ class Pipeline:
         try:
             if item.path is not None:
                 item.header = read_image_header(item.path)
+                item.pdf = item.header.mimetype == PDF_MIMETYPE
                 check_limits(item.shown, item.header, self.options)
                 extension = item.header.extension
                 item.size = item.path.stat().st_size
                 if self.journal is not None:
                     item.content_hash = hash_file(item.path)
             else:
-                extension = result_extension(item.source.split("?", 1)[0], "jpg")
+                item.pdf = is_pdf_url(item.source)
+                extension = (
+                    "pdf" if item.pdf else result_extension(item.source.split("?", 1)[0], "jpg")
+                )
+            if item.pdf:
+                combination_key(self.options)  # options a PDF analysis cannot price: refused
             item.dest = output_path(item.source, self.out_dir, extension)
             other = planned.get(item.dest)
             if other is not None and other.key != item.key:
@@ -259,7 +285,7 @@ class Pipeline:
                     "another journal",
                 ),
             )
-        if record is None or changed or record.state in (S.PLANNED, S.UPLOADED, S.FAILED):
+        if record is None or changed or record.state in (S.PLANNED, *_CREATABLE, S.FAILED):
             # Everything from here creates a job: never over an existing file by accident.
             if not self.overwrite and await _exists(item.dest):
                 return self._fail(
@@ -287,7 +313,8 @@ class Pipeline:
         if record.state is S.FINISHED_REMOTE and record.output_path and record.output_sha256:
             found = await asyncio.to_thread(sha256_of, Path(record.output_path))
             if found == record.output_sha256:  # placed before a crash, not yet journalled
-                self.book.downloaded(item.key, record.output_path, self.cost)
+                cost = self._cost(item)
+                self.book.downloaded(item.key, record.output_path, cost)
                 log.info("adopted the complete output of job %s", record.job_id)
                 return self._settle(
                     item,
@@ -295,7 +322,7 @@ class Pipeline:
                     Path(record.output_path),
                     record.job_id,
                     record.upload_id,
-                    self.cost,
+                    cost,
                 )
         if record.state is S.LOST:
             return self._fail(
@@ -332,7 +359,7 @@ class Pipeline:
         task of its own: a slow or hung create holds its own items only."""
         live = [i for i in chunk if i.result is None]
         await self._reconcile([i for i in live if self._state(i) in _UNSETTLED_CREATE])
-        creatable = [i for i in live if self._state(i) is S.UPLOADED]
+        creatable = [i for i in live if self._state(i) in _CREATABLE]
         self._follow([i for i in live if i not in creatable], group)
         size = max(1, self.client.batch.value)
         for start in range(0, len(creatable), size):
@@ -378,6 +405,22 @@ class Pipeline:
                 continue
             self.book.uploaded(item.key, result.upload_id)
             upload = result.upload
+            if (
+                upload is not None
+                and upload.mimetype
+                and (upload.mimetype == PDF_MIMETYPE) != item.pdf
+            ):
+                # [assumption] a URL names a PDF by its .pdf path; the other way it would be
+                # created unpriced (or analysed forever): refused, free.
+                kind = "a PDF whose URL does not end in .pdf" if not item.pdf else "not a PDF"
+                error = InvalidInput(
+                    item.shown,
+                    f"is {kind} (the service stored it as {upload.mimetype}); give PDFs a URL "
+                    "ending in .pdf and images one that does not",
+                )
+                self.book.upload_failed(item.key, str(error))
+                self._fail(item, error)
+                continue
             if item.path is None and upload is not None and upload.width and upload.height:
                 header = ImageHeader(
                     upload.mimetype or "",
@@ -392,6 +435,42 @@ class Pipeline:
                     self.book.upload_failed(item.key, str(exc))
                     self._fail(item, exc)
         await self.book.flush()
+
+    # --- PDF analyses ------------------------------------------------------------------------
+    async def _analyse(self, pdfs: list[Item]) -> None:
+        """Upload the PDFs not yet uploaded (journalled before the wait), wait for every
+        analysis at once, journal each estimate (``analyzed``) or why there is none."""
+        await self._upload([i for i in pdfs if self._state(i) is S.PLANNED])
+        waiting = [i for i in pdfs if i.result is None and self._state(i) is S.UPLOADED]
+        if not waiting:
+            return
+        analyses = await await_analyses(
+            self.client,
+            [(i.shown, _upload_id(self.book, i)) for i in waiting],
+            self.timeout or ANALYSIS_TIMEOUT,
+        )
+        for item, analysis in zip(waiting, analyses, strict=True):
+            if isinstance(analysis, PdfAnalysisFailed):
+                self.book.analysis_failed(item.key, _reason(analysis))  # a rerun uploads anew
+                self._fail(item, analysis)
+            elif isinstance(analysis, ViesusError):
+                self._fail(item, analysis)  # not read: a rerun asks the same upload again
+            elif (estimate := analysis.credits_for(self.options)) is None:
+                error = InvalidInput(item.shown, "its analysis gives no estimate for these options")
+                self.book.analysis_failed(item.key, str(error))
+                self._fail(item, error)
+            else:
+                self.book.analyzed(item.key, estimate)
+        await self.book.flush()
+
+    def _cost(self, item: Item) -> int:
+        """What a job for the item costs: a PDF its analysed estimate, an image the table's."""
+        if not item.pdf:
+            return self.cost
+        record = self.book.get(item.key)
+        assert record is not None
+        assert record.credits is not None, f"{item.shown}: a PDF priced without its analysis"
+        return record.credits
 
     # --- reconciliation and creates ----------------------------------------------------------
     async def _reconcile(self, items: list[Item]) -> None:
@@ -499,7 +578,7 @@ class Pipeline:
             await self.book.flush()
             await self._reconcile(lost)
             # Proven absent on the upload: the create never ran, so asking again is safe.
-            pending = [i for i in lost if self._state(i) is S.UPLOADED]
+            pending = [i for i in lost if self._state(i) in _CREATABLE]
         for item in pending:
             self._fail(
                 item,
@@ -579,8 +658,9 @@ class Pipeline:
                 break
         # Not flushed on its own: it rides with the next batch step. A crash before that
         # leaves output_path + sha256 in the journal, and a resume adopts the placed file.
-        self.book.downloaded(item.key, str(target), self.cost)
-        self._settle(item, "finished", target, job.id, record.upload_id, self.cost)
+        cost = self._cost(item)
+        self.book.downloaded(item.key, str(target), cost)
+        self._settle(item, "finished", target, job.id, record.upload_id, cost)
 
     async def _read_job(self, job_id: str) -> Job | None:
         """The job once FINISHED or ERROR; ``None`` if the service still does not know it
@@ -754,6 +834,7 @@ class PipelineClient(Protocol):
     http: httpx.AsyncClient
     batch: BatchSize
     retry_policy: RetryPolicy
+    poller: Poller
     upload_concurrency: int
     download_concurrency: int
     adopted: int

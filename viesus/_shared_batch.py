@@ -44,8 +44,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from viesus._errors import ConfigurationError, InsufficientCredits, ViesusError
+from viesus._errors import ConfigurationError, InsufficientCredits, InvalidInput, ViesusError
 from viesus._journal import hash_params, item_key, shown_source
+from viesus._pdf import looks_like_pdf
 from viesus._preflight import check_budget, estimate_credits
 from viesus._results import EnhanceResult
 from viesus._states import ItemState
@@ -170,6 +171,15 @@ class _Worker:
 
     async def join(self, sources: Sequence[str | Path], max_credits: int | None) -> None:
         """Join (or create) the batch and add this worker's sources to its queue."""
+        # Money fails closed: the shared budget reserves one price per item, and a PDF costs
+        # what its analysis says (often more): PDFs go through enhance_many without batch=.
+        pdfs = await asyncio.to_thread(lambda: [s for s in sources if looks_like_pdf(s)])
+        if pdfs:
+            raise InvalidInput(
+                shown_source(pdfs[0]),
+                "is a PDF, priced by its analysis, and a shared batch budgets one price per "
+                "item; enhance PDFs with enhance_many without batch=",
+            )
         settings = BatchSettings(
             hash_params(self.options), str(self.out_dir.resolve()), self.cost, max_credits
         )

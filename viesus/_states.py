@@ -5,9 +5,10 @@ Never pay twice
 VIESUS charges for every ``createEnhancedImage`` that runs and offers no idempotency key, so a
 second create for the same item is a second charge. The rule, enforced here and only here:
 
-    A create request may be sent for an item only from ``uploaded`` (no create was ever sent
-    for it on its current upload, or the server proved the last one made nothing) or from
-    ``failed`` (the only job ever made for it ended in ERROR, which is free, or none was made).
+    A create request may be sent for an item only from ``uploaded`` or ``analyzed`` (no create
+    was ever sent for it on its current upload, or the server proved the last one made
+    nothing); a ``failed`` item (the only job ever made for it ended in ERROR, which is free,
+    or none was made) gets there again only through a fresh upload.
     The intent to create is made durable in the journal BEFORE the request is sent. After
     that, until the server says otherwise, the item *may have been charged*: it stays
     ``create_intent`` or ``unknown`` and is never created again. It leaves that state only
@@ -26,7 +27,10 @@ to a create request.
 state              meaning (and what a rerun does)
 =================  ==========================================================================
 planned            checked, not yet uploaded (upload it)
-uploaded           the upload exists, no create is outstanding (create a job on it)
+uploaded           the upload exists, no create is outstanding (create a job on it; a PDF's
+                   analysis is awaited first)
+analyzed           a PDF's upload was analysed; the estimate for these options is the
+                   record's ``credits`` (check the budget, then create a job on it)
 create_intent      a create was (maybe) sent: reconcile by reading the upload's jobs
 created            the job id is known: wait for it
 finished_remote    the job FINISHED (paid); the output is not yet safely on disk: download
@@ -65,6 +69,7 @@ class ItemState(StrEnum):
 
     PLANNED = "planned"
     UPLOADED = "uploaded"
+    ANALYZED = "analyzed"
     CREATE_INTENT = "create_intent"
     CREATED = "created"
     FINISHED_REMOTE = "finished_remote"
@@ -89,16 +94,18 @@ _MAYBE_CHARGED: Final = frozenset(
     {S.CREATE_INTENT, S.CREATED, S.FINISHED_REMOTE, S.DOWNLOADED, S.UNKNOWN, S.LOST}
 )
 
-MAY_CREATE_FROM: Final = frozenset({S.UPLOADED})
-"""The only state a create intent may start from (``failed`` goes through a fresh upload)."""
+MAY_CREATE_FROM: Final = frozenset({S.UPLOADED, S.ANALYZED})
+"""The only states a create intent may start from (``failed`` goes through a fresh upload)."""
 
 TRANSITIONS: Final[dict[ItemState, frozenset[ItemState]]] = {
     # A failed (free) item may be retried on a fresh upload: planned again.
     S.PLANNED: frozenset({S.PLANNED, S.UPLOADED, S.FAILED}),
-    S.UPLOADED: frozenset({S.CREATE_INTENT, S.FAILED, S.PLANNED}),
+    # A PDF's analysis ends analysed, or failed (twice: free, nothing was created).
+    S.UPLOADED: frozenset({S.CREATE_INTENT, S.ANALYZED, S.FAILED, S.PLANNED}),
+    S.ANALYZED: frozenset({S.CREATE_INTENT, S.FAILED, S.PLANNED}),
     # From here on the item may have been charged; see the module docstring.
-    S.CREATE_INTENT: frozenset({S.CREATED, S.UNKNOWN, S.FAILED, S.UPLOADED}),
-    S.UNKNOWN: frozenset({S.CREATED, S.UPLOADED, S.UNKNOWN}),
+    S.CREATE_INTENT: frozenset({S.CREATED, S.UNKNOWN, S.FAILED, S.UPLOADED, S.ANALYZED}),
+    S.UNKNOWN: frozenset({S.CREATED, S.UPLOADED, S.ANALYZED, S.UNKNOWN}),
     S.CREATED: frozenset({S.FINISHED_REMOTE, S.FAILED, S.LOST, S.CREATED}),
     # Saving may fail (disk full): the item stays paid-for and is downloaded again later.
     S.FINISHED_REMOTE: frozenset({S.FINISHED_REMOTE, S.DOWNLOADED, S.LOST}),
@@ -108,8 +115,9 @@ TRANSITIONS: Final[dict[ItemState, frozenset[ItemState]]] = {
     S.LOST: frozenset(),
 }
 """Every legal move. ``create_intent -> failed`` only on a definite refusal (a GraphQL error
-for that create: nothing ran); ``create_intent/unknown -> uploaded`` only when a backed-off
-re-read of the upload shows no job; ``created -> failed`` only when the job ended ERROR."""
+for that create: nothing ran); ``create_intent/unknown -> uploaded`` (``analyzed`` for a PDF)
+only when a backed-off re-read of the upload shows no job; ``created -> failed`` only when the
+job ended ERROR."""
 
 
 class IllegalTransition(RuntimeError):
@@ -215,6 +223,18 @@ class ItemBook:
     def uploaded(self, key: ItemKey, upload_id: str) -> ItemRecord:
         return self._move(key, S.UPLOADED, upload_id=upload_id, reason=None)
 
+    def analyzed(self, key: ItemKey, estimate: int) -> ItemRecord:
+        """A PDF's analysis succeeded; ``estimate`` is its price for the batch's options.
+
+        Kept in ``credits`` until the job is charged (the charge is the estimate [assumption]),
+        so a resume checks the budget without asking again and never uploads it again.
+        """
+        return self._move(key, S.ANALYZED, credits=estimate, reason=None)
+
+    def analysis_failed(self, key: ItemKey, reason: str) -> ItemRecord:
+        """A PDF could not be analysed (or priced): nothing was created, nothing charged."""
+        return self._move(key, S.FAILED, reason=reason)
+
     def intend_create(self, key: ItemKey) -> ItemRecord:
         """The one door to a create request (see the never-pay-twice rule above).
 
@@ -239,8 +259,13 @@ class ItemBook:
         return self._move(key, S.UNKNOWN, reason=reason)
 
     def no_job(self, key: ItemKey) -> ItemRecord:
-        """Backed-off re-reads of the upload show no job: the create never ran."""
-        return self._move(key, S.UPLOADED, reason=None)
+        """Backed-off re-reads of the upload show no job: the create never ran.
+
+        Back to ``analyzed`` when the record holds a PDF's estimate (``credits`` is set before
+        a create only by :meth:`analyzed`), else ``uploaded``.
+        """
+        back = S.ANALYZED if self._require(key).credits is not None else S.UPLOADED
+        return self._move(key, back, reason=None)
 
     def upload_failed(self, key: ItemKey, reason: str) -> ItemRecord:
         return self._move(key, S.FAILED, reason=reason)

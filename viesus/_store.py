@@ -89,7 +89,8 @@ class StoreIdentity:
 class ItemRecord:
     """One item as a store holds it. Stores fill ``updated_at``; callers may leave it ``None``.
 
-    ``attempts`` counts create intents; ``credits`` is what the finished job was charged;
+    ``attempts`` counts create intents; ``credits`` is what the finished job was charged
+    (before that, for a PDF from ``analyzed`` on, the analysis' estimate for these options);
     ``output_path``/``output_sha256`` name the output chosen before it is placed, so a
     complete output of a known job can be recognised and adopted after a crash; ``reason``
     says why an item is ``failed``, ``unknown`` or ``lost`` (no secrets).

@@ -90,7 +90,13 @@ def test_storage_routes_never_fail_with_a_5xx() -> None:
             path = "/" + "/".join(quote(segment, safe="") for segment in segments)
             params = {k: v for k, v in (("expires", expires), ("signature", signature)) if v}
             headers = {}
-            if content_type is not None and content_type.isprintable() and content_type.isascii():
+            # Only values an HTTP client can send at all (h11 refuses surrounding whitespace).
+            if (
+                content_type is not None
+                and content_type.isprintable()
+                and content_type.isascii()
+                and content_type == content_type.strip()
+            ):
                 headers["content-type"] = content_type
             response = http.request(method, path, params=params, content=body, headers=headers)
             statuses[response.status_code] += 1

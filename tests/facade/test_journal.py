@@ -276,20 +276,21 @@ def test_one_journal_serves_one_running_batch_at_a_time(tmp_path: Path) -> None:
 # --- the state machine -------------------------------------------------------------------------
 
 
-def test_a_create_starts_only_from_uploaded() -> None:
+def test_a_create_starts_only_from_uploaded_or_analyzed() -> None:
     into_intent = {old for old, allowed in TRANSITIONS.items() if S.CREATE_INTENT in allowed}
-    assert into_intent == {S.UPLOADED}
-    assert [s for s in S if may_create(s)] == [S.UPLOADED]
+    assert into_intent == {S.UPLOADED, S.ANALYZED}
+    assert [s for s in S if may_create(s)] == [S.UPLOADED, S.ANALYZED]
+    assert not S.ANALYZED.maybe_charged
 
 
 def test_maybe_charged_states_reach_a_create_only_through_a_proof() -> None:
-    """From a state that may have been charged, ``uploaded`` (create allowed) is reachable
-    only by ``no_job`` (reads show no job), ``planned`` only from ``failed`` (ERROR: free) or
-    ``downloaded`` (the input changed: a new image)."""
+    """From a state that may have been charged, ``uploaded`` or ``analyzed`` (create allowed)
+    is reachable only by ``no_job`` (reads show no job), ``planned`` only from ``failed``
+    (ERROR: free) or ``downloaded`` (the input changed: a new image)."""
     for old, allowed in TRANSITIONS.items():
         if not old.maybe_charged:
             continue
-        if S.UPLOADED in allowed:
+        if allowed & {S.UPLOADED, S.ANALYZED}:
             assert old in (S.CREATE_INTENT, S.UNKNOWN)
         if S.PLANNED in allowed:
             assert old is S.DOWNLOADED

@@ -198,7 +198,7 @@ async def test_a_lost_create_answer_adopts_the_job_instead_of_paying_twice(
     emulator: Emulator, tmp_path: Path
 ) -> None:
     emulator.faults = FaultConfig(
-        lost_response=1.0, only_operations=frozenset({"CreateEnhancedImage"})
+        lost_response=1.0, only_operations=frozenset({"CreateEnhancedImages"})
     )
     source = write(tmp_path, "book.pdf", photobook())
     async with make_client(emulator) as client:

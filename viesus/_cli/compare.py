@@ -1,7 +1,8 @@
 """``--compare FILE.png``: a before/after contact sheet of a run's results.
 
 One row per result: the source and the enhanced output, each scaled to the same height, with
-the name underneath. Sources that are URLs have no local "before" and are shown alone.
+the name underneath. Sources that are URLs have no local "before" and are shown alone. A PDF
+shows its first page (rendered with pypdfium2, the ``demo`` extra; without it PDFs are left out).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from viesus._cli.pdf_cmd import can_render_pdfs, first_page
 from viesus._cli.sources import is_url
 
 ROW_HEIGHT = 240
@@ -21,13 +23,18 @@ def contact_sheet(pairs: Sequence[tuple[str, Path]], destination: Path) -> Path:
     from PIL import Image, ImageDraw, ImageOps
 
     def thumb(path: str | Path) -> Image.Image:
-        with Image.open(path) as opened:
-            upright = ImageOps.exif_transpose(opened).convert("RGB")
+        if str(path).lower().endswith(".pdf"):  # a photobook: its first page
+            upright = first_page(Path(path)).convert("RGB")
+        else:
+            with Image.open(path) as opened:
+                upright = ImageOps.exif_transpose(opened).convert("RGB")
         width = max(1, round(upright.width * ROW_HEIGHT / upright.height))
         return upright.resize((width, ROW_HEIGHT), Image.Resampling.LANCZOS)
 
     rows: list[tuple[str, list[Image.Image]]] = []
     for source, output in pairs:
+        if output.suffix.lower() == ".pdf" and not can_render_pdfs():
+            continue  # PDFs are drawn only with pypdfium2 (the demo extra)
         images = [] if is_url(source) else [thumb(source)]
         images.append(thumb(output))
         rows.append((Path(source).name, images))

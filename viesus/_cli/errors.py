@@ -22,6 +22,7 @@ EXTRA_OF_MODULE = {
     "starlette": "emulator",
     "psycopg": "postgres",
     "skimage": "demo",
+    "pypdfium2": "demo",
 }
 
 

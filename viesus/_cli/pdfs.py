@@ -30,6 +30,7 @@ from viesus import (
     Viesus,
     ViesusError,
 )
+from viesus._cli.pdf_cmd import summary
 from viesus._cli.plan import Plan
 
 IN_FLIGHT = ".viesus-pdfs-in-flight.json"
@@ -53,6 +54,7 @@ async def price_pdfs(viesus: Viesus, plan: Plan, options: EnhanceOptions) -> Pla
                 item = replace(item, refused=str(exc))
             else:
                 credits = analysis.credits_for(options)
+                item = replace(item, pdf=summary(analysis, options))
                 if credits is None:
                     item = replace(item, refused="the analysis gives no estimate for these options")
                 else:

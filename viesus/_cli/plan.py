@@ -21,6 +21,7 @@ from rich.table import Table
 
 from viesus import EnhanceOptions, ViesusError, check_limits, estimate_credits, read_image_header
 from viesus._cli.errors import EXIT_FAILED, UsageProblem
+from viesus._cli.pdf_cmd import describe
 from viesus._cli.sources import is_url
 from viesus_client.enhancement_parameters import PARAMETERS
 
@@ -34,6 +35,7 @@ class PlanItem:
     kind: str  # "image", "pdf", "url"
     credits: int | None  # None: priced by the service (PDF)
     refused: str | None  # why the facade would refuse it before spending
+    pdf: dict[str, Any] | None = None  # a PDF's analysis (pdf_cmd.summary), once priced
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -44,6 +46,7 @@ class PlanItem:
             "kind": self.kind,
             "credits": self.credits,
             "refused": self.refused,
+            **({"pdf": self.pdf} if self.pdf is not None else {}),
         }
 
 
@@ -133,6 +136,9 @@ def print_plan(plan: Plan, console: Console) -> None:
         status = f"refused: {item.refused}" if item.refused else "ok"
         table.add_row(item.source, human_size(item.size_bytes), pixels, credits, status)
     console.print(table)
+    for item in plan.items:
+        if item.pdf is not None:
+            console.print(f"{item.source}: {describe(item.pdf)}")
     features = ", ".join(f"{k} {v}" for k, v in sorted(plan.per_feature.items())) or "default 1"
     console.print(f"credits per feature (only the largest is charged per image): {features}")
     remaining = "unknown" if plan.remaining_credits is None else str(plan.remaining_credits)
