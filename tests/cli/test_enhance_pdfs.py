@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.conftest import Server, run_cli
+from tests.cli.conftest import Server, run_cli, write_photos
 
 pdf_samples = pytest.importorskip("tests.pdf_samples")
 
@@ -45,16 +45,21 @@ def test_a_pdf_is_priced_by_analysis_enhanced_and_skipped_on_rerun(
     assert server.stats()["jobs"]["total"] == jobs
 
 
-def test_a_pdf_left_in_flight_is_not_started_again(
-    server: Server, book: Path, tmp_path: Path
-) -> None:
-    out = tmp_path / "out"
-    out.mkdir()
-    (out / ".viesus-pdfs-in-flight.json").write_text(json.dumps([str(book.resolve())]))
+def test_pdfs_and_images_share_one_budget(server: Server, book: Path, tmp_path: Path) -> None:
+    """Each part alone fits ``--max-credits``, together they do not: nothing is created."""
+    write_photos(book.parent, 2)
+    dry = run_cli("enhance", str(book.parent), "--dry-run", "--json", env=server.env())
+    assert dry.returncode == 0, dry.stderr
+    plan = json.loads(dry.stdout)
+    pdf_price = sum(item["credits"] for item in plan["items"] if item["kind"] == "pdf")
+    assert plan["estimated_credits"] > pdf_price + 1  # the two photos cost something too
     jobs = server.stats()["jobs"]["total"]
 
-    result = run_cli("enhance", str(book.parent), "--out", str(out), env=server.env())
+    run = run_cli(
+        "enhance", str(book.parent), "--out", str(tmp_path / "out"), "--yes",
+        "--max-credits", str(pdf_price + 1), env=server.env(),
+    )  # fmt: skip
 
-    assert result.returncode == 1
-    assert "may have been created" in result.stdout
+    assert run.returncode != 0
     assert server.stats()["jobs"]["total"] == jobs
+    assert not (tmp_path / "out" / "book_enhanced.pdf").exists()

@@ -1,4 +1,4 @@
-"""The batch run of ``viesus enhance``: images through the journal, PDFs after, Ctrl-C safe.
+"""The batch run of ``viesus enhance``: every source through the journal, Ctrl-C safe.
 
 First Ctrl-C: stop cleanly (in-flight jobs stay in the journal, the report is written).
 Second Ctrl-C: exit at once; the journal records every create intent before it is sent, so
@@ -22,7 +22,6 @@ from rich.console import Console
 from viesus import EnhanceOptions, EnhanceResult, Journal, LeaseTimes, SharedBatch, Viesus
 from viesus._cli.errors import EXIT_INTERRUPTED
 from viesus._cli.journal import JOURNAL_NAME, JournalChoice
-from viesus._cli.pdfs import IN_FLIGHT, enhance_pdfs, is_pdf
 from viesus._cli.progress import Events, ProgressView
 from viesus._cli.records import now, result_record, write_sidecar
 from viesus._cli.settings import Configuration
@@ -72,7 +71,6 @@ def forget_previous_local_server(out: Path, journal_path: Path | None = None) ->
             leftover.unlink(missing_ok=True)
         os.replace(fresh, journal_path)
         fresh.with_name(fresh.name + ".lock").unlink(missing_ok=True)
-    (out / IN_FLIGHT).unlink(missing_ok=True)
 
 
 def _sqlite_files(path: Path) -> list[Path]:
@@ -88,34 +86,19 @@ async def all_results(
     out: Path,
     choice: JournalChoice,
 ) -> AsyncGenerator[EnhanceResult, None]:
-    """Images (and URLs) through the journaled batch, then PDFs one by one."""
-    images = [s for s in sources if not is_pdf(s)]
-    pdfs = [s for s in sources if is_pdf(s)]
-    if images:
-        batch = viesus.enhance_many(
-            images,
-            options,
-            out,
-            journal=choice.shared.dsn if choice.shared else (choice.path or out / JOURNAL_NAME),
-            batch=_shared_batch(choice),
-            overwrite=config.batch.overwrite,
-            max_credits=config.batch.max_credits,
-        )
-        async with contextlib.aclosing(batch) as results:
-            async for result in results:
-                yield result
-    if pdfs:
-        documents = enhance_pdfs(
-            viesus,
-            pdfs,
-            options,
-            out,
-            overwrite=config.batch.overwrite,
-            max_credits=config.batch.max_credits,
-        )
-        async with contextlib.aclosing(documents) as results:
-            async for result in results:
-                yield result
+    """Every source (images, URLs, PDFs) through one journaled batch and one budget."""
+    batch = viesus.enhance_many(
+        sources,
+        options,
+        out,
+        journal=choice.shared.dsn if choice.shared else (choice.path or out / JOURNAL_NAME),
+        batch=_shared_batch(choice),
+        overwrite=config.batch.overwrite,
+        max_credits=config.batch.max_credits,
+    )
+    async with contextlib.aclosing(batch) as results:
+        async for result in results:
+            yield result
 
 
 def _shared_batch(choice: JournalChoice) -> SharedBatch | None:
