@@ -164,31 +164,6 @@ def _sync(handle: IO[bytes]) -> None:
     os.fsync(handle.fileno())
 
 
-async def download(
-    http: httpx.AsyncClient,
-    url: str,
-    dest: Path,
-    *,
-    policy: RetryPolicy,
-    overwrite: bool = False,
-    job_id: str = "download",
-) -> Path:
-    """Stream ``url`` to ``dest`` (or a free sibling) atomically; the path actually written.
-
-    For one-off downloads without a journal (PDFs); the batch pipeline uses the steps below
-    itself, so that it can journal the chosen name before placing the file.
-    """
-    part = part_path(dest, job_id)
-    await download_part(http, url, part, policy=policy)
-    try:
-        while True:
-            target = await asyncio.to_thread(choose_target, dest, overwrite)
-            if await asyncio.to_thread(place, part, target, overwrite):
-                return target
-    finally:
-        await asyncio.to_thread(part.unlink, missing_ok=True)
-
-
 def sha256_of(path: Path) -> str | None:
     """sha256 hex of a file, or ``None`` if it cannot be read (missing, a folder)."""
     digest = hashlib.sha256()
