@@ -118,12 +118,7 @@ class WorkerPool:
             modelled = processing_seconds(upload.info, job.params) * state.config.time_scale
             background = await self._background(job.params)
             result = await self._enhance(upload.path, job.params, background)
-            remaining = modelled - (time.monotonic() - started)
-            if remaining > 0:
-                await asyncio.sleep(remaining)
-            if state.injector.job_fails(state.faults):
-                state.stats.record_fault("job_error")
-                raise JobFailed(codes.PROCESSING_FAILED, "injected processing failure")
+            await self._complete_modelled_time(modelled, started)
         except JobFailed as exc:
             self._end(job, error=exc, started=started)
             return
@@ -135,6 +130,17 @@ class WorkerPool:
         job.result_mimetype = result.mimetype
         job.width, job.height = result.width, result.height
         self._end(job, started=started)
+
+    async def _complete_modelled_time(self, modelled: float, started: float) -> None:
+        """Let the job take its modelled time (the engine may be quicker), then maybe fail it
+        by injection, as a real job can fail late."""
+        remaining = modelled - (time.monotonic() - started)
+        if remaining > 0:
+            await asyncio.sleep(remaining)
+        state = self._state
+        if state.injector.job_fails(state.faults):
+            state.stats.record_fault("job_error")
+            raise JobFailed(codes.PROCESSING_FAILED, "injected processing failure")
 
     async def _process_pdf(self, job: JobRecord, upload: UploadRecord, started: float) -> None:
         """A PDF job: every eligible embedded image through the same engine (``pdf_jobs``)."""
@@ -152,12 +158,7 @@ class WorkerPool:
                 )
             except (PdfProblem, EngineError) as exc:
                 raise JobFailed(exc.code, exc.message) from exc
-            remaining = modelled - (time.monotonic() - started)
-            if remaining > 0:
-                await asyncio.sleep(remaining)
-            if state.injector.job_fails(state.faults):
-                state.stats.record_fault("job_error")
-                raise JobFailed(codes.PROCESSING_FAILED, "injected processing failure")
+            await self._complete_modelled_time(modelled, started)
         except JobFailed as exc:
             self._end(job, error=exc, started=started)
             return
