@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.setup-stamp
 ENDPOINT ?= https://api.viesus.cloud/graphql
 
-.PHONY: setup test lint typecheck pytest generate generate-check pull schema-diff schema-check demo serve bench bench-large soak fuzz clean
+.PHONY: setup test lint typecheck pytest generate generate-check pull schema-diff schema-check demo serve bench bench-large bench-import soak fuzz clean
 
 setup: $(STAMP)
 
@@ -71,6 +71,10 @@ bench: setup
 # The same at 10,000 images: BENCHMARKS-large.md + .png.
 bench-large: setup
 	$(BIN)/python -m benchmarks --large
+
+# The import's cost next to its dependencies' (about a minute).
+bench-import: setup
+	$(BIN)/python -m benchmarks.import_time
 
 # schemathesis against a running emulator: EXAMPLES generated documents per root field and
 # mode (valid, invalid); fails on any 5xx, dropped connection, malformed answer or job crash.

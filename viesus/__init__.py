@@ -5,6 +5,9 @@ the webhook helpers. The generated typed client is ``viesus.api`` on a ``Viesus`
 the ``viesus_client`` package; the emulator is ``viesus_emulator``.
 """
 
+import importlib
+from typing import TYPE_CHECKING
+
 from viesus._client import EnhanceOptions, Viesus
 from viesus._errors import (
     AuthenticationError,
@@ -27,17 +30,55 @@ from viesus._errors import (
     WebhookVerificationError,
 )
 from viesus._jobs import Job
-from viesus._journal import Journal
-from viesus._pdf import PdfAnalysis, PdfAnalysisFailed, PdfStatistics
 from viesus._polling import PollSchedule
-from viesus._preflight import check_limits, estimate_credits, read_image_header
-from viesus._results import EnhanceResult, FinishedResult
 from viesus._retries import RetryPolicy
-from viesus._shared_batch import SharedBatch
-from viesus._store_pg import LeaseTimes
-from viesus._webhook_listener import WebhookListener
-from viesus._webhook_receiver import WebhookReceiver
-from viesus._webhook_signature import WebhookEvent, unwrap, verify_signature
+
+# Loaded on first use (PEP 562), so ``import viesus`` does not pay for journals, PDFs,
+# PostgreSQL or webhooks a program may never touch; type checkers see plain imports.
+if TYPE_CHECKING:
+    from viesus._journal import Journal
+    from viesus._pdf import PdfAnalysis, PdfAnalysisFailed, PdfStatistics
+    from viesus._preflight import check_limits, estimate_credits, read_image_header
+    from viesus._results import EnhanceResult, FinishedResult
+    from viesus._shared_batch import SharedBatch
+    from viesus._store_pg import LeaseTimes
+    from viesus._webhook_listener import WebhookListener
+    from viesus._webhook_receiver import WebhookReceiver
+    from viesus._webhook_signature import WebhookEvent, unwrap, verify_signature
+
+_MODULE_OF = {
+    "EnhanceResult": "viesus._results",
+    "FinishedResult": "viesus._results",
+    "Journal": "viesus._journal",
+    "LeaseTimes": "viesus._store_pg",
+    "PdfAnalysis": "viesus._pdf",
+    "PdfAnalysisFailed": "viesus._pdf",
+    "PdfStatistics": "viesus._pdf",
+    "SharedBatch": "viesus._shared_batch",
+    "WebhookEvent": "viesus._webhook_signature",
+    "WebhookListener": "viesus._webhook_listener",
+    "WebhookReceiver": "viesus._webhook_receiver",
+    "check_limits": "viesus._preflight",
+    "estimate_credits": "viesus._preflight",
+    "read_image_header": "viesus._preflight",
+    "unwrap": "viesus._webhook_signature",
+    "verify_signature": "viesus._webhook_signature",
+}
+
+if not TYPE_CHECKING:  # a typo in ``viesus.Nmae`` stays a type error, not ``Any``
+
+    def __getattr__(name: str) -> object:
+        module = _MODULE_OF.get(name)
+        if module is None:
+            raise AttributeError(f"module 'viesus' has no attribute {name!r}")
+        value = getattr(importlib.import_module(module), name)
+        globals()[name] = value
+        return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __version__ = "0.1.0"
 

@@ -30,36 +30,26 @@ from viesus._errors import (
     ViesusError,
 )
 from viesus._jobs import Job
-from viesus._journal import Journal
 from viesus._options import EnhanceOptions, as_options
-from viesus._pdf import PdfAnalysis, analyze, is_pdf_url, local_pdf
-from viesus._pipeline import Pipeline
 from viesus._polling import FetchResult, Poller, PollSchedule
 from viesus._preflight import check_output_folder, check_sources
 from viesus._redact import install_log_redaction, redact_url
-from viesus._results import EnhanceResult, FinishedResult
 from viesus._retries import RetryingTransport, RetryPolicy
-from viesus._selections import poll_job
-from viesus._store import JournalStore
-from viesus._store_pg import is_postgres_url
-from viesus._webhook_listener import WebhookListener
-from viesus._webhook_receiver import WebhookReceiver
-from viesus._webhook_registration import (
-    ACTIVE_LISTENER_URLS,
-    DELETE_HINT,
-    ListenerTag,
-    RegisteredWebhook,
-    register_webhook,
-    remove_stale_listeners,
-    remove_webhook,
-)
-from viesus._webhook_signature import WebhookEvent
-from viesus_client import ViesusApiClient
-from viesus_client.fragments import CreditsFields
+from viesus_client.client import ViesusApiClient
 from viesus_client.input_types import EnhancedImageInput
 
+# What only some methods need loads when they first run (``from viesus import Viesus`` stays
+# close to the cost of httpx + pydantic + graphql-core): the pipeline and journals, PDFs,
+# webhooks and the batch-document builders.
 if TYPE_CHECKING:
+    from viesus._pdf import PdfAnalysis
+    from viesus._results import EnhanceResult, FinishedResult
     from viesus._shared_batch import SharedBatch
+    from viesus._store import JournalStore
+    from viesus._webhook_receiver import WebhookReceiver
+    from viesus._webhook_registration import RegisteredWebhook
+    from viesus._webhook_signature import WebhookEvent
+    from viesus_client.fragments import CreditsFields
 
 T = TypeVar("T")
 log = logging.getLogger("viesus._client")
@@ -167,6 +157,8 @@ class Viesus:
         return await self.poller.wait(job_id, timeout=timeout)
 
     async def _fetch_jobs(self, ids: list[str]) -> FetchResult:
+        from viesus._selections import poll_job
+
         outcomes = await run_batches(
             self.api,
             ids,
@@ -203,6 +195,8 @@ class Viesus:
         timeout: float | None = 600.0,
     ) -> FinishedResult:
         """Enhance one file or URL; returns the result, raises its error if it failed."""
+        from viesus._results import FinishedResult
+
         if not isinstance(source, str | os.PathLike) or isinstance(source, bytes):
             raise InvalidInput(
                 "source", f"a {type(source).__name__} is not a file path or an http(s) URL"
@@ -245,6 +239,10 @@ class Viesus:
         every worker joins (see :mod:`viesus._shared_batch`); ``max_credits`` is then the
         batch's budget, enforced across workers.
         """
+        from viesus._journal import Journal
+        from viesus._pipeline import Pipeline
+        from viesus._store_pg import is_postgres_url
+
         checked_sources = check_sources(sources)
         checked_options = as_options(options)
         await asyncio.to_thread(check_output_folder, Path(out_dir))
@@ -295,6 +293,8 @@ class Viesus:
     async def analyze_pdf(self, source: str | Path, *, timeout: float = 600.0) -> PdfAnalysis:
         """Upload a PDF (path or URL) and return the service's analysis: image counts and the
         estimated credits. A failed analysis is re-triggered once, then ``PdfAnalysisFailed``."""
+        from viesus._pdf import analyze
+
         return await analyze(self, source, timeout=timeout)
 
     async def enhance_pdf(
@@ -313,6 +313,8 @@ class Viesus:
         The same run as ``enhance`` (``enhance_many`` takes PDFs); this only refuses a source
         that is not a PDF before anything is uploaded.
         """
+        from viesus._pdf import is_pdf_url, local_pdf
+
         text = str(source)
         if "://" in text and not is_pdf_url(text):
             raise InvalidInput(redact_url(text), "is not a PDF URL (its path must end in .pdf)")
@@ -333,10 +335,14 @@ class Viesus:
 
         Pass the secret to :meth:`webhook_receiver` in the app that serves ``url``.
         """
+        from viesus._webhook_registration import register_webhook
+
         return await self._call(register_webhook(self.api, url, replace=replace))
 
     async def remove_webhook(self, webhook_id: str) -> bool:
         """Delete a webhook; ``False`` if there was none with that id."""
+        from viesus._webhook_registration import remove_webhook
+
         return await self._call(remove_webhook(self.api, webhook_id))
 
     def webhook_receiver(self, secrets: str | list[str]) -> WebhookReceiver:
@@ -346,6 +352,8 @@ class Viesus:
         Webhooks are hints, the API is the truth: the delivery's content never ends a wait.
         While deliveries arrive, new looks slow to the schedule's safety interval.
         """
+        from viesus._webhook_receiver import WebhookReceiver
+
         return WebhookReceiver(secrets, self._on_webhook)
 
     def _on_webhook(self, event: WebhookEvent) -> None:
@@ -373,6 +381,15 @@ class Viesus:
         behind (their process is gone) are deleted; on exit this one is. Webhooks the caller
         made are never touched.
         """
+        from viesus._webhook_listener import WebhookListener
+        from viesus._webhook_receiver import WebhookReceiver
+        from viesus._webhook_registration import (
+            ACTIVE_LISTENER_URLS,
+            ListenerTag,
+            register_webhook,
+            remove_stale_listeners,
+        )
+
         try:
             tag = ListenerTag.for_this_process(name)
         except ValueError as exc:
@@ -393,6 +410,8 @@ class Viesus:
                 ACTIVE_LISTENER_URLS.discard(url)
 
     async def _remove_listener_webhook(self, webhook_id: str, name: str) -> None:
+        from viesus._webhook_registration import DELETE_HINT, remove_webhook
+
         try:
             await remove_webhook(self.api, webhook_id)
         except ViesusError as exc:

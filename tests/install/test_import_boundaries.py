@@ -33,6 +33,56 @@ def test_import_viesus_loads_nothing_heavy(code: str) -> None:
     assert sorted(m for m in loaded if m.split(".")[0] in HEAVY) == []
 
 
+#: Parts of the client a program may never use: loaded by the method (or name) that needs them.
+ON_FIRST_USE = (
+    "viesus._pipeline",
+    "viesus._journal",
+    "viesus._pdf",
+    "viesus._store_pg",
+    "viesus._shared_batch",
+    "viesus._webhook_listener",
+    "viesus._webhook_receiver",
+    "viesus._webhook_registration",
+    "viesus_client.create_webhook",
+    "viesus_client.get_pdf_analysis",
+)
+
+
+def test_import_viesus_defers_what_only_some_programs_use() -> None:
+    loaded = loaded_after("from viesus import Viesus, EnhanceOptions")
+    assert sorted(loaded & set(ON_FIRST_USE)) == []
+
+
+def test_lazy_names_resolve_to_their_modules() -> None:
+    code = (
+        "import viesus\n"
+        "for name in viesus.__all__:\n"
+        "    assert getattr(viesus, name) is not None, name\n"
+        "from viesus import Journal, SharedBatch, WebhookListener\n"
+        "assert Journal.__module__ == 'viesus._journal'\n"
+        "assert set(viesus.__all__) <= set(dir(viesus))\n"
+        "try:\n"
+        "    viesus.Nope\n"
+        "except AttributeError as exc:\n"
+        "    assert 'Nope' in str(exc)\n"
+        "else:\n"
+        "    raise SystemExit('viesus.Nope resolved')\n"
+    )
+    lazy_modules = {"viesus._journal", "viesus._pdf", "viesus._shared_batch", "viesus._store_pg"}
+    assert lazy_modules | {"viesus._webhook_listener"} <= loaded_after(code)
+
+
+def test_generated_package_resolves_every_name_lazily() -> None:
+    code = (
+        "import viesus_client\n"
+        "for name in viesus_client.__all__:\n"
+        "    assert getattr(viesus_client, name) is not None, name\n"
+        "from viesus_client import ViesusApiClient, GetCredits\n"
+    )
+    assert "viesus_client.list_webhooks" in loaded_after(code)
+    assert "viesus_client.list_webhooks" not in loaded_after("import viesus_client")
+
+
 def test_import_viesus_installs_no_log_filter() -> None:
     code = (
         "import logging, viesus\n"
