@@ -79,7 +79,7 @@ class Viesus:
         *,
         timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = None,
-        batch_size: int = 25,
+        batch_size: int = 50,
         poll_batch_size: int = 50,
         poll_schedule: PollSchedule | None = None,
         upload_concurrency: int = 4,

@@ -98,7 +98,8 @@ RECONCILE_READS = 3
 # Reads of a job the service says it does not know before the item is called lost.
 LOST_READS = 3
 # Items uploaded and created per wave, in batches: the first jobs start while later files upload.
-WAVE_BATCHES = 4
+# Two batches of 50 (the default): the first create leaves after 100 uploads, as with 4 x 25.
+WAVE_BATCHES = 2
 # Create (and reconcile) requests in flight at once within a wave.
 CREATE_CONCURRENCY = 4
 

@@ -145,53 +145,56 @@ def _print_document(
     mutation: bool,
     shared: frozenset[str],
 ) -> str:
-    from graphql import (
-        ArgumentNode,
-        FieldNode,
-        NamedTypeNode,
-        NameNode,
-        OperationDefinitionNode,
-        OperationType,
-        SelectionSetNode,
-        VariableDefinitionNode,
-        VariableNode,
-        print_ast,
-    )
+    """``print_ast``'s text of the aliased document, one alias block at a time.
 
-    node = template.to_ast(0)  # the generated selection, built once
+    Each alias block prints the same for any K (graphql-core wraps a field's arguments by the
+    field's own line length and never wraps variable definitions), so a block is printed once
+    per shape and index and the document joined from blocks: a new K costs one new block, not
+    a whole ``print_ast`` of K fields (tests compare the result with ``print_ast``'s).
+    """
+    shape = _shape(template)
     arguments = [(name, spec["type"]) for name, spec in template._variables.items()]
     # Shared variables first, then each item's, in alias order.
     definitions: dict[str, str] = {name: type_ for name, type_ in arguments if name in shared}
-    selections = []
+    blocks = []
     for index, alias in enumerate(aliases):
-        args = []
-        for name, type_ in arguments:
-            variable = _variable(name, index, shared)
+        variables = tuple((name, _variable(name, index, shared)) for name, _ in arguments)
+        for (_, variable), (_, type_) in zip(variables, arguments, strict=True):
             definitions.setdefault(variable, type_)
-            args.append(
-                ArgumentNode(
-                    name=NameNode(value=name), value=VariableNode(name=NameNode(value=variable))
-                )
-            )
-        selections.append(
-            FieldNode(
-                alias=NameNode(value=alias),
-                name=NameNode(value=template._field_name),
-                arguments=args,
-                selection_set=node.selection_set,
-            )
-        )
-    operation = OperationDefinitionNode(
-        operation=OperationType.MUTATION if mutation else OperationType.QUERY,
-        name=NameNode(value=operation_name),
-        variable_definitions=[
-            # The generated client writes the whole type ("ID!") as a name, too.
-            VariableDefinitionNode(
-                variable=VariableNode(name=NameNode(value=name)),
-                type=NamedTypeNode(name=NameNode(value=type_)),
-            )
-            for name, type_ in definitions.items()
-        ],
-        selection_set=SelectionSetNode(selections=selections),
+        key = (shape, alias, variables)
+        block = _BLOCKS.get(key)
+        if block is None:
+            block = _print_block(template, alias, variables)
+            if len(_BLOCKS) >= BLOCK_CACHE_LIMIT:
+                _BLOCKS.clear()
+            _BLOCKS[key] = block
+        blocks.append(block)
+    operation = "mutation" if mutation else "query"
+    signature = ", ".join(f"${name}: {type_}" for name, type_ in definitions.items())
+    head = (
+        f"{operation} {operation_name}({signature})"
+        if signature
+        else f"{operation} {operation_name}"
     )
-    return print_ast(operation)
+    return head + " {\n" + "\n".join(blocks) + "\n}"
+
+
+_BLOCKS: dict[tuple[Any, ...], str] = {}
+BLOCK_CACHE_LIMIT = 4096
+
+
+def _print_block(template: GraphQLField, alias: str, variables: tuple[tuple[str, str], ...]) -> str:
+    """One aliased copy of the generated field, printed by ``print_ast`` and indented."""
+    from graphql import ArgumentNode, FieldNode, NameNode, VariableNode, print_ast
+
+    node = template.to_ast(0)  # the generated selection
+    field = FieldNode(
+        alias=NameNode(value=alias),
+        name=NameNode(value=template._field_name),
+        arguments=[
+            ArgumentNode(name=NameNode(value=name), value=VariableNode(name=NameNode(value=var)))
+            for name, var in variables
+        ],
+        selection_set=node.selection_set,
+    )
+    return "\n".join("  " + line for line in print_ast(field).split("\n"))

@@ -52,7 +52,7 @@ async def _local_emulator() -> AsyncIterator[str]:
 
 @contextlib.asynccontextmanager
 async def connect(
-    target: Target, *, configured_endpoint: str | None = None, batch_size: int = 25
+    target: Target, *, configured_endpoint: str | None = None, batch_size: int = 50
 ) -> AsyncIterator[Viesus]:
     """A connected client (and the local emulator behind it with ``--local``)."""
     async with contextlib.AsyncExitStack() as stack:

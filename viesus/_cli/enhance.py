@@ -305,7 +305,7 @@ def _fixed_parameters() -> list[inspect.Parameter]:
         option(
             "batch_size",
             int | None,
-            typer.Option(None, "--batch-size", min=1, help="Root fields per request (25)."),
+            typer.Option(None, "--batch-size", min=1, help="Root fields per request (50)."),
         ),
         option(
             "journal",

@@ -45,7 +45,7 @@ class BatchSettings:
     max_credits: int | None = None
     confirm_above: int = DEFAULT_CONFIRM_ABOVE
     sidecar: bool = False
-    batch_size: int = 25
+    batch_size: int = 50
     endpoint: str | None = None
     overwrite: bool = False
 
