@@ -91,8 +91,12 @@ def _near_grey(s: F32) -> F32 | None:
         keep = chroma < 0.08
         if int(keep.sum()) < 200:
             keep = chroma <= np.percentile(chroma, 5)
+        if not keep.any():
+            break
         chosen = s[keep]
-        estimate = _unit(as_f32(chosen.mean(axis=0)))
+        # Floored: a channel absent from the scene (a pure red-green graphic) would divide
+        # the next round by zero.
+        estimate = as_f32(np.maximum(_unit(as_f32(chosen.mean(axis=0))), 1e-3))
     return None if chosen is None or len(chosen) < 50 else estimate
 
 
