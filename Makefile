@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.setup-stamp
 ENDPOINT ?= https://api.viesus.cloud/graphql
 
-.PHONY: setup test lint typecheck pytest generate generate-check pull schema-diff schema-check demo serve bench bench-large bench-import soak fuzz clean
+.PHONY: setup test lint typecheck pytest generate generate-check pull schema-diff schema-check demo serve bench bench-large bench-import bench-memory soak fuzz clean
 
 setup: $(STAMP)
 
@@ -75,6 +75,10 @@ bench-large: setup
 # The import's cost next to its dependencies' (about a minute).
 bench-import: setup
 	$(BIN)/python -m benchmarks.import_time
+
+# The client's peak RSS with ~1 MB and ~100 MB files, per format and step (a few minutes).
+bench-memory: setup
+	$(BIN)/python -m benchmarks.file_sizes
 
 # schemathesis against a running emulator: EXAMPLES generated documents per root field and
 # mode (valid, invalid); fails on any 5xx, dropped connection, malformed answer or job crash.

@@ -261,9 +261,11 @@ async def facade(
     return ok, failed
 
 
-def _rss_kb() -> int:
+def _rss_kb(field: str = "VmRSS") -> int:
+    """``VmRSS`` (now) or ``VmHWM`` (peak), KiB. Not ``ru_maxrss``: Linux keeps that across
+    ``exec``, so a contender would report the harness's peak at the fork if it was higher."""
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1])
     return 0
 
@@ -311,7 +313,7 @@ async def run(
         "end": end,
         "cpu": usage.ru_utime + usage.ru_stime - cpu_before,
         "rss_before_kb": rss_before,
-        "peak_rss_kb": usage.ru_maxrss,
+        "peak_rss_kb": _rss_kb("VmHWM"),
         "detected": detected,
     }
 
