@@ -16,8 +16,9 @@ own timer pays for that with polls that can only answer QUEUED (measured: 24.5 l
 - a job that was looked at too early goes back to the per-job schedule, and also waits for the
   frontier; no first look comes sooner than 0.9 x the quickest job of the run took (in a queue
   that keeps up, a job takes its processing time, not 2 s);
-- **batches hold** at most ``max_hold`` seconds for more jobs to become due, and never carry a
-  job that is not due (no filling with guesses); a job alone is looked at at once.
+- **batches hold** at most ``max_hold`` seconds for more jobs to become due (less for young
+  jobs, and no longer than the measured pace takes to make half a batch due), and never carry
+  a job that is not due (no filling with guesses); a job alone is looked at at once.
 - **optimism** grows while every first look finds the job done (the pace was underrated, e.g.
   at the start) and shrinks when many first looks are early.
 
@@ -53,7 +54,7 @@ class PollSchedule:
     safety_interval: float = 60.0
     error_backoff: float = 5.0
     #: A due job waits at most this long for more due jobs to share its request.
-    max_hold: float = 5.0
+    max_hold: float = 10.0
     #: A job a webhook delivery mentioned waits at most this long for company.
     hint_hold: float = 1.0
     #: Oldest jobs looked at before any completion has shown the pace.
@@ -97,8 +98,10 @@ OPTIMISM_UP = 2.0  # every first look found its job done: search further, fast
 OPTIMISM_DOWN = 1.25
 # More than this share of first looks early: the pace is overrated.
 MISS_SHARE = 0.25
-# A due job waits for company at most this share of its age (capped by ``max_hold``).
+# A due job waits for company at most this share of its age (capped by ``max_hold``), and no
+# longer than the measured pace takes to make this share of a batch due.
 HOLD_SHARE = 0.33
+HOLD_FILL = 0.5
 # First looks come no sooner than this share of the quickest job seen (detection makes that
 # quickest a little slow; jobs vary a little).
 QUICKEST_SHARE = 0.9
@@ -302,7 +305,10 @@ class PollPlanner:
         have seen them soon), up to ``max_hold`` for old ones, ``hint_hold`` when hinted."""
         if plan.hinted:
             return self.schedule.hint_hold
-        return min(self.schedule.max_hold, HOLD_SHARE * max(0.0, due_at - plan.added))
+        hold = min(self.schedule.max_hold, HOLD_SHARE * max(0.0, due_at - plan.added))
+        if self._pace:  # no longer than it takes the pace to bring a half-full batch
+            hold = min(hold, HOLD_FILL * self.batch_size / (self._pace * self.optimism))
+        return hold
 
     def _predicted(self, seq: int, pace: float | None, now: float) -> float:
         """When the frontier passes job ``seq`` (plus the safety interval with webhooks)."""
