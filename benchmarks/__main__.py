@@ -194,6 +194,10 @@ def run_contender(
         "wall_s": wall,
         "makespan_s": makespan,
         "wall_over_makespan": wall / makespan if makespan > 0 else float("nan"),
+        # Where wall time beyond the makespan goes (real seconds): before the first job
+        # started, and after the last one finished (detection, download, closing).
+        "start_s": min(j["started"] for j in finished) - result["start"],
+        "tail_s": result["end"] - max(j["finished"] for j in finished),
         "lag_p50": statistics.median(lags) if lags else float("nan"),
         "lag_p95": percentile(lags, 0.95),
         "cpu_ms_per_image": result["cpu"] * 1000 / n,

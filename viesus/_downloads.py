@@ -109,10 +109,11 @@ async def download_part(
     Retried with the policy's backoff on transport errors, 5xx and 429; a 4xx is raised at
     once (``ServerError`` with its status). ``OSError`` (disk full, permission) is raised as is.
     """
-    part.parent.mkdir(parents=True, exist_ok=True)
 
     async def attempt() -> str:
-        handle = await asyncio.to_thread(open, part, "wb")
+        # The part file is opened by the first write: a result that fits in one write (most
+        # do) is opened, written, fsynced and closed in one trip to a worker thread.
+        handle: IO[bytes] | None = None
         digest = hashlib.sha256()
         try:
             async with http.stream("GET", url, extensions={NO_RETRY: True}) as response:
@@ -129,16 +130,17 @@ async def download_part(
                 async for chunk in response.aiter_bytes(CHUNK):
                     buffer += chunk
                     if len(buffer) >= WRITE_SIZE:
-                        await asyncio.to_thread(_write, handle, digest, bytes(buffer))
+                        handle = await asyncio.to_thread(
+                            _write, handle, part, digest, bytes(buffer)
+                        )
                         buffer.clear()
-                await asyncio.to_thread(_write, handle, digest, bytes(buffer))
-            await asyncio.to_thread(_sync, handle)
+            await asyncio.to_thread(_finish, handle, part, digest, bytes(buffer))
         except BaseException:
-            await asyncio.to_thread(handle.close)
+            if handle is not None and not handle.closed:
+                await asyncio.to_thread(handle.close)
             with contextlib.suppress(OSError):
                 part.unlink()
             raise
-        await asyncio.to_thread(handle.close)
         return digest.hexdigest()
 
     def retry_on(exc: BaseException) -> bool:
@@ -154,14 +156,35 @@ async def download_part(
         ) from None
 
 
-def _write(handle: IO[bytes], digest: hashlib._Hash, data: bytes) -> None:
+def _open(part: Path) -> IO[bytes]:
+    part.parent.mkdir(parents=True, exist_ok=True)
+    return part.open("wb")
+
+
+def _write(handle: IO[bytes] | None, part: Path, digest: hashlib._Hash, data: bytes) -> IO[bytes]:
+    """Append ``data`` to the part file (opened on the first write); the open handle."""
+    if handle is None:
+        handle = _open(part)
+        try:
+            return _write(handle, part, digest, data)
+        except BaseException:
+            handle.close()  # the caller never got it
+            raise
     handle.write(data)
     digest.update(data)
+    return handle
 
 
-def _sync(handle: IO[bytes]) -> None:
-    handle.flush()
-    os.fsync(handle.fileno())
+def _finish(handle: IO[bytes] | None, part: Path, digest: hashlib._Hash, data: bytes) -> None:
+    """Write the rest, fsync and close (the file is closed even when a step fails)."""
+    handle = handle or _open(part)
+    try:
+        handle.write(data)
+        digest.update(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    finally:
+        handle.close()
 
 
 def sha256_of(path: Path) -> str | None:
