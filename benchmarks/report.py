@@ -76,8 +76,8 @@ def _goals(runs: list[Run]) -> list[str]:
         row("client CPU ms per image <= 2 (worst)", slots, max(cpu) if cpu else None, 2.0, 1)
     lines += [
         "",
-        "Peak RSS flat in file size (100 MB vs 1 MB files) is not measured by this harness: it",
-        "runs 128 px images; header reads are issue 8's (see RELIABILITY.md when it lands).",
+        "Peak RSS flat in file size (~100 MB vs 1 MB files, JPEG, PNG, TIFF, WebP) is measured",
+        "by `make bench-memory` (`benchmarks/file_sizes.py`): see the notes below.",
         "",
     ]
     return lines

@@ -100,6 +100,8 @@ LOST_READS = 3
 # Items uploaded and created per wave, in batches: the first jobs start while later files upload.
 # Two batches of 50 (the default): the first create leaves after 100 uploads, as with 4 x 25.
 WAVE_BATCHES = 2
+# Sources checked per trip to a worker thread before anything is sent.
+PREPARE_CHUNK = 64
 # Create (and reconcile) requests in flight at once within a wave.
 CREATE_CONCURRENCY = 4
 
@@ -126,6 +128,7 @@ class Item:
     size: int = 0
     content_hash: str | None = None
     dest: Path | None = None
+    dest_exists: bool = False  # the output file existed when the batch was checked
     result: EnhanceResult | None = None
     waiters: list[Item] = field(default_factory=list)  # repeats of this source in the batch
 
@@ -174,17 +177,18 @@ class Pipeline:
     async def run(self, sources: Sequence[str | Path]) -> AsyncGenerator[EnhanceResult, None]:
         planned: dict[Path, Item] = {}
         unique: dict[ItemKey, Item] = {}
-        for source in sources:
-            item = self._item(source)
-            refused = await asyncio.to_thread(self._prepare, item, planned)
-            if refused is not None:
-                yield refused
-                continue
-            first = unique.get(item.key)
-            if first is not None:  # the same source and options again: one job serves both
-                first.waiters.append(item)
-                continue
-            unique[item.key] = item
+        for start in range(0, len(sources), PREPARE_CHUNK):
+            items = [self._item(source) for source in sources[start : start + PREPARE_CHUNK]]
+            refusals = await self._prepare_all(items, planned)
+            for item, refused in zip(items, refusals, strict=True):
+                if refused is not None:
+                    yield refused
+                    continue
+                first = unique.get(item.key)
+                if first is not None:  # the same source and options again: one job serves both
+                    first.waiters.append(item)
+                    continue
+                unique[item.key] = item
 
         work: list[Item] = []
         if self.journal is not None:
@@ -235,6 +239,17 @@ class Pipeline:
             return Item(source=str(source), shown=redact_url(str(source)), path=None, key=key)
         return Item(source=str(source), shown=str(source), path=Path(source), key=key)
 
+    async def _prepare_all(
+        self, items: list[Item], planned: dict[Path, Item]
+    ) -> list[EnhanceResult | None]:
+        """``_prepare`` for a chunk of items in one worker-thread trip (headers, sizes, hashes,
+        whether outputs exist): a trip per item and step cost ~0.5 ms before the first upload."""
+
+        def prepare() -> list[EnhanceResult | None]:
+            return [self._prepare(item, planned) for item in items]
+
+        return await asyncio.to_thread(prepare)
+
     def _prepare(self, item: Item, planned: dict[Path, Item]) -> EnhanceResult | None:
         """Header, limits, output name, content hash. Runs in a thread (file reads, hashing)."""
         try:
@@ -262,6 +277,7 @@ class Pipeline:
                     "rename one of them or enhance them into different folders",
                 )
             planned[item.dest] = item
+            item.dest_exists = not self.overwrite and item.dest.exists()
         except (InvalidInput, LimitExceeded) as exc:
             return self._fail(item, exc)
         except OSError as exc:
@@ -288,7 +304,7 @@ class Pipeline:
             )
         if record is None or changed or record.state in (S.PLANNED, *_CREATABLE, S.FAILED):
             # Everything from here creates a job: never over an existing file by accident.
-            if not self.overwrite and await _exists(item.dest):
+            if not self.overwrite and item.dest_exists:
                 return self._fail(
                     item,
                     InvalidInput(
