@@ -287,6 +287,7 @@ def main() -> None:
         f"{platform.python_version()}",
         "large": args.large,
         "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "load": " / ".join(f"{x:.1f}" for x in os.getloadavg()),
     }
     chart = out.with_suffix(".png")
     draw_chart(runs, chart)

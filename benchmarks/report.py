@@ -17,7 +17,7 @@ NOTES = Path(__file__).with_name("notes.md")
 LABELS = {
     "docs-generated": "docs' loop, generated client",
     "docs-gql": "docs' loop, gql",
-    "facade-baseline": "facade before (main, per-job polling)",
+    "facade-baseline": "facade before (the --baseline checkout)",
     "facade": "facade (polling)",
     "facade-webhooks": "facade + webhooks",
 }
@@ -159,14 +159,16 @@ def write_report(
     machine: str,
     large: bool,
     measured: str,
+    load: str | None = None,
 ) -> None:
     lines = [
         "# Benchmarks" + (" (large)" if large else ""),
         "",
         f"Measured {measured} on {machine} with `{command}`, {seconds / 60:.0f} min "
         f"(`make {'bench-large' if large else 'bench'}` runs the same without `--baseline`). "
-        "The machine was shared with other work (load average about 10), so times and CPU are "
-        "noisy; counts are not.",
+        "The server and the client share the machine's cores"
+        + (f" (load average {load} at the end)" if load else "")
+        + ", so times and CPU are noisy; counts are not.",
         "",
         "How it is measured (see `benchmarks/`): the emulator (ENHANCE on distinct 128 px JPEGs)",
         "runs in its own process behind a counting proxy; every HTTP request a client sends",
