@@ -261,9 +261,10 @@ async def facade(
     return ok, failed
 
 
-def _rss_kb(field: str = "VmRSS") -> int:
-    """``VmRSS`` (now) or ``VmHWM`` (peak), KiB. Not ``ru_maxrss``: Linux keeps that across
-    ``exec``, so a contender would report the harness's peak at the fork if it was higher."""
+def status_kb(field: str = "VmRSS") -> int:
+    """``VmRSS`` (now) or ``VmHWM`` (peak) of this process, KiB. Not ``ru_maxrss``: Linux keeps
+    that across ``exec``, so a child would report its parent's peak at the fork if higher.
+    (Here because this file also runs as a plain script, importing nothing of ``benchmarks``.)"""
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith(f"{field}:"):
             return int(line.split()[1])
@@ -289,7 +290,7 @@ async def run(
             with contextlib.suppress(Exception):
                 importlib.import_module(module.name)
 
-    rss_before = _rss_kb()
+    rss_before = status_kb()
     usage = resource.getrusage(resource.RUSAGE_SELF)
     cpu_before = usage.ru_utime + usage.ru_stime
     start = time.time()
@@ -313,7 +314,7 @@ async def run(
         "end": end,
         "cpu": usage.ru_utime + usage.ru_stime - cpu_before,
         "rss_before_kb": rss_before,
-        "peak_rss_kb": _rss_kb("VmHWM"),
+        "peak_rss_kb": status_kb("VmHWM"),
         "detected": detected,
     }
 

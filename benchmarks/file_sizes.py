@@ -25,6 +25,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from benchmarks.contenders import status_kb
 from benchmarks.server import KEY
 
 FORMATS = {"JPEG": ".jpg", "PNG": ".png", "TIFF": ".tif", "WEBP": ".webp"}
@@ -49,15 +50,6 @@ def make_file(folder: Path, fmt: str, target: int) -> Path:
     side = min(16_000, int((target / per_pixel) ** 0.5))  # WebP's limit is 16,383 px a side
     save(side, path)
     return path
-
-
-def status_kb(field: str) -> int:
-    """``VmRSS`` (now) or ``VmHWM`` (peak) of this process, KiB. Not ``ru_maxrss``: Linux keeps
-    that across ``exec``, so a child reports its parent's peak at the fork."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(f"{field}:"):
-            return int(line.split()[1])
-    return 0
 
 
 def reset_peak() -> None:

@@ -163,15 +163,15 @@ def _open(part: Path) -> IO[bytes]:
 
 def _write(handle: IO[bytes] | None, part: Path, digest: hashlib._Hash, data: bytes) -> IO[bytes]:
     """Append ``data`` to the part file (opened on the first write); the open handle."""
-    if handle is None:
-        handle = _open(part)
-        try:
-            return _write(handle, part, digest, data)
-        except BaseException:
+    opened = handle is None
+    handle = handle or _open(part)
+    try:
+        handle.write(data)
+        digest.update(data)
+    except BaseException:
+        if opened:
             handle.close()  # the caller never got it
-            raise
-    handle.write(data)
-    digest.update(data)
+        raise
     return handle
 
 

@@ -200,13 +200,16 @@ def _orientation(image: Image.Image, stream: IO[bytes]) -> int:
         value = image.getexif().get(_ORIENTATION_TAG, 1)
     except Exception:  # a broken EXIF block must not make a readable image unusable
         return 1
+    return _valid_orientation(value)
+
+
+def _valid_orientation(value: object) -> int:
+    """An EXIF orientation tag's value if it is one of the eight; 1 (as stored) otherwise."""
     return value if isinstance(value, int) and 1 <= value <= 8 else 1
 
 
 def _png_orientation(stream: IO[bytes]) -> int:
     """Orientation from the PNG's ``eXIf`` chunk, wherever it is; pixel data is skipped."""
-    from PIL import Image
-
     stream.seek(len(_PNG_MAGIC))
     for _ in range(_MAX_PNG_CHUNKS):
         head = stream.read(8)
@@ -214,10 +217,7 @@ def _png_orientation(stream: IO[bytes]) -> int:
             return 1
         length, kind = struct.unpack(">I4s", head)
         if kind == b"eXIf":
-            exif = Image.Exif()
-            exif.load(stream.read(length))
-            value = exif.get(_ORIENTATION_TAG, 1)
-            return value if isinstance(value, int) and 1 <= value <= 8 else 1
+            return _exif_orientation(stream.read(length))
         if kind == b"IEND":
             return 1
         stream.seek(length + 4, os.SEEK_CUR)  # data + CRC
@@ -269,6 +269,7 @@ def _webp(width: int, height: int, orientation: int) -> ImageHeader:
 
 
 def _exif_orientation(data: bytes) -> int:
+    """Orientation from a raw EXIF block (a PNG ``eXIf`` or WebP ``EXIF`` chunk)."""
     from PIL import Image
 
     try:
@@ -277,7 +278,7 @@ def _exif_orientation(data: bytes) -> int:
         value = exif.get(_ORIENTATION_TAG, 1)
     except Exception:  # a broken EXIF block must not make a readable image unusable
         return 1
-    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+    return _valid_orientation(value)
 
 
 def validate_options(options: EnhancedImageInput) -> None:

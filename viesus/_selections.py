@@ -127,7 +127,7 @@ def aliased_document(
     if text is None:
         if any(_shape(f) != shape for f in fields[1:]):
             raise ValueError("an aliased batch needs copies of one field shape")
-        text = _print_document(first, aliases, operation_name, mutation, shared)
+        text = _print_document(first, shape, aliases, operation_name, mutation, shared)
         if len(_DOCUMENTS) >= DOCUMENT_CACHE_LIMIT:
             _DOCUMENTS.clear()
         _DOCUMENTS[key] = text
@@ -140,6 +140,7 @@ def aliased_document(
 
 def _print_document(
     template: GraphQLField,
+    shape: tuple[Any, ...],
     aliases: Sequence[str],
     operation_name: str,
     mutation: bool,
@@ -152,7 +153,6 @@ def _print_document(
     per shape and index and the document joined from blocks: a new K costs one new block, not
     a whole ``print_ast`` of K fields (tests compare the result with ``print_ast``'s).
     """
-    shape = _shape(template)
     arguments = [(name, spec["type"]) for name, spec in template._variables.items()]
     # Shared variables first, then each item's, in alias order.
     definitions: dict[str, str] = {name: type_ for name, type_ in arguments if name in shared}
