@@ -151,8 +151,14 @@ class InsufficientCredits(ViesusError):
     """
 
     def __init__(
-        self, needed: int | None, available: int | None, what: str = "remaining credits"
+        self,
+        needed: int | None,
+        available: int | None,
+        what: str = "remaining credits",
+        *,
+        source: str | None = None,
     ) -> None:
+        """``source``: the one input refused (a PDF priced after its batch began), if any."""
         if needed is not None and available is not None:
             message = f"needs {needed} credits, {what} allow {available}"
         else:
@@ -162,7 +168,7 @@ class InsufficientCredits(ViesusError):
                 if number is not None
             ]
             message = "not enough credits: " + what + (f" ({', '.join(known)})" if known else "")
-        super().__init__(message)
+        super().__init__(f"{source}: {message}" if source else message)
         self.needed = needed
         self.available = available
 

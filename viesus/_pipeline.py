@@ -20,10 +20,16 @@ Order of work, and why:
    wait, download ``NAME_enhanced.pdf``.
 4. **Budget**: the credits of everything that may still be created (images at the parameter
    table's price, PDFs at their analysed estimate) against ``max_credits`` and the account's
-   remaining credits, before the first create. Nothing is spent otherwise.
-5. **Waves** of a few batches: uploads (batched, PUTs bounded), then, in a task of its own so
-   the next wave's uploads go on, reconciliation and creates (batched K per request, batches in
-   flight side by side: a hung request holds its own items only). Intents are journalled in one
+   remaining credits, before the first create. Nothing is spent otherwise. When the batch
+   fits even if every source not yet checked is created at an image's price (no PDF by
+   name), the waves start on the first checked chunk while later files are read (steps 1-2
+   run chunk by chunk in a task of their own); a file that turns out to be a PDF is priced
+   after the images and refused alone if it does not fit. Otherwise every check finishes
+   first and the budget is checked on the exact cost.
+5. **Waves**: uploads (batched, PUTs bounded; the first wave one batch, later ones a few),
+   then, in a task of its own so the next wave's uploads go on, reconciliation and creates
+   (batched K per request, batches in flight side by side: a hung request holds its own
+   items only). Intents are journalled in one
    transaction before the creates are sent; an ambiguous create is reconciled by reading the
    item's upload (each item has its own upload, so any job there is that item's), with
    backed-off re-reads before concluding "no job".
@@ -62,6 +68,7 @@ from viesus._downloads import (
 from viesus._errors import (
     EnhancementFailed,
     GraphQLRequestError,
+    InsufficientCredits,
     InvalidInput,
     JournalError,
     LimitExceeded,
@@ -98,10 +105,13 @@ RECONCILE_READS = 3
 # Reads of a job the service says it does not know before the item is called lost.
 LOST_READS = 3
 # Items uploaded and created per wave, in batches: the first jobs start while later files upload.
-# Two batches of 50 (the default): the first create leaves after 100 uploads, as with 4 x 25.
+# The first wave is one batch (the first create leaves after 50 uploads), the next ones two.
 WAVE_BATCHES = 2
-# Sources checked per trip to a worker thread before anything is sent.
+# Sources checked per trip to a worker thread; the waves may start after the first chunk.
 PREPARE_CHUNK = 64
+# Checked chunks waiting for the waves at most: the checks keep just ahead of the uploads
+# instead of taking the CPU from the first ones.
+CHECKED_AHEAD = 2
 # Create (and reconcile) requests in flight at once within a wave.
 CREATE_CONCURRENCY = 4
 
@@ -111,6 +121,8 @@ _WITH_JOB = frozenset({S.CREATED, S.FINISHED_REMOTE})
 # States whose next step is a create request (counted against the budget).
 _WILL_CREATE = frozenset({S.PLANNED, S.UPLOADED, S.ANALYZED, S.CREATE_INTENT, S.UNKNOWN})
 _CREATABLE = frozenset({S.UPLOADED, S.ANALYZED})
+# States after which no create is sent for the item (its job is waited for, or reported).
+_HAS_OR_HAD_JOB = frozenset({S.CREATED, S.FINISHED_REMOTE, S.LOST})
 # A changed input may start over only from states with no unsettled job.
 _RESTARTABLE = frozenset({S.PLANNED, S.UPLOADED, S.ANALYZED, S.FAILED, S.DOWNLOADED})
 # How long a batch waits for PDF analyses when it has no timeout of its own.
@@ -131,6 +143,24 @@ class Item:
     dest_exists: bool = False  # the output file existed when the batch was checked
     result: EnhanceResult | None = None
     waiters: list[Item] = field(default_factory=list)  # repeats of this source in the batch
+
+
+@dataclass
+class Reserve:
+    """The credits a batch has set aside against its limits (``max_credits``, the account's
+    remaining credits), as (limit, what it is) pairs."""
+
+    total: int
+    limits: list[tuple[int, str]]
+
+    def take(self, extra: int, source: str) -> InsufficientCredits | None:
+        """Set ``extra`` more aside for ``source``, or why that would break a limit."""
+        needed = self.total + extra
+        for limit, what in self.limits:
+            if needed > limit:
+                return InsufficientCredits(needed, limit, what, source=source)
+        self.total = needed
+        return None
 
 
 class Pipeline:
@@ -167,6 +197,7 @@ class Pipeline:
         self._running = False  # results are queued for the consumer once the waves start
         self._download_gate = asyncio.Semaphore(client.download_concurrency)
         self._create_gate = asyncio.Semaphore(CREATE_CONCURRENCY)
+        self._reserve = Reserve(0, [])
 
     @property
     def identity(self) -> StoreIdentity:
@@ -175,50 +206,20 @@ class Pipeline:
         return StoreIdentity(redact_url(api.url), key_fingerprint(api.headers.get("x-api-key", "")))
 
     async def run(self, sources: Sequence[str | Path]) -> AsyncGenerator[EnhanceResult, None]:
-        planned: dict[Path, Item] = {}
-        unique: dict[ItemKey, Item] = {}
-        for start in range(0, len(sources), PREPARE_CHUNK):
-            items = [self._item(source) for source in sources[start : start + PREPARE_CHUNK]]
-            refusals = await self._prepare_all(items, planned)
-            for item, refused in zip(items, refusals, strict=True):
-                if refused is not None:
-                    yield refused
-                    continue
-                first = unique.get(item.key)
-                if first is not None:  # the same source and options again: one job serves both
-                    first.waiters.append(item)
-                    continue
-                unique[item.key] = item
-
-        work: list[Item] = []
+        items: dict[ItemKey, Item] = {}
+        for source in sources:
+            item = self._item(source)
+            first = items.get(item.key)
+            if first is not None:  # the same source and options again: one job serves both
+                first.waiters.append(item)
+            else:
+                items[item.key] = item
         if self.journal is not None:
             await asyncio.to_thread(self.journal.bind, self.identity)
-            await self.book.load(list(unique))
-        for item in unique.values():
-            settled = await self._resume(item)
-            if settled is not None:
-                for result in _emit(item):
-                    yield result
-                continue
-            work.append(item)
-
-        await self.book.flush()
-        await self._analyse([i for i in work if i.pdf])
-        for item in [i for i in work if i.result is not None]:  # a PDF that cannot be priced
-            for result in _emit(item):
-                yield result
-        work = [i for i in work if i.result is None]
-
-        will_create = [i for i in work if self.book.state(i.key) in _WILL_CREATE]
-        check_budget(
-            sum(self._cost(i) for i in will_create),
-            self.max_credits,
-            await self.client.remaining_credits() if will_create else None,
-        )
-        await self.book.flush()
+            await self.book.load(list(items))
 
         self._running = True
-        producer = asyncio.create_task(self._produce(work))
+        driver = asyncio.create_task(self._drive(list(items.values())))
         try:
             while (entry := await self._queue.get()) is not None:
                 if isinstance(entry, BaseException):
@@ -227,10 +228,28 @@ class Pipeline:
                     yield result
         finally:
             # An abandoned batch stops its work here, before the caller closes the journal;
-            # the producer's TaskGroup cancels and awaits every task it started.
-            producer.cancel()
+            # the driver's TaskGroup cancels and awaits every task it started.
+            driver.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await producer
+                await driver
+
+    async def _drive(self, items: list[Item]) -> None:
+        """Checks, budget, waves; every result goes to the consumer's queue, then ``None``."""
+        try:
+            async with asyncio.TaskGroup() as group:
+                checked: asyncio.Queue[list[Item] | None] = asyncio.Queue(CHECKED_AHEAD)
+                group.create_task(self._check(items, checked))
+                work, streamed = await self._verdict(items, checked)
+                await self._produce(work, checked if streamed else None, group)
+            await self.book.flush()  # what the last steps left queued (``downloaded`` marks)
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # surfaced to the consumer, which re-raises it
+            if isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+                exc = exc.exceptions[0]
+            self._queue.put_nowait(exc)
+        finally:
+            self._queue.put_nowait(None)
 
     # --- 1. checks -----------------------------------------------------------------------
     def _item(self, source: str | Path) -> Item:
@@ -239,19 +258,34 @@ class Pipeline:
             return Item(source=str(source), shown=redact_url(str(source)), path=None, key=key)
         return Item(source=str(source), shown=str(source), path=Path(source), key=key)
 
-    async def _prepare_all(
+    async def _check(self, items: list[Item], checked: asyncio.Queue[list[Item] | None]) -> None:
+        """Check the sources chunk by chunk (one worker-thread trip each: headers, sizes,
+        hashes, whether outputs exist), pick each up where the journal left it, and hand the
+        chunk's work on: the first wave uploads while later files are still being read."""
+        planned: dict[Path, Item] = {}
+        for start in range(0, len(items), PREPARE_CHUNK):
+            chunk = items[start : start + PREPARE_CHUNK]
+            refusals = await asyncio.to_thread(self._prepare_chunk, chunk, planned)
+            work: list[Item] = []
+            for item, refused in zip(chunk, refusals, strict=True):
+                if refused is not None:
+                    self._fail(item, refused)
+                elif await self._resume(item) is None:
+                    work.append(item)
+            await self.book.flush()  # planned before any of it is uploaded
+            await checked.put(work)
+        await checked.put(None)
+
+    def _prepare_chunk(
         self, items: list[Item], planned: dict[Path, Item]
-    ) -> list[EnhanceResult | None]:
-        """``_prepare`` for a chunk of items in one worker-thread trip (headers, sizes, hashes,
-        whether outputs exist): a trip per item and step cost ~0.5 ms before the first upload."""
+    ) -> list[ViesusError | None]:
+        """``_prepare`` for a chunk in one worker-thread trip: a trip per item and step cost
+        ~0.5 ms before the first upload."""
+        return [self._prepare(item, planned) for item in items]
 
-        def prepare() -> list[EnhanceResult | None]:
-            return [self._prepare(item, planned) for item in items]
-
-        return await asyncio.to_thread(prepare)
-
-    def _prepare(self, item: Item, planned: dict[Path, Item]) -> EnhanceResult | None:
-        """Header, limits, output name, content hash. Runs in a thread (file reads, hashing)."""
+    def _prepare(self, item: Item, planned: dict[Path, Item]) -> ViesusError | None:
+        """Header, limits, output name, content hash; why the item is refused, if it is.
+        Runs in a worker thread (file reads, hashing): it delivers nothing itself."""
         try:
             if item.path is not None:
                 item.header = read_image_header(item.path)
@@ -279,9 +313,9 @@ class Pipeline:
             planned[item.dest] = item
             item.dest_exists = not self.overwrite and item.dest.exists()
         except (InvalidInput, LimitExceeded) as exc:
-            return self._fail(item, exc)
+            return exc
         except OSError as exc:
-            return self._fail(item, InvalidInput(item.shown, f"cannot be read ({exc.strerror})"))
+            return InvalidInput(item.shown, f"cannot be read ({exc.strerror})")
         return None
 
     # --- 2. journal ----------------------------------------------------------------------
@@ -351,25 +385,128 @@ class Pipeline:
             )
         return None
 
-    # --- 3.-5. waves -----------------------------------------------------------------------
-    async def _produce(self, work: list[Item]) -> None:
-        """Upload wave by wave; each wave's creates and completions run in tasks of their own."""
-        try:
-            async with asyncio.TaskGroup() as group:
-                wave = max(1, self.client.batch.value * WAVE_BATCHES)
-                for start in range(0, len(work), wave):
-                    chunk = work[start : start + wave]
-                    await self._upload([i for i in chunk if self._state(i) is S.PLANNED])
-                    group.create_task(self._advance(chunk, group))
-            await self.book.flush()  # what the last steps left queued (``downloaded`` marks)
-        except asyncio.CancelledError:
-            raise
-        except BaseException as exc:  # surfaced to the consumer, which re-raises it
-            if isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
-                exc = exc.exceptions[0]
-            self._queue.put_nowait(exc)
-        finally:
-            self._queue.put_nowait(None)
+    # --- 4. budget ---------------------------------------------------------------------------
+    def _bound(self, items: list[Item]) -> int | None:
+        """The most the batch can cost before any file is read, from the journal and the
+        parameter table; ``None`` when a PDF's price is needed (its analysis comes first).
+
+        Every item that may still be created counts, even one the checks will refuse or the
+        journal will skip: if the batch fits even so, nothing the checks find can break the
+        budget, and the waves need not wait for the last file to be read."""
+        total = 0
+        for item in items:
+            record = self.book.get(item.key)
+            if record is not None and record.state in _HAS_OR_HAD_JOB:
+                continue  # no create from here (a changed input is refused, not restarted)
+            if record is not None and record.state is S.ANALYZED and record.credits is not None:
+                total += record.credits
+            elif _named_pdf(item):
+                return None
+            else:
+                total += self.cost
+        return total
+
+    async def _verdict(
+        self, items: list[Item], checked: asyncio.Queue[list[Item] | None]
+    ) -> tuple[list[Item], bool]:
+        """The budget, before the first create: the work checked so far, and whether the
+        waves may take each further checked chunk as it comes.
+
+        The latter when the batch spans several chunks and fits the budget at its most
+        (:meth:`_bound`): the first create goes out while later files are still read.
+        Otherwise, or when PDFs are to be priced, every check, resume and analysis finishes
+        first and the budget is checked on the exact cost: over it, nothing is spent (and
+        nothing uploaded but the PDFs to price). The first chunk is checked before the
+        credits are asked for: a batch refused by its checks asks the service nothing."""
+        bound = self._bound(items)
+        first = await checked.get()
+        work = list(first or [])
+        if first is None:
+            return work, False
+        remaining: int | None = None
+        if bound is not None and len(items) > PREPARE_CHUNK:
+            if bound:
+                remaining = await self.client.remaining_credits()
+            limits = [
+                (limit, what)
+                for limit, what in (
+                    (self.max_credits, "max_credits"),
+                    (remaining, "the remaining credits this period"),
+                )
+                if limit is not None
+            ]
+            if all(bound <= limit for limit, _ in limits):
+                self._reserve = Reserve(bound, limits)
+                return work, True
+        while (chunk := await checked.get()) is not None:
+            work.extend(chunk)
+        await self._analyse([i for i in work if i.pdf])
+        work = [i for i in work if i.result is None]
+        will_create = [i for i in work if self._state(i) in _WILL_CREATE]
+        if will_create and remaining is None:
+            remaining = await self.client.remaining_credits()
+        check_budget(
+            sum(self._cost(i) for i in will_create),
+            self.max_credits,
+            remaining if will_create else None,
+        )
+        await self.book.flush()
+        return work, False
+
+    async def _price_late(self, pdfs: list[Item]) -> list[Item]:
+        """PDFs found by their content once the waves ran on the batch's bound (a file named
+        like an image): analysed now, each kept only while the batch still fits the budget
+        with its estimate instead of an image's price; one that does not is refused, free."""
+        await self._analyse(pdfs)
+        kept = []
+        for item in pdfs:
+            if item.result is not None:
+                continue
+            if self._state(item) in _WILL_CREATE:
+                refused = self._reserve.take(self._cost(item) - self.cost, item.shown)
+                if refused is not None:
+                    self._fail(item, refused)
+                    continue
+            kept.append(item)
+        await self.book.flush()
+        return kept
+
+    # --- 5. waves ----------------------------------------------------------------------------
+    async def _produce(
+        self,
+        work: list[Item],
+        checked: asyncio.Queue[list[Item] | None] | None,
+        group: asyncio.TaskGroup,
+    ) -> None:
+        """Upload wave by wave, taking more checked work as it comes (``checked``, when the
+        budget allowed streaming); each wave's creates and completions run in tasks of their
+        own. The first wave is one batch (the first jobs start sooner), later ones
+        :data:`WAVE_BATCHES` (fewer pauses between PUT bursts)."""
+        size = max(1, self.client.batch.value)
+        late: list[Item] = []  # PDFs found by content in a streamed batch: priced at the end
+        ready: list[Item] = []
+
+        def take(chunk: list[Item]) -> None:
+            for item in chunk:
+                unpriced = item.pdf and self._state(item) in (S.PLANNED, S.UPLOADED)
+                (late if unpriced else ready).append(item)
+
+        take(work)
+        wave = size
+        while checked is not None or ready:
+            while checked is not None and len(ready) < wave:
+                chunk = await checked.get()
+                if chunk is None:
+                    checked = None
+                    ready.extend(await self._price_late(late))
+                else:
+                    take(chunk)
+            if not ready:
+                break
+            now, ready = ready[:wave], ready[wave:]
+            await self._upload([i for i in now if self._state(i) is S.PLANNED])
+            group.create_task(self._advance(now, group))
+            wave = size * WAVE_BATCHES
 
     async def _advance(self, chunk: list[Item], group: asyncio.TaskGroup) -> None:
         """Reconcile what a crash left unsettled, then create batch by batch, each batch in a
@@ -801,6 +938,13 @@ def jobs_on_upload(outcome: Outcome) -> tuple[list[Job], str | None]:
         except (ValidationError, TypeError):
             return [], "the service's answer about the upload's jobs is unreadable"
     return [Job.from_fragment(job) for job in upload.enhanced_images], None
+
+
+def _named_pdf(item: Item) -> bool:
+    """The item's name says PDF (a URL's path or a file's suffix ends in ``.pdf``)."""
+    if item.path is None:
+        return is_pdf_url(item.source)
+    return item.path.suffix.lower() == ".pdf"
 
 
 def _taken_over(item: Item) -> JournalError:
