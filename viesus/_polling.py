@@ -124,7 +124,11 @@ class Poller:
         self._wakeup.set()
         started = loop.time()
         try:
-            return await asyncio.wait_for(asyncio.shield(future), timeout)
+            # The future is this waiter's own: a timeout or a cancellation may cancel it. No
+            # wrapper without a timeout: every job of a deep queue waits here at once.
+            if timeout is None:
+                return await future
+            return await asyncio.wait_for(future, timeout)
         except TimeoutError:
             last = entry.last.status if entry.last else None
             raise WaitTimeout(job_id, loop.time() - started, last) from None

@@ -24,6 +24,7 @@ from viesus import EnhanceOptions, EnhanceResult, Viesus
 from viesus._api_errors import graphql_error
 from viesus._errors import JournalError
 from viesus._journal import Journal, item_key, key_fingerprint
+from viesus._pipeline import LOST_READS
 from viesus._redact import redact_url
 from viesus._states import ItemState
 from viesus._store import ItemRecord, StateChange, StoreIdentity
@@ -443,6 +444,7 @@ async def test_a_job_the_service_no_longer_knows_ends_lost_with_its_reason(
         results = await run(viesus, [source], out, path)
         assert [r.status for r in results] == ["failed"]
         assert "job-expired is unknown to the service" in (results[0].reason or "")
+        assert requests_for(emulator, "PollEnhancedImages") == LOST_READS  # backed-off reads
         again = await run(viesus, [source], out, path)
     assert "is lost" in (again[0].reason or "")
     assert emulator.stats()["jobs"]["total"] == 0  # never created again automatically
