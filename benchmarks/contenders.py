@@ -24,6 +24,7 @@ import json
 import pkgutil
 import resource
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -228,6 +229,19 @@ async def facade(
             job = await super().wait_job(job_id, timeout)
             detected[job_id] = time.time()
             return job
+
+        def watch_job(  # how a batch waits since jobs wait as records (older mains: wait_job)
+            self,
+            job_id: str,
+            on_final: Callable[[Job | BaseException], None],
+            timeout: float | None,
+        ) -> Callable[[], None]:
+            def timed(outcome: Job | BaseException) -> None:
+                detected[job_id] = time.time()
+                on_final(outcome)
+
+            stop: Callable[[], None] = super().watch_job(job_id, timed, timeout)
+            return stop
 
     if hasattr(PollSchedule, "scaled"):
         schedule = PollSchedule().scaled(scale)

@@ -11,7 +11,14 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Iterable, Mapping
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Mapping,
+)
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar
@@ -31,7 +38,7 @@ from viesus._errors import (
 )
 from viesus._jobs import Job
 from viesus._options import EnhanceOptions, as_options
-from viesus._polling import FetchResult, Poller, PollSchedule
+from viesus._polling import FetchResult, OnFinal, Poller, PollSchedule
 from viesus._preflight import check_output_folder, check_sources
 from viesus._redact import install_log_redaction, redact_url
 from viesus._retries import RetryingTransport, RetryPolicy
@@ -155,6 +162,13 @@ class Viesus:
     async def wait_job(self, job_id: str, timeout: float | None) -> Job:
         """The job once FINISHED or ERROR (no exception for ERROR)."""
         return await self.poller.wait(job_id, timeout=timeout)
+
+    def watch_job(
+        self, job_id: str, on_final: OnFinal, timeout: float | None
+    ) -> Callable[[], None]:
+        """:meth:`wait_job` as a record in the poller, for a batch's many jobs at once:
+        ``on_final`` gets the job or the error; the function returned ends the watch."""
+        return self.poller.watch(job_id, on_final, timeout=timeout)
 
     async def _fetch_jobs(self, ids: list[str]) -> FetchResult:
         from viesus._selections import poll_job

@@ -514,7 +514,7 @@ class Pipeline:
         live = [i for i in chunk if i.result is None]
         await self._reconcile([i for i in live if self._state(i) in _UNSETTLED_CREATE])
         creatable = [i for i in live if self._state(i) in _CREATABLE]
-        self._follow([i for i in live if i not in creatable], group)
+        group.create_task(self._follow([i for i in live if i not in creatable], group))
         size = max(1, self.client.batch.value)
         for start in range(0, len(creatable), size):
             group.create_task(self._create_batch(creatable[start : start + size], group))
@@ -522,15 +522,57 @@ class Pipeline:
     async def _create_batch(self, items: list[Item], group: asyncio.TaskGroup) -> None:
         async with self._create_gate:
             await self._create(items)
-        self._follow(items, group)
+        await self._follow(items, group)
 
-    def _follow(self, items: list[Item], group: asyncio.TaskGroup) -> None:
-        """Each item with a job gets its completion task; an unsettled one its result."""
+    async def _follow(self, items: list[Item], group: asyncio.TaskGroup) -> None:
+        """Wait for the items' jobs and complete each in a task of its own once it is final;
+        an unsettled item gets its result.
+
+        A job waits as a record in the client's poller, not as a task: a deep queue has
+        thousands waiting at once, and a task each held ~4 KB (measured). This one task
+        holds the watches of its items and ends them if the batch is abandoned."""
+        left = 0
+        all_final = asyncio.Event()
+        stops: list[Callable[[], None]] = []
+
+        def complete(item: Item, outcome: Job | BaseException) -> None:
+            work = self._complete(item, outcome)
+            try:
+                group.create_task(work)
+            except RuntimeError:  # the batch is being torn down: a rerun reads the job
+                work.close()
+
+        def watcher(item: Item) -> Callable[[Job | BaseException], None]:
+            def on_final(outcome: Job | BaseException) -> None:
+                nonlocal left
+                left -= 1
+                if not left:
+                    all_final.set()
+                complete(item, outcome)
+
+            return on_final
+
         for item in items:
             if item.result is None and self._state(item) in _WITH_JOB:
-                group.create_task(self._complete(item))
+                record = self.book.get(item.key)
+                assert record is not None
+                assert record.job_id is not None
+                try:
+                    stop = self.client.watch_job(record.job_id, watcher(item), self.timeout)
+                except ViesusError as exc:  # the client closed meanwhile
+                    complete(item, exc)
+                    continue
+                left += 1
+                stops.append(stop)
             elif item.result is None:
                 self._report_unsettled(item)
+        if not left:
+            return
+        try:
+            await all_final.wait()
+        finally:
+            for stop in stops:  # no-ops for the watches that ended
+                stop()
 
     def _state(self, item: Item) -> ItemState | None:
         return self.book.state(item.key)
@@ -752,11 +794,11 @@ class Pipeline:
             )
 
     # --- completion ----------------------------------------------------------------------------
-    async def _complete(self, item: Item) -> None:
+    async def _complete(self, item: Item, outcome: Job | BaseException) -> None:
         """Wait for the item's job, download its output, journal it. Never raises for the item:
         every outcome becomes its result (the batch goes on)."""
         try:
-            await self._finish_job(item)
+            await self._finish_job(item, outcome)
         except (ViesusError, OSError) as exc:
             error = exc if isinstance(exc, ViesusError) else self._save_error(item, exc)
             if self._state(item) is S.FINISHED_REMOTE:
@@ -765,12 +807,12 @@ class Pipeline:
                     await self.book.flush()
             self._fail(item, error)
 
-    async def _finish_job(self, item: Item) -> None:
+    async def _finish_job(self, item: Item, outcome: Job | BaseException) -> None:
         record = self.book.get(item.key)
         assert record is not None
         assert record.job_id is not None
         assert item.dest is not None
-        job = await self._read_job(record.job_id)
+        job = await self._read_job(record.job_id, outcome)
         if job is None:
             self.book.job_lost(item.key, "the service no longer knows the job")
             await self.book.flush()
@@ -816,23 +858,19 @@ class Pipeline:
         self.book.downloaded(item.key, str(target), cost)
         self._settle(item, "finished", target, job.id, record.upload_id, cost)
 
-    async def _read_job(self, job_id: str) -> Job | None:
-        """The job once FINISHED or ERROR; ``None`` if the service still does not know it
-        after :data:`LOST_READS` backed-off reads.
-
-        The first wait is a plain await: every job waits here at once in a deep queue, and a
-        retry wrapper around each wait held ~4 KB per job (measured with tracemalloc)."""
+    async def _read_job(self, job_id: str, outcome: Job | BaseException) -> Job | None:
+        """The job once FINISHED or ERROR, from the watch's ``outcome``; ``None`` if the
+        service still does not know it after :data:`LOST_READS` backed-off reads."""
 
         async def attempt() -> Job:
             return await self.client.wait_job(job_id, self.timeout)
 
         policy = self.client.retry_policy
         try:
-            try:
-                return await attempt()
-            except GraphQLRequestError as exc:
-                if not _not_found(exc) or LOST_READS < 2:
-                    raise
+            if isinstance(outcome, Job):
+                return outcome
+            if not _not_found(outcome) or LOST_READS < 2:
+                raise outcome
             log.info("job %s is unknown to the service; reading it again", job_id)
             await asyncio.sleep(policy.backoff(0))
             return await retrying(
@@ -1014,3 +1052,7 @@ class PipelineClient(Protocol):
     async def remaining_credits(self) -> int: ...
 
     async def wait_job(self, job_id: str, timeout: float | None) -> Job: ...
+
+    def watch_job(
+        self, job_id: str, on_final: Callable[[Job | BaseException], None], timeout: float | None
+    ) -> Callable[[], None]: ...

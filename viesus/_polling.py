@@ -42,20 +42,30 @@ log = logging.getLogger("viesus._polling")
 # Per job id: the job as read, an error for that alias alone, or None (no such job).
 FetchResult = dict[str, Job | BaseException | None]
 FetchBatch = Callable[[list[str]], Awaitable[FetchResult]]
+# Called once when a watched job is final (see :func:`is_final`), or with why the wait ended.
+OnFinal = Callable[[Job | BaseException], None]
 # Jobs a delivery mentioned before anybody waited for them (a delivery can beat the create
 # answer): their first look is immediate. Bounded, oldest forgotten first.
 EARLY_HINTS = 10_000
 
 
-__all__ = ["FetchBatch", "FetchResult", "PollSchedule", "Poller", "is_final"]
+__all__ = ["FetchBatch", "FetchResult", "OnFinal", "PollSchedule", "Poller", "is_final"]
 
 
-@dataclass
+@dataclass(slots=True, eq=False)
+class _Watch:
+    """A wait held as a record, not a task: a batch's whole queue may wait at once."""
+
+    on_final: OnFinal
+    timer: asyncio.TimerHandle | None = None
+
+
+@dataclass(slots=True)
 class _Entry:
     job_id: str
     last: Job | None = None
     hints: int = 0  # deliveries about this job; one arriving mid-read asks for another read
-    waiters: list[asyncio.Future[Job]] = field(default_factory=list)
+    waiters: list[asyncio.Future[Job] | _Watch] = field(default_factory=list)
 
 
 def is_final(job: Job) -> bool:
@@ -106,18 +116,8 @@ class Poller:
         self, job_id: str, *, timeout: float | None = None, delay: float | None = None
     ) -> Job:
         """The job once final (see :func:`is_final`). ``delay``: seconds until the first look."""
-        if self._closed:
-            raise ClientClosed(f"the client is closed; cannot wait for job {job_id}")
+        entry = self._enter(job_id, delay)
         loop = asyncio.get_running_loop()
-        entry = self._entries.get(job_id)
-        if entry is None:
-            entry = _Entry(job_id=job_id)
-            self._entries[job_id] = entry
-            now = loop.time()
-            self._planner.add(job_id, now, delay)
-            if job_id in self._early_hints:
-                del self._early_hints[job_id]
-                self._planner.hint(job_id, now)  # a delivery already said something: read it
         future: asyncio.Future[Job] = loop.create_future()
         entry.waiters.append(future)
         self._ensure_running()
@@ -133,13 +133,71 @@ class Poller:
             last = entry.last.status if entry.last else None
             raise WaitTimeout(job_id, loop.time() - started, last) from None
         finally:
-            if future in entry.waiters:
-                entry.waiters.remove(future)
             if not future.done():
                 future.cancel()
-            if not entry.waiters and self._entries.get(job_id) is entry:
-                del self._entries[job_id]
-                self._planner.discard(job_id)
+            self._leave(entry, future)
+
+    def watch(
+        self,
+        job_id: str,
+        on_final: OnFinal,
+        *,
+        timeout: float | None = None,
+        delay: float | None = None,
+    ) -> Callable[[], None]:
+        """:meth:`wait` without a task: ``on_final`` is called once, on the loop, with the
+        job once final or with the error that ended the wait (``WaitTimeout``,
+        ``ClientClosed``, the job's own error). Returns a function that ends the watch
+        without a call (nothing happens if it already ended). A batch waits for thousands of
+        jobs at once: a task per wait held a few KB each (measured)."""
+        entry = self._enter(job_id, delay)
+        watch = _Watch(on_final)
+        entry.waiters.append(watch)
+        if timeout is not None:
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+
+            def expire() -> None:
+                if self._leave(entry, watch):
+                    last = entry.last.status if entry.last else None
+                    on_final(WaitTimeout(job_id, loop.time() - started, last))
+
+            watch.timer = loop.call_later(timeout, expire)
+        self._ensure_running()
+        self._wakeup.set()
+
+        def stop() -> None:
+            if watch.timer is not None:
+                watch.timer.cancel()
+            self._leave(entry, watch)
+
+        return stop
+
+    def _enter(self, job_id: str, delay: float | None) -> _Entry:
+        """The job's entry, made (and scheduled) for its first waiter."""
+        if self._closed:
+            raise ClientClosed(f"the client is closed; cannot wait for job {job_id}")
+        entry = self._entries.get(job_id)
+        if entry is None:
+            entry = _Entry(job_id=job_id)
+            self._entries[job_id] = entry
+            now = asyncio.get_running_loop().time()
+            self._planner.add(job_id, now, delay)
+            if job_id in self._early_hints:
+                del self._early_hints[job_id]
+                self._planner.hint(job_id, now)  # a delivery already said something: read it
+        return entry
+
+    def _leave(self, entry: _Entry, waiter: asyncio.Future[Job] | _Watch) -> bool:
+        """Take ``waiter`` off the job (False if it was no longer there); the last one to
+        leave stops the job's polling."""
+        if waiter not in entry.waiters:
+            return False
+        entry.waiters.remove(waiter)
+        if not entry.waiters and self._entries.get(entry.job_id) is entry:
+            del self._entries[entry.job_id]
+            self._planner.discard(entry.job_id)
+        return True
 
     def hint(self, job_id: str) -> None:
         """A webhook delivery mentioned ``job_id``: read it at the next tick, with other due jobs.
@@ -199,14 +257,22 @@ class Poller:
             self._planner.done(entry.job_id, asyncio.get_running_loop().time())
         else:
             self._planner.discard(entry.job_id)
-        for waiter in entry.waiters:
-            if waiter.done():
+        waiters, entry.waiters = entry.waiters, []
+        self._entries.pop(entry.job_id, None)
+        for waiter in waiters:
+            if isinstance(waiter, _Watch):
+                if waiter.timer is not None:
+                    waiter.timer.cancel()
+                try:
+                    waiter.on_final(result)
+                except Exception:  # a watcher's bug must not stop every other wait
+                    log.exception("a watcher of job %s failed", entry.job_id)
+            elif waiter.done():
                 continue
-            if isinstance(result, BaseException):
+            elif isinstance(result, BaseException):
                 waiter.set_exception(result)
             else:
                 waiter.set_result(result)
-        self._entries.pop(entry.job_id, None)
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()

@@ -16,7 +16,7 @@ from viesus._errors import (
     WaitTimeout,
 )
 from viesus._jobs import Job
-from viesus._polling import FetchResult, Poller, PollSchedule
+from viesus._polling import FetchResult, OnFinal, Poller, PollSchedule
 
 FAST = PollSchedule(first=0.01, factor=1.5, cap=0.05, jitter=0.2, error_backoff=0.01, max_hold=0.02)
 
@@ -315,3 +315,91 @@ def test_schedule_grows_to_the_cap_with_bounded_jitter() -> None:
     for attempt, base in zip(itertools.count(), [2.0, 3.0, 4.5, 6.75, 10.125]):
         assert base * 0.8 <= schedule.interval(attempt) <= base * 1.2
     assert schedule.interval(50) <= 36.0
+
+
+# --- waits held as records (``watch``): a batch's whole queue waits without a task each -----
+
+
+def recorder() -> tuple[list[Job | BaseException], asyncio.Event, OnFinal]:
+    calls: list[Job | BaseException] = []
+    called = asyncio.Event()
+
+    def on_final(outcome: Job | BaseException) -> None:
+        calls.append(outcome)
+        called.set()
+
+    return calls, called, on_final
+
+
+async def test_a_watch_is_called_once_with_the_final_job_and_shares_requests_with_waits() -> None:
+    service = FakeService({"a": 2, "b": 2})
+    poller = Poller(service.fetch, schedule=FAST)
+    calls, called, on_final = recorder()
+    tasks_before = len(asyncio.all_tasks())
+
+    poller.watch("a", on_final)
+    assert len(asyncio.all_tasks()) <= tasks_before + 1  # the poller's loop, no task per watch
+    waited = await poller.wait("b")
+    await asyncio.wait_for(called.wait(), 5)
+    await asyncio.sleep(0.05)
+
+    assert waited.status == "FINISHED"
+    assert len(calls) == 1
+    assert isinstance(calls[0], Job)
+    assert calls[0].id == "a"
+    assert all(set(batch) == {"a", "b"} for batch in service.batches)  # one request for both
+    assert poller.pending == 0
+    await poller.aclose()
+
+
+async def test_a_stopped_watch_is_not_called_and_its_job_is_no_longer_polled() -> None:
+    service = FakeService({"a": 1_000})
+    poller = Poller(service.fetch, schedule=FAST)
+    calls, _, on_final = recorder()
+
+    stop = poller.watch("a", on_final)
+    await asyncio.sleep(0.1)
+    stop()
+    looks = service.looks["a"]
+    await asyncio.sleep(0.1)
+    stop()  # twice: nothing happens
+
+    assert looks > 0
+    assert service.looks["a"] == looks
+    assert calls == []
+    assert poller.pending == 0
+    await poller.aclose()
+
+
+async def test_a_watch_times_out_with_the_job_id_and_closing_ends_the_others() -> None:
+    service = FakeService({"slow": 1_000, "other": 1_000})
+    poller = Poller(service.fetch, schedule=FAST)
+    slow, slow_called, on_slow = recorder()
+    other, _, on_other = recorder()
+
+    poller.watch("slow", on_slow, timeout=0.05)
+    poller.watch("other", on_other)
+    await asyncio.wait_for(slow_called.wait(), 5)
+    await poller.aclose()
+
+    assert len(slow) == 1
+    assert isinstance(slow[0], WaitTimeout)
+    assert "slow" in str(slow[0])
+    assert len(other) == 1
+    assert isinstance(other[0], ClientClosed)
+    with pytest.raises(ClientClosed):
+        poller.watch("late", on_other)
+
+
+async def test_a_watcher_that_raises_does_not_stop_the_other_waits() -> None:
+    service = FakeService({"a": 1, "b": 1})
+    poller = Poller(service.fetch, schedule=FAST)
+
+    def broken(outcome: Job | BaseException) -> None:
+        raise RuntimeError("bug in a watcher")
+
+    poller.watch("a", broken)
+    waited = await asyncio.wait_for(poller.wait("b"), 5)
+
+    assert waited.id == "b"
+    await poller.aclose()

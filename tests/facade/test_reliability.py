@@ -499,8 +499,8 @@ async def test_journal_writes_are_one_transaction_per_batch_step_not_per_item(
             stored = journal.records()
     assert all(r.ok for r in results)
     assert {r.state for r in stored} == {ItemState.DOWNLOADED}
-    # plan, uploads (a wave of one batch, then waves of two), 4 x intents, 4 x jobs, then the finish and
-    # output marks, coalesced when jobs and downloads end together (measured 32-33
+    # plan, uploads (a wave of one batch, then waves of two), 4 x intents, 4 x jobs, then the
+    # finish and output marks, coalesced when jobs and downloads end together (measured 32-33
     # transactions): the old journal wrote 4 rows per item, 80 transactions.
     assert len(counting.transactions) < 2 * 20, counting.transactions
     # every plan, then the first wave's uploads at once (one batch), then the next's (two)

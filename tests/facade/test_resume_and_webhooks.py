@@ -38,6 +38,22 @@ async def run_until(
     return got
 
 
+async def test_an_abandoned_batch_leaves_no_job_watched_in_the_client(
+    emulator: Emulator, photos: Callable[..., list[Path]], tmp_path: Path
+) -> None:
+    """Jobs wait as records in the client's poller (no task each): abandoning the batch must
+    take them out, or the client would poll them for as long as it lives."""
+    async with make_client(emulator, batch_size=4) as viesus:
+        stream = viesus.enhance_many(photos(20), X2, tmp_path / "out")
+        first = await anext(stream)
+        waiting = viesus.poller.pending
+        await stream.aclose()
+
+        assert first.ok
+        assert waiting > 0  # 20 jobs on 4 slots: most still queued at the first result
+        assert viesus.poller.pending == 0
+
+
 @pytest.mark.parametrize("cancel_at", ["after_first_result", "while_creating"])
 async def test_resume_after_interruption_makes_no_duplicate(
     cancel_at: str, emulator: Emulator, photos: Callable[..., list[Path]], tmp_path: Path

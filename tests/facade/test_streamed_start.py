@@ -10,7 +10,6 @@ priced by its analysis after the images started, and refused on its own if it do
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,9 +18,9 @@ import pytest
 
 import viesus._pipeline as pipeline
 from tests.facade.conftest import make_client, requests_for
-from tests.facade.test_pdf_batch import IMAGE_X2, PDF_X2, X2, book, run
+from tests.facade.test_pdf_batch import IMAGE_X2, PDF_X2, book, run
 from viesus import InsufficientCredits
-from viesus._preflight import ImageHeader
+from viesus._preflight import ImageHeader, read_image_header
 from viesus_emulator import Emulator
 
 CHUNK = 4  # sources checked per worker-thread trip in these tests (64 by default)
@@ -43,7 +42,7 @@ async def test_the_first_create_goes_out_before_the_last_header_is_read(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     sources = photos(3 * CHUNK)
-    read = pipeline.read_image_header
+    read = read_image_header
     seen_job_first: list[bool] = []
 
     def last_waits_for_a_job(path: Path) -> ImageHeader:
@@ -108,7 +107,8 @@ async def test_a_pdf_named_like_an_image_is_priced_late_and_enhanced_when_it_fit
     assert all(r.ok for r in results), [r.reason for r in results]
     pdf = next(r for r in results if r.source == str(disguised))
     assert pdf.credits == PDF_X2
-    assert pdf.output_path is not None and pdf.output_path.read_bytes().startswith(b"%PDF-")
+    assert pdf.output_path is not None
+    assert pdf.output_path.read_bytes().startswith(b"%PDF-")
     assert emulator.stats()["credits"]["charged"] == IMAGE_X2 * len(sources) + PDF_X2
 
 
@@ -145,5 +145,3 @@ async def test_many_checks_in_flight_lose_no_result_when_a_chunk_is_refused_whol
     assert sorted(r.source for r in results) == sorted(map(str, everything))
     assert {r.source for r in results if not r.ok} == set(map(str, missing))
     assert all("no such file" in (r.reason or "") for r in results if not r.ok)
-
-
