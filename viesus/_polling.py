@@ -306,7 +306,7 @@ class Poller:
             self._planner.failed(ids, loop.time())
             return
         now = loop.time()
-        early = 0
+        early = waiting = 0
         for entry in batch:
             if self._entries.get(entry.job_id) is not entry:
                 continue  # abandoned meanwhile
@@ -324,7 +324,8 @@ class Poller:
                     log.info("job %s is FINISHED without a download URL; reading again", result.id)
                 entry.last = result
                 early += self._planner.is_fresh(entry.job_id)
+                waiting += 1
                 self._planner.not_done(entry.job_id, now)
                 if entry.hints != hints_before[entry.job_id]:
                     self._planner.hint(entry.job_id, now)  # a delivery came during this read
-        self._planner.polled(first_looks, early)
+        self._planner.polled(first_looks, early, looks=len(batch), waiting=waiting)

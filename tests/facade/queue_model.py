@@ -94,15 +94,16 @@ def simulate(
         looks += len(batch)
         now += latency
         first_looks = sum(planner.is_fresh(job_id) for job_id in batch)
-        early = 0
+        early = waiting = 0
         for job_id in batch:
             if ends[index[job_id]] <= now - latency / 2:  # the server answered mid-request
                 planner.done(job_id, now)
                 seen[job_id] = now
             else:
                 early += planner.is_fresh(job_id)
+                waiting += 1
                 planner.not_done(job_id, now)
-        planner.polled(first_looks, early)
+        planner.polled(first_looks, early, looks=len(batch), waiting=waiting)
         wake = now
     lags = [seen[job_id] - ends[index[job_id]] for job_id in ids]
     return Outcome(jobs=len(ids), requests=requests, looks=looks, lags=lags)
