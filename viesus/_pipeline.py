@@ -194,7 +194,7 @@ class Pipeline:
         self.params_hash = hash_params(options)
         self.book = ItemBook(journal)
         self._queue: asyncio.Queue[list[EnhanceResult] | BaseException | None] = asyncio.Queue()
-        self._running = False  # results are queued for the consumer once the waves start
+        self._running = False  # results are queued for the consumer while the batch runs
         self._download_gate = asyncio.Semaphore(client.download_concurrency)
         self._create_gate = asyncio.Semaphore(CREATE_CONCURRENCY)
         self._reserve = Reserve(0, [])
