@@ -194,7 +194,6 @@ class Pipeline:
         self.params_hash = hash_params(options)
         self.book = ItemBook(journal)
         self._queue: asyncio.Queue[list[EnhanceResult] | BaseException | None] = asyncio.Queue()
-        self._running = False  # results are queued for the consumer while the batch runs
         self._download_gate = asyncio.Semaphore(client.download_concurrency)
         self._create_gate = asyncio.Semaphore(CREATE_CONCURRENCY)
         self._reserve = Reserve(0, [])
@@ -218,7 +217,6 @@ class Pipeline:
             await asyncio.to_thread(self.journal.bind, self.identity)
             await self.book.load(list(items))
 
-        self._running = True
         driver = asyncio.create_task(self._drive(list(items.values())))
         try:
             while (entry := await self._queue.get()) is not None:
@@ -935,12 +933,11 @@ class Pipeline:
         return self._deliver(item, result)
 
     def _deliver(self, item: Item, result: EnhanceResult) -> EnhanceResult:
-        """Record the item's one result; once the batch runs, queue it (and its repeats)."""
+        """Record the item's one result and queue it (and its repeats) for the consumer."""
         if item.result is not None:
             return item.result
         item.result = result
-        if self._running:
-            self._queue.put_nowait(_emit(item))
+        self._queue.put_nowait(_emit(item))
         return result
 
 
