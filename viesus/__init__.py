@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from viesus._client import EnhanceOptions, Viesus
 from viesus._errors import (
     AuthenticationError,
+    BudgetExceeded,
     ClientClosed,
     ConfigurationError,
     EnhancementFailed,
@@ -18,6 +19,7 @@ from viesus._errors import (
     InsufficientCredits,
     InvalidInput,
     LimitExceeded,
+    OutputExists,
     RateLimitError,
     ServerError,
     UnexpectedResponse,
@@ -38,6 +40,7 @@ from viesus._retries import RetryPolicy
 if TYPE_CHECKING:
     from viesus._journal import Journal
     from viesus._pdf import PdfAnalysis, PdfAnalysisFailed, PdfStatistics
+    from viesus._plans import BatchPlan, PlannedItem
     from viesus._preflight import check_limits, estimate_credits, read_image_header
     from viesus._results import EnhanceResult, FinishedResult
     from viesus._shared_batch import SharedBatch
@@ -51,6 +54,8 @@ _MODULE_OF = {
     "FinishedResult": "viesus._results",
     "Journal": "viesus._journal",
     "LeaseTimes": "viesus._store_pg",
+    "BatchPlan": "viesus._plans",
+    "PlannedItem": "viesus._plans",
     "PdfAnalysis": "viesus._pdf",
     "PdfAnalysisFailed": "viesus._pdf",
     "PdfStatistics": "viesus._pdf",
@@ -84,6 +89,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AuthenticationError",
+    "BatchPlan",
+    "BudgetExceeded",
     "ClientClosed",
     "ConfigurationError",
     "EnhanceOptions",
@@ -97,9 +104,11 @@ __all__ = [
     "Journal",
     "LeaseTimes",
     "LimitExceeded",
+    "OutputExists",
     "PdfAnalysis",
     "PdfAnalysisFailed",
     "PdfStatistics",
+    "PlannedItem",
     "PollSchedule",
     "RateLimitError",
     "RetryPolicy",

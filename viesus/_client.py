@@ -50,6 +50,7 @@ from viesus_client.input_types import EnhancedImageInput
 # webhooks and the batch-document builders.
 if TYPE_CHECKING:
     from viesus._pdf import PdfAnalysis
+    from viesus._plans import BatchPlan
     from viesus._results import EnhanceResult, FinishedResult
     from viesus._shared_batch import SharedBatch
     from viesus._store import JournalStore
@@ -240,13 +241,16 @@ class Viesus:
         overwrite: bool = False,
         max_credits: int | None = None,
         timeout: float | None = 900.0,
+        root: str | Path | None = None,
     ) -> AsyncGenerator[EnhanceResult, None]:
         """One result per source, as they complete (see :mod:`viesus._pipeline`).
 
         Raises before anything is spent when a source is not a path or URL, the options are
         invalid (unknown names included; a dict is converted like ``EnhanceOptions``), the
         output folder cannot be written, or the estimated credits exceed ``max_credits`` or
-        the account's remaining credits. ``journal``: a file path (a SQLite
+        the account's remaining credits. Outputs mirror the sources' folders under
+        ``out_dir``, relative to ``root`` (default: the deepest folder holding every local
+        source). ``journal``: a file path (a SQLite
         :class:`viesus.Journal`, opened and closed here) or any open
         :class:`viesus._store.JournalStore`; a rerun with it never pays twice for an item.
         A ``postgresql://`` URL is a journal shared by many workers: ``batch`` names the batch
@@ -273,6 +277,7 @@ class Viesus:
                 overwrite=overwrite,
                 max_credits=max_credits,
                 timeout=timeout,
+                root=None if root is None else Path(root),
             )
             async with contextlib.aclosing(shared) as results:
                 async for result in results:
@@ -293,6 +298,7 @@ class Viesus:
             overwrite=overwrite,
             max_credits=max_credits,
             timeout=timeout,
+            root=None if root is None else Path(root),
         )
         try:
             # aclosing: an abandoned batch stops its tasks *before* the journal closes.
@@ -301,6 +307,47 @@ class Viesus:
                     yield result
         finally:
             if owned and opened is not None:
+                opened.close()
+
+    async def plan_many(
+        self,
+        sources: Iterable[str | Path],
+        options: Options = None,
+        out_dir: str | Path = ".",
+        *,
+        journal: str | Path | JournalStore | None = None,
+        overwrite: bool = False,
+        root: str | Path | None = None,
+    ) -> BatchPlan:
+        """What ``enhance_many`` with the same arguments would do, decided by its own checks:
+        per source the action, output path, credits still to pay and any refusal. Sends no
+        request and writes nothing; a journal file is only read (none yet: a fresh batch).
+        PDFs are left unpriced (``credits=None``): their price needs the service's analysis
+        (:meth:`analyze_pdf`)."""
+        from viesus._journal import Journal
+        from viesus._pipeline import Pipeline
+
+        checked_sources = check_sources(sources)
+        checked_options = as_options(options)
+        opened: JournalStore | None
+        if isinstance(journal, str | Path):
+            opened = Journal.open(journal) if Path(journal).exists() else None
+        else:
+            opened = journal
+        pipeline = Pipeline(
+            self,
+            checked_options,
+            Path(out_dir),
+            journal=opened,
+            overwrite=overwrite,
+            max_credits=None,
+            timeout=None,
+            root=None if root is None else Path(root),
+        )
+        try:
+            return await pipeline.plan(checked_sources)
+        finally:
+            if isinstance(journal, str | Path) and opened is not None:
                 opened.close()
 
     # --- PDFs (viesus._pdf) -------------------------------------------------------------------

@@ -1,8 +1,6 @@
 """Results on disk: streamed, atomic, named after the input, never overwriting by accident.
 
-The server's ``filename`` is not trusted for a path (it could hold ``../`` or odd characters):
-the output name derives from the *input* name (``photo.jpg`` -> ``photo_enhanced.jpg``), and
-only the extension of the result is taken from the server, from an allowlist. Bytes stream to
+Where a result goes is :mod:`viesus._output_names`'s; this module writes it. Bytes stream to
 a hidden ``.part`` file next to the planned output (named after it and the job, so a resume
 finds and removes leftovers), written and fsynced in a worker thread, then linked into place:
 the final name appears complete or not at all. If the name is taken and overwriting was not
@@ -18,9 +16,8 @@ import contextlib
 import hashlib
 import os
 import re
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import IO
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -28,39 +25,8 @@ from viesus._errors import ServerError
 from viesus._redact import redact_url
 from viesus._retries import NO_RETRY, RetryPolicy, retrying
 
-KNOWN_EXTENSIONS = {
-    "jpg": "jpg",
-    "jpeg": "jpg",
-    "png": "png",
-    "tif": "tif",
-    "tiff": "tif",
-    "webp": "webp",
-    "pdf": "pdf",  # a photobook's result is a PDF
-}
-SUFFIX = "_enhanced"
 CHUNK = 1 << 16
 WRITE_SIZE = 1 << 20  # bytes handed to the writer thread at once
-
-
-def source_stem(source: str) -> str:
-    """A safe file stem for a local path or a URL source."""
-    name = PurePosixPath(urlsplit(source).path).name if "://" in source else Path(source).name
-    stem = name.rsplit(".", 1)[0] if "." in name else name
-    cleaned = re.sub(r"[^A-Za-z0-9._ -]+", "_", stem).strip(" .") or "image"
-    return cleaned[:150]
-
-
-def result_extension(server_filename: str | None, fallback: str) -> str:
-    """The result's extension: the server's if it is a type we know, else ``fallback``."""
-    if server_filename and "." in server_filename:
-        ext = server_filename.rsplit(".", 1)[1].lower()
-        if ext in KNOWN_EXTENSIONS:
-            return KNOWN_EXTENSIONS[ext]
-    return KNOWN_EXTENSIONS.get(fallback.lower().lstrip("."), "jpg")
-
-
-def output_path(source: str, out_dir: Path, extension: str) -> Path:
-    return out_dir / f"{source_stem(source)}{SUFFIX}.{extension}"
 
 
 def free_sibling(path: Path) -> Path:

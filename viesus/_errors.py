@@ -6,6 +6,8 @@ from ids, numbers and codes only, and URLs pass through :func:`viesus._redact.re
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 class ViesusError(Exception):
     """Base class of every error the toolkit raises."""
@@ -114,6 +116,18 @@ class InvalidInput(ViesusError):
         self.reason = reason
 
 
+class OutputExists(InvalidInput):
+    """The output file is there already and not known to this batch's journal: creating a
+    job would pay for a result with nowhere to go. ``path``: the file in the way."""
+
+    def __init__(self, source: str, path: Path) -> None:
+        super().__init__(
+            source,
+            f"the output {path} exists; pass overwrite=True or choose another output folder",
+        )
+        self.path = path
+
+
 class UploadFailed(InvalidInput):
     """The service could not take an input; nothing was charged.
 
@@ -171,6 +185,20 @@ class InsufficientCredits(ViesusError):
         super().__init__(f"{source}: {message}" if source else message)
         self.needed = needed
         self.available = available
+
+
+class BudgetExceeded(ViesusError):
+    """The cost exceeds the caller's own budget (``max_credits``, ``--max-credits``); the
+    account may well have the credits. Distinct from :class:`InsufficientCredits` (the
+    account's credits run out), since the fix differs: raise the budget, or send less."""
+
+    def __init__(
+        self, needed: int, budget: int, what: str = "max_credits", *, source: str | None = None
+    ) -> None:
+        message = f"needs {needed} credits, more than {what} {budget}"
+        super().__init__(f"{source}: {message}" if source else message)
+        self.needed = needed
+        self.budget = budget
 
 
 class WebhookVerificationError(ViesusError):

@@ -47,7 +47,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncGenerator, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -58,26 +58,35 @@ from viesus._batching import BatchSize, Outcome, run_batches
 from viesus._downloads import (
     choose_target,
     download_part,
-    output_path,
     part_path,
     place,
     remove_parts,
-    result_extension,
     sha256_of,
 )
 from viesus._errors import (
+    BudgetExceeded,
     EnhancementFailed,
     GraphQLRequestError,
     InsufficientCredits,
     InvalidInput,
     JournalError,
     LimitExceeded,
+    OutputExists,
     ServerError,
     ViesusError,
 )
 from viesus._jobs import ERROR, Job
 from viesus._journal import hash_file, hash_params, is_url, key_fingerprint, source_id
+from viesus._output_names import (
+    collision_key,
+    common_root,
+    disambiguated,
+    mirrored_output,
+    result_extension,
+    spelled_like,
+)
 from viesus._pdf import PDF_MIMETYPE, PdfAnalysisFailed, await_analyses, combination_key, is_pdf_url
+from viesus._plans import BatchPlan, PlannedItem
 from viesus._polling import Poller
 from viesus._preflight import (
     ImageHeader,
@@ -91,7 +100,7 @@ from viesus._results import EnhanceResult
 from viesus._retries import RetryPolicy, retrying
 from viesus._selections import create_job, upload_jobs
 from viesus._states import ItemBook, ItemState
-from viesus._store import ItemKey, JournalStore, StoreIdentity
+from viesus._store import ItemKey, ItemRecord, JournalStore, StoreIdentity
 from viesus._uploads import LocalFile, upload_files, upload_urls
 from viesus_client import ViesusApiClient
 from viesus_client.input_types import EnhancedImageInput
@@ -153,10 +162,12 @@ class Reserve:
     total: int
     limits: list[tuple[int, str]]
 
-    def take(self, extra: int, source: str) -> InsufficientCredits | None:
+    def take(self, extra: int, source: str) -> BudgetExceeded | InsufficientCredits | None:
         """Set ``extra`` more aside for ``source``, or why that would break a limit."""
         needed = self.total + extra
         for limit, what in self.limits:
+            if needed > limit and what == "max_credits":
+                return BudgetExceeded(needed, limit, source=source)
             if needed > limit:
                 return InsufficientCredits(needed, limit, what, source=source)
         self.total = needed
@@ -176,12 +187,14 @@ class Pipeline:
         overwrite: bool,
         max_credits: int | None,
         timeout: float | None,
+        root: Path | None = None,
         before_create: Callable[[list[ItemKey]], set[ItemKey]] | None = None,
     ) -> None:
-        """``before_create``: called (in a thread) right before each create batch is sent,
-        after its intents are durable; returns the keys that must not be sent (a shared
-        journal whose lease on them ran out). Those items are left to the journal's next
-        holder, which reconciles them."""
+        """``root``: the folder whose tree is mirrored under ``out_dir`` (default: the deepest
+        folder holding every local source). ``before_create``: called (in a thread) right
+        before each create batch is sent, after its intents are durable; returns the keys
+        that must not be sent (a shared journal whose lease on them ran out). Those items are
+        left to the journal's next holder, which reconciles them."""
         self.client = client
         self.options = options
         self.out_dir = out_dir
@@ -189,6 +202,7 @@ class Pipeline:
         self.overwrite = overwrite
         self.max_credits = max_credits
         self.timeout = timeout
+        self.root = root
         self.before_create = before_create
         self.cost = estimate_credits(options)
         self.params_hash = hash_params(options)
@@ -197,6 +211,9 @@ class Pipeline:
         self._download_gate = asyncio.Semaphore(client.download_concurrency)
         self._create_gate = asyncio.Semaphore(CREATE_CONCURRENCY)
         self._reserve = Reserve(0, [])
+        self._batch_keys: set[ItemKey] = set()
+        self._dry = False  # planning only (:meth:`plan`): nothing is removed or written
+        self._known_content: dict[str, ItemRecord] | None = None
 
     @property
     def identity(self) -> StoreIdentity:
@@ -204,7 +221,10 @@ class Pipeline:
         api = self.client.api
         return StoreIdentity(redact_url(api.url), key_fingerprint(api.headers.get("x-api-key", "")))
 
-    async def run(self, sources: Sequence[str | Path]) -> AsyncGenerator[EnhanceResult, None]:
+    async def _load(self, sources: Sequence[str | Path]) -> dict[ItemKey, Item]:
+        """The batch's items (a repeated source waits on its first), with their records."""
+        if self.root is None:
+            self.root = common_root(str(s) for s in sources)
         items: dict[ItemKey, Item] = {}
         for source in sources:
             item = self._item(source)
@@ -213,10 +233,66 @@ class Pipeline:
                 first.waiters.append(item)
             else:
                 items[item.key] = item
+        self._batch_keys = set(items)
         if self.journal is not None:
             await asyncio.to_thread(self.journal.bind, self.identity)
             await self.book.load(list(items))
+        return items
 
+    async def plan(self, sources: Sequence[str | Path]) -> BatchPlan:
+        """The decisions :meth:`run` would make, by the same checks, stopped before any
+        request: nothing is uploaded, created or written (the journal is only read)."""
+        self.book.read_only = True
+        self._dry = True
+        items = list((await self._load(sources)).values())
+        refusals = await asyncio.to_thread(self._prepare_chunk, items, {})
+        for item, refused in zip(items, refusals, strict=True):
+            if refused is not None:
+                self._fail(item, refused)
+            else:
+                await self._resume(item)
+        decided = []
+        for item in items:
+            decided.append(self._decision(item))
+            decided.extend(
+                replace(decided[-1], source=t.source, action="repeat", credits=0)
+                for t in item.waiters
+            )
+        order = {str(s): n for n, s in enumerate(sources)}
+        return BatchPlan(sorted(decided, key=lambda d: order.get(d.source, 0)))
+
+    def _decision(self, item: Item) -> PlannedItem:
+        """The plan's row for a checked item, from its result or its state."""
+        header = item.header if not item.pdf else None
+        record = self.book.get(item.key)
+        row = PlannedItem(
+            item.source,
+            "resume",
+            item.dest,
+            0,
+            kind="pdf" if item.pdf else ("url" if item.path is None else "image"),
+            width=header.width if header else None,
+            height=header.height if header else None,
+            size_bytes=item.size or None,
+            job_id=record.job_id if record else None,
+        )
+        result = item.result
+        if result is not None and result.status == "failed":
+            return replace(row, action="refused", reason=_cause(item, result.reason))
+        if result is not None:
+            return replace(row, action="done", output_path=result.output_path)
+        state = self._state(item)
+        if state not in _WILL_CREATE:
+            return row  # its job exists: waited for and downloaded
+        priced = not item.pdf or (record is not None and record.credits is not None)
+        return replace(
+            row,
+            action="reconcile" if state in _UNSETTLED_CREATE else "create",
+            credits=self._cost(item) if priced else None,
+        )
+
+    async def run(self, sources: Sequence[str | Path]) -> AsyncGenerator[EnhanceResult, None]:
+        items = await self._load(sources)
         driver = asyncio.create_task(self._drive(list(items.values())))
         try:
             while (entry := await self._queue.get()) is not None:
@@ -260,7 +336,7 @@ class Pipeline:
         """Check the sources chunk by chunk (one worker-thread trip each: headers, sizes,
         hashes, whether outputs exist), pick each up where the journal left it, and hand the
         chunk's work on: the first wave uploads while later files are still being read."""
-        planned: dict[Path, Item] = {}
+        planned: dict[str, Item] = {}
         for start in range(0, len(items), PREPARE_CHUNK):
             chunk = items[start : start + PREPARE_CHUNK]
             refusals = await asyncio.to_thread(self._prepare_chunk, chunk, planned)
@@ -275,13 +351,13 @@ class Pipeline:
         await checked.put(None)
 
     def _prepare_chunk(
-        self, items: list[Item], planned: dict[Path, Item]
+        self, items: list[Item], planned: dict[str, Item]
     ) -> list[ViesusError | None]:
         """``_prepare`` for a chunk in one worker-thread trip: a trip per item and step cost
         ~0.5 ms before the first upload."""
         return [self._prepare(item, planned) for item in items]
 
-    def _prepare(self, item: Item, planned: dict[Path, Item]) -> ViesusError | None:
+    def _prepare(self, item: Item, planned: dict[str, Item]) -> ViesusError | None:
         """Header, limits, output name, content hash; why the item is refused, if it is.
         Runs in a worker thread (file reads, hashing): it delivers nothing itself."""
         try:
@@ -300,15 +376,7 @@ class Pipeline:
                 )
             if item.pdf:
                 combination_key(self.options)  # options a PDF analysis cannot price: refused
-            item.dest = output_path(item.source, self.out_dir, extension)
-            other = planned.get(item.dest)
-            if other is not None and other.key != item.key:
-                raise InvalidInput(
-                    item.shown,
-                    f"its output name {item.dest.name} is also the output of {other.shown}; "
-                    "rename one of them or enhance them into different folders",
-                )
-            planned[item.dest] = item
+            item.dest = self._destination(item, extension, planned)
             item.dest_exists = not self.overwrite and item.dest.exists()
         except (InvalidInput, LimitExceeded) as exc:
             return exc
@@ -316,12 +384,25 @@ class Pipeline:
             return InvalidInput(item.shown, f"cannot be read ({exc.strerror})")
         return None
 
+    def _destination(self, item: Item, extension: str, planned: dict[str, Item]) -> Path:
+        """The item's output at its mirrored path; a source whose name another one in the
+        batch already takes (two URLs ``…/photo.jpg``; names equal but for case) gets a
+        short tag of its own."""
+        dest = mirrored_output(item.source, self.out_dir, self.root, extension)
+        other = planned.get(collision_key(dest))
+        if other is not None and other.key != item.key:
+            dest = disambiguated(dest, item.key.source_id)
+        planned[collision_key(dest)] = item
+        return dest
+
     # --- 2. journal ----------------------------------------------------------------------
     async def _resume(self, item: Item) -> EnhanceResult | None:
         """Pick up the item where the journal left it; a result if nothing is left to do."""
         record = self.book.get(item.key)
         assert item.dest is not None
-        if record is not None and self.journal is not None:
+        if record is None and item.content_hash is not None:
+            record = await self._adopt_known_content(item)
+        if record is not None and self.journal is not None and not self._dry:
             await asyncio.to_thread(remove_parts, item.dest)
         changed = record is not None and _changed(record.content_hash, item.content_hash)
         if record is not None and changed and record.state not in _RESTARTABLE:
@@ -337,14 +418,7 @@ class Pipeline:
         if record is None or changed or record.state in (S.PLANNED, *_CREATABLE, S.FAILED):
             # Everything from here creates a job: never over an existing file by accident.
             if not self.overwrite and item.dest_exists:
-                return self._fail(
-                    item,
-                    InvalidInput(
-                        item.shown,
-                        f"the output {item.dest} exists; pass overwrite=True "
-                        "or choose another output folder",
-                    ),
-                )
+                return self._fail(item, OutputExists(item.shown, item.dest))
             if record is None or changed or record.state is S.FAILED:
                 # New, a new image under a known name, or a free failure tried again on a
                 # fresh upload (the old upload holds the failed job).
@@ -382,6 +456,34 @@ class Pipeline:
                 ),
             )
         return None
+
+    async def _adopt_known_content(self, item: Item) -> ItemRecord | None:
+        """The journal's record of the same content with the same options under a source that
+        is not in this batch (its folder was moved or renamed), taken over by ``item``: its
+        job was created (maybe paid) and is never created again. Only records that may have
+        been charged are taken; the others cost nothing to start over."""
+        if self._known_content is None:
+            self._known_content = await asyncio.to_thread(self._index_known_content)
+        known = self._known_content.get(item.content_hash or "")
+        if known is None:
+            return None
+        assert item.dest is not None
+        found = await asyncio.to_thread(sha256_of, item.dest)
+        output = str(item.dest) if found and found == known.output_sha256 else None
+        log.info("%s: same content as %s, adopting its job", item.shown, known.source)
+        return self.book.adopt(item.key, item.shown, known, output)
+
+    def _index_known_content(self) -> dict[str, ItemRecord]:
+        if self.journal is None:
+            return {}
+        return {
+            record.content_hash: record
+            for record in self.journal.records()
+            if record.content_hash is not None
+            and record.key.params_hash == self.params_hash
+            and record.key not in self._batch_keys
+            and record.state.maybe_charged
+        }
 
     # --- 4. budget ---------------------------------------------------------------------------
     def _bound(self, items: list[Item]) -> int | None:
@@ -835,7 +937,8 @@ class Pipeline:
                 f"{item.shown}: job {job.id} finished but the service gave no download URL; "
                 "rerun with the journal to download it (it is paid for)"
             )
-        dest = item.dest.with_suffix("." + result_extension(job.filename, item.dest.suffix))
+        extension = result_extension(job.filename, item.dest.suffix)
+        dest = item.dest.with_suffix("." + spelled_like(extension, item.dest.suffix))
         part = part_path(item.dest, job.id)
         async with self._download_gate:
             sha256 = await download_part(
@@ -984,6 +1087,13 @@ def jobs_on_upload(outcome: Outcome) -> tuple[list[Job], str | None]:
         except (ValidationError, TypeError):
             return [], "the service's answer about the upload's jobs is unreadable"
     return [Job.from_fragment(job) for job in upload.enhanced_images], None
+
+
+def _cause(item: Item, reason: str | None) -> str | None:
+    """A refusal's reason without the source it names first (the plan shows it beside)."""
+    if reason is not None and reason.startswith(item.shown + ": "):
+        return reason[len(item.shown) + 2 :]
+    return reason
 
 
 def _named_pdf(item: Item) -> bool:

@@ -20,7 +20,13 @@ from enum import Enum
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Final
 
-from viesus._errors import InsufficientCredits, InvalidInput, InvalidOption, LimitExceeded
+from viesus._errors import (
+    BudgetExceeded,
+    InsufficientCredits,
+    InvalidInput,
+    InvalidOption,
+    LimitExceeded,
+)
 from viesus_client.enhancement_parameters import BY_GRAPHQL_PATH, PARAMETERS, Parameter
 from viesus_client.enums import EnhancedImageParametersUpscalingFactor
 from viesus_client.input_types import EnhancedImageInput
@@ -449,11 +455,12 @@ def estimate_credits(options: EnhancedImageInput) -> int:
 def check_budget(total: int, max_credits: int | None = None, remaining: int | None = None) -> None:
     """Refuse a batch costing ``total`` credits over the caller's cap or the account's balance.
 
-    ``None`` means "no such limit known". Raises ``InsufficientCredits`` with both numbers;
-    the caller's cap is checked first, since it is the one the caller can change at once.
+    ``None`` means "no such limit known". Raises ``BudgetExceeded`` (the cap) or
+    ``InsufficientCredits`` (the balance) with both numbers; the caller's cap is checked
+    first, since it is the one the caller can change at once.
     """
     if max_credits is not None and total > max_credits:
-        raise InsufficientCredits(total, max_credits, "max_credits")
+        raise BudgetExceeded(total, max_credits)
     if remaining is not None and total > remaining:
         raise InsufficientCredits(total, remaining, "the remaining credits this period")
 

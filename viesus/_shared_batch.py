@@ -44,8 +44,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from viesus._errors import ConfigurationError, InsufficientCredits, InvalidInput, ViesusError
+from viesus._errors import BudgetExceeded, ConfigurationError, InvalidInput, ViesusError
 from viesus._journal import hash_params, item_key, shown_source
+from viesus._output_names import common_root
 from viesus._pdf import looks_like_pdf
 from viesus._preflight import check_budget, estimate_credits
 from viesus._results import EnhanceResult
@@ -114,8 +115,11 @@ async def drain(
     overwrite: bool,
     max_credits: int | None,
     timeout: float | None,
+    root: Path | None = None,
 ) -> AsyncGenerator[EnhanceResult, None]:
-    """Work on the batch until none of its items is open; yield this worker's results."""
+    """Work on the batch until none of its items is open; yield this worker's results.
+    ``root``: the folder mirrored under ``out_dir`` (default: the sources' deepest common
+    folder; every worker is started with the same sources, so they agree)."""
     store = await asyncio.to_thread(
         PostgresJournal.open,
         dsn,
@@ -126,6 +130,7 @@ async def drain(
     )
     try:
         worker = _Worker(client, store, options, out_dir, batch, overwrite, timeout)
+        worker.root = root or common_root(str(s) for s in sources)
         await worker.join(sources, max_credits)
         async with contextlib.aclosing(worker.run()) as results:
             async for result in results:
@@ -152,6 +157,7 @@ class _Worker:
         self.batch = batch
         self.overwrite = overwrite
         self.timeout = timeout
+        self.root: Path | None = None
         self.cost = estimate_credits(options)
         self.sources: dict[ItemKey, str | Path] = {}
         self.twins: dict[ItemKey, list[str | Path]] = {}
@@ -281,6 +287,7 @@ class _Worker:
             overwrite=self.overwrite,
             max_credits=None,  # the batch's budget is the journal's shared counter
             timeout=self.timeout,
+            root=self.root,
             before_create=self._before_create,
         )
         seen: set[ItemKey] = set()
@@ -317,7 +324,7 @@ class _Worker:
                 source=result.source,
                 status="failed",
                 upload_id=result.upload_id,
-                error=InsufficientCredits(self.cost, self._budget(), "the batch's max_credits"),
+                error=BudgetExceeded(self.cost, self._budget(), "the batch's max_credits"),
             )
         outcome: str = result.status
         if result.status == "failed" and key not in self.store.over_budget:

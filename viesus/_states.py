@@ -155,6 +155,7 @@ class ItemBook:
         self._pending: dict[ItemKey, ItemRecord] = {}
         self._flush_lock = asyncio.Lock()
         self.stale: set[ItemKey] = set()
+        self.read_only = False  # a plan's book: moves stay in memory, nothing is written
 
     def get(self, key: ItemKey) -> ItemRecord | None:
         return self._records.get(key)
@@ -177,7 +178,7 @@ class ItemBook:
             if not self._pending:
                 return set()
             batch, self._pending = self._pending, {}
-            if self.store is None:
+            if self.store is None or self.read_only:
                 return set()
             from viesus._store import StateChange
 
@@ -219,6 +220,31 @@ class ItemBook:
             credits=None,
             reason=None,
         )
+
+    def adopt(self, key: ItemKey, source: str, known: ItemRecord, output: str | None) -> ItemRecord:
+        """A new item whose content and options the journal knows under another source (a
+        moved or renamed folder): it takes over that upload and job, so nothing is created
+        again. ``output``: where this item finds the known result complete already (the
+        moved output folder); without one, a downloaded result is the other source's, and
+        this item downloads its own copy of the paid result (``finished_remote``)."""
+        if key in self._records:
+            raise IllegalTransition(f"{key} is known already; it adopts nothing")
+        state = known.state
+        if state is S.DOWNLOADED and output is None:
+            state = S.FINISHED_REMOTE
+        kept = output is not None or state is not S.FINISHED_REMOTE
+        record = replace(
+            known,
+            key=key,
+            source=source,
+            state=state,
+            output_path=(output or known.output_path) if kept else None,
+            output_sha256=known.output_sha256 if kept else None,
+            updated_at=None,
+        )
+        self._records[key] = record
+        self._pending[key] = record
+        return record
 
     def uploaded(self, key: ItemKey, upload_id: str) -> ItemRecord:
         return self._move(key, S.UPLOADED, upload_id=upload_id, reason=None)

@@ -186,7 +186,7 @@ def test_local_rerun_retries_what_the_previous_emulator_left_unfinished(tmp_path
         (item,) = journal.items()
     # As if that run had been interrupted while creating the job on its (now gone) emulator.
     for leftover in out.iterdir():
-        if not leftover.name.startswith(JOURNAL_NAME):
+        if leftover.is_file() and not leftover.name.startswith(JOURNAL_NAME):
             leftover.unlink()
     with Journal.open(out / JOURNAL_NAME) as journal:
         intent = replace(

@@ -23,7 +23,7 @@ def test_folders_are_searched_recursively_for_images_and_pdfs(tmp_path: Path) ->
     c = touch(tmp_path / "sub" / "c.webp")
     touch(tmp_path / "notes.txt")
     touch(tmp_path / ".hidden.png")
-    assert discover([str(tmp_path)]) == [a, c, b]
+    assert discover([str(tmp_path)]).sources == [a, c, b]
 
 
 def test_duplicates_keep_their_first_place(tmp_path: Path) -> None:
@@ -31,7 +31,7 @@ def test_duplicates_keep_their_first_place(tmp_path: Path) -> None:
     b = touch(tmp_path / "b.png")
     url = "https://example.com/x.jpg"
     found = discover([b, str(tmp_path), url, url, "-"], stdin=io.StringIO(f"{a}\n{url}\n"))
-    assert found == [b, a, url]
+    assert found.sources == [b, a, url]
 
 
 def test_glob_and_list_file(tmp_path: Path) -> None:
@@ -39,7 +39,7 @@ def test_glob_and_list_file(tmp_path: Path) -> None:
     b = touch(tmp_path / "2025" / "b.tif")
     listing = tmp_path / "order.txt"
     listing.write_text(f"# comment\n\n{b}\n")
-    assert discover([str(tmp_path / "*" / "a.tif"), f"@{listing}"]) == [a, b]
+    assert discover([str(tmp_path / "*" / "a.tif"), f"@{listing}"]).sources == [a, b]
 
 
 @pytest.mark.parametrize(

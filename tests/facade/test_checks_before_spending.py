@@ -21,7 +21,14 @@ import pytest
 from PIL import Image, ImageFile
 
 from tests.facade.conftest import requests_for
-from viesus import EnhanceOptions, InsufficientCredits, InvalidInput, LimitExceeded, Viesus
+from viesus import (
+    BudgetExceeded,
+    EnhanceOptions,
+    InsufficientCredits,
+    InvalidInput,
+    LimitExceeded,
+    Viesus,
+)
 from viesus._api_errors import graphql_error
 from viesus._errors import InvalidOption
 from viesus._options import as_options
@@ -45,12 +52,12 @@ def uploads_sent(emu: Emulator) -> int:
 async def test_dict_options_are_priced_and_capped_like_enhance_options(
     emulator: Emulator, viesus: Viesus, photos: Callable[..., list[Path]], tmp_path: Path
 ) -> None:
-    with pytest.raises(InsufficientCredits) as caught:
+    with pytest.raises(BudgetExceeded) as caught:
         await viesus.enhance(
             photos(1)[0], {"upscalingFactor": "X2"}, tmp_path / "out", max_credits=1
         )
 
-    assert (caught.value.needed, caught.value.available) == (4, 1)
+    assert (caught.value.needed, caught.value.budget) == (4, 1)
     assert uploads_sent(emulator) == 0
     assert emulator.stats()["jobs"]["total"] == 0
 

@@ -11,9 +11,9 @@ from PIL import Image
 
 from tests.facade.conftest import make_client, requests_for
 from viesus import (
+    BudgetExceeded,
     EnhanceOptions,
     EnhanceResult,
-    InsufficientCredits,
     InvalidInput,
     LimitExceeded,
     Viesus,
@@ -115,7 +115,7 @@ async def test_limits_and_budget_are_checked_before_anything_is_spent(
     assert isinstance(result.error, LimitExceeded)
     assert "3001" in str(result.error)
     assert "photo000.jpg" in str(result.error)
-    with pytest.raises(InsufficientCredits, match="needs 8 credits"):
+    with pytest.raises(BudgetExceeded, match="needs 8 credits"):
         await collect(viesus, photos(2), tmp_path / "out", max_credits=5)
     stats = emulator.stats()
     assert stats["uploads"]["total"] == 0

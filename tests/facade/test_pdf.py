@@ -19,8 +19,8 @@ from tests.pdf_samples import (
     render_page,
 )
 from viesus import (
+    BudgetExceeded,
     EnhanceOptions,
-    InsufficientCredits,
     InvalidInput,
     PdfAnalysis,
     PdfAnalysisFailed,
@@ -169,9 +169,9 @@ async def test_over_budget_is_refused_before_any_create(
     viesus: Viesus, emulator: Emulator, tmp_path: Path
 ) -> None:
     source = write(tmp_path, "book.pdf", photobook())
-    with pytest.raises(InsufficientCredits) as caught:
+    with pytest.raises(BudgetExceeded) as caught:
         await viesus.enhance_pdf(source, X2, tmp_path / "out", max_credits=11)
-    assert (caught.value.needed, caught.value.available) == (12, 11)
+    assert (caught.value.needed, caught.value.budget) == (12, 11)
     assert root_fields(emulator).get("createEnhancedImage", 0) == 0
     assert emulator.stats()["credits"]["charged"] == 0
     assert list((tmp_path / "out").iterdir()) == []

@@ -19,9 +19,9 @@ from tests.emulator.peer import running_peer
 from tests.facade.conftest import make_client, requests_for
 from tests.pdf_samples import PHOTOBOOK, TEXTS, damaged, images_by_name, page_texts, photobook
 from viesus import (
+    BudgetExceeded,
     EnhanceOptions,
     EnhanceResult,
-    InsufficientCredits,
     Journal,
     PdfAnalysisFailed,
     Viesus,
@@ -117,9 +117,9 @@ async def test_a_batch_over_budget_with_its_pdf_is_refused_before_any_create(
 ) -> None:
     (image,) = photos(1)
     pdf = book(tmp_path / "in")
-    with pytest.raises(InsufficientCredits) as caught:
+    with pytest.raises(BudgetExceeded) as caught:
         await run(viesus, [image, pdf], tmp_path / "out", max_credits=PDF_X2 + IMAGE_X2 - 1)
-    assert (caught.value.needed, caught.value.available) == (
+    assert (caught.value.needed, caught.value.budget) == (
         PDF_X2 + IMAGE_X2,
         PDF_X2 + IMAGE_X2 - 1,
     )
@@ -181,7 +181,7 @@ async def test_an_analysed_pdf_is_created_from_its_journalled_estimate_without_a
     pdf = book(tmp_path / "in")
     out, journal = tmp_path / "out", tmp_path / "journal.sqlite"
     async with make_client(emulator) as viesus:
-        with pytest.raises(InsufficientCredits):  # priced, then refused before any create
+        with pytest.raises(BudgetExceeded):  # priced, then refused before any create
             await run(viesus, [pdf], out, journal=journal, max_credits=1)
     with Journal.open(journal) as opened:
         (record,) = opened.records()

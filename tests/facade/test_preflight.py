@@ -12,7 +12,13 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from viesus._errors import InsufficientCredits, InvalidInput, InvalidOption, LimitExceeded
+from viesus._errors import (
+    BudgetExceeded,
+    InsufficientCredits,
+    InvalidInput,
+    InvalidOption,
+    LimitExceeded,
+)
 from viesus._preflight import (
     ImageHeader,
     check_budget,
@@ -324,9 +330,9 @@ def test_check_budget() -> None:
     check_budget(9, max_credits=9, remaining=9)
     check_budget(9)
 
-    with pytest.raises(InsufficientCredits) as over_cap:
+    with pytest.raises(BudgetExceeded) as over_cap:
         check_budget(9, max_credits=5, remaining=100)
-    assert (over_cap.value.needed, over_cap.value.available) == (9, 5)
+    assert (over_cap.value.needed, over_cap.value.budget) == (9, 5)
     assert "max_credits" in str(over_cap.value)
 
     with pytest.raises(InsufficientCredits) as over_balance:

@@ -503,9 +503,11 @@ async def test_journal_writes_are_one_transaction_per_batch_step_not_per_item(
     # finish and output marks, coalesced when jobs and downloads end together (measured 32-33
     # transactions): the old journal wrote 4 rows per item, 80 transactions.
     assert len(counting.transactions) < 2 * 20, counting.transactions
-    # every plan, then the first wave's uploads at once (one batch), then the next's (two)
+    # every plan, then the first wave's uploads at once (one batch); later steps coalesce as
+    # their requests end together (a wave's two upload batches in one transaction or two,
+    # by timing), never one per item
     assert counting.transactions[:2] == [20, 5]
-    assert 10 in counting.transactions[2:]
+    assert max(counting.transactions[2:]) >= 5, counting.transactions
     assert 5 in counting.transactions  # a batch's intents in one transaction
 
 

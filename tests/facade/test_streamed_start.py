@@ -19,7 +19,7 @@ import pytest
 import viesus._pipeline as pipeline
 from tests.facade.conftest import make_client, requests_for
 from tests.facade.test_pdf_batch import IMAGE_X2, PDF_X2, book, run
-from viesus import InsufficientCredits
+from viesus import BudgetExceeded
 from viesus._preflight import ImageHeader, read_image_header
 from viesus_emulator import Emulator
 
@@ -87,7 +87,7 @@ async def test_over_budget_exactly_nothing_is_uploaded_or_created(
     sources = photos(3 * CHUNK)
 
     async with make_client(emulator, batch_size=2) as viesus:
-        with pytest.raises(InsufficientCredits) as caught:
+        with pytest.raises(BudgetExceeded) as caught:
             await run(viesus, sources, tmp_path / "out", max_credits=IMAGE_X2 * len(sources) - 1)
 
     assert caught.value.needed == IMAGE_X2 * len(sources)
@@ -125,7 +125,7 @@ async def test_a_pdf_named_like_an_image_that_breaks_the_budget_is_refused_alone
 
     refused = [r for r in results if not r.ok]
     assert [r.source for r in refused] == [str(disguised)]
-    assert isinstance(refused[0].error, InsufficientCredits)
+    assert isinstance(refused[0].error, BudgetExceeded)
     assert str(disguised) in str(refused[0].error)
     assert "max_credits" in str(refused[0].error)
     assert sum(r.ok for r in results) == len(sources)

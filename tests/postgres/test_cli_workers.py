@@ -25,7 +25,7 @@ import psycopg
 import pytest
 
 from tests.facade.conftest import API_KEY, emulator_config, write_photo
-from viesus._downloads import output_path
+from viesus._output_names import mirrored_output
 from viesus_emulator import Emulator, FaultConfig
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -106,7 +106,9 @@ class Workers:
         outputs = sorted(
             p.name for p in self.out.iterdir() if p.suffix == ".jpg" and not p.name.startswith(".")
         )
-        assert outputs == sorted(output_path(s, self.out, "jpg").name for s in self.sources)
+        assert outputs == sorted(
+            mirrored_output(str(s), self.out, None, "jpg").name for s in self.sources
+        )
         assert self.query("SELECT count(*) FROM viesus_queue WHERE outcome IS NULL") == [(0,)]
 
     def assert_no_password_anywhere(self, *texts: str) -> None:

@@ -12,10 +12,10 @@ import pytest
 
 from tests.facade.conftest import make_client
 from viesus import (
+    BudgetExceeded,
     ConfigurationError,
     EnhanceOptions,
     EnhanceResult,
-    InsufficientCredits,
     LeaseTimes,
     SharedBatch,
     Viesus,
@@ -88,7 +88,7 @@ async def test_max_credits_holds_across_workers_with_different_sources(
     refused = [r for r in everything if r.status == "failed"]
     assert len(finished) == 6
     assert len(refused) == 4
-    assert all(isinstance(r.error, InsufficientCredits) for r in refused)
+    assert all(isinstance(r.error, BudgetExceeded) for r in refused)
     stats = emulator.stats()
     assert stats["jobs"]["total"] == 6
     assert stats["credits"]["charged"] == 6

@@ -25,7 +25,7 @@ import pytest
 
 from tests.facade.conftest import API_KEY, emulator_config, write_photo
 from tests.pg_server import PostgresServer
-from viesus._downloads import output_path
+from viesus._output_names import mirrored_output
 from viesus_emulator import Emulator, FaultConfig
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -122,7 +122,9 @@ class Lab:
         assert stats["jobs"]["by_status"] == {"FINISHED": len(self.sources)}
         assert stats["credits"]["charged"] == len(self.sources) * PRICE
         outputs = sorted(p.name for p in self.out_dir.iterdir() if not p.name.startswith("."))
-        assert outputs == sorted(output_path(s, self.out_dir, "jpg").name for s in self.sources)
+        assert outputs == sorted(
+            mirrored_output(str(s), self.out_dir, None, "jpg").name for s in self.sources
+        )
         open_rows = self.query("SELECT count(*) FROM viesus_queue WHERE outcome IS NULL")
         assert open_rows == [(0,)]
 

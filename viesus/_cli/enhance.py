@@ -25,19 +25,20 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from viesus import EnhanceOptions, EnhanceResult
+from viesus import EnhanceOptions, EnhanceResult, Viesus
 from viesus._cli.compare import contact_sheet
 from viesus._cli.connection import Target, connect
 from viesus._cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageProblem
-from viesus._cli.journal import JournalChoice, choose_journal
+from viesus._cli.journal import JOURNAL_NAME, JournalChoice, choose_journal
+from viesus._cli.ledger import Credits, from_results, read_journal, recorded_outputs, settle
 from viesus._cli.parameters import Flag, ParameterRow, build_flags, options_from_flags
 from viesus._cli.pdfs import price_pdfs
-from viesus._cli.plan import build_plan, check_budget, print_plan
+from viesus._cli.plan import Plan, active_features, check_budget, print_plan
 from viesus._cli.progress import Events
-from viesus._cli.records import now, without_query, write_report
+from viesus._cli.records import cli_reason, now, without_query, write_report
 from viesus._cli.run import forget_previous_local_server, run_batch
 from viesus._cli.settings import Configuration, effective
-from viesus._cli.sources import discover
+from viesus._cli.sources import Discovered, discover
 
 STATES = ("finished", "skipped", "failed")
 
@@ -55,7 +56,7 @@ def make_options(raw: dict[str, Any]) -> EnhanceOptions:
 
 
 async def enhance_async(
-    sources: list[str],
+    found: Discovered,
     config: Configuration,
     target: Target,
     *,
@@ -69,14 +70,15 @@ async def enhance_async(
     console = console_for()
     options = make_options(config.options)
     events = Events(events_path)
+    sources = found.sources
+    out = config.batch.out
     try:
         async with connect(
             target, configured_endpoint=config.batch.endpoint, batch_size=config.batch.batch_size
         ) as viesus:
-            remaining = await viesus.remaining_credits()
-            plan = build_plan(sources, options, config.options, remaining)
-            if any(item.kind == "pdf" for item in plan.items):
-                plan = await price_pdfs(viesus, plan, options)
+            if target.local and out is not None and not dry_run:
+                forget_previous_local_server(out, choice.path)
+            plan = await make_plan(viesus, found, options, config, choice)
             events.emit("plan", **plan.as_json())
             if dry_run:
                 if as_json:
@@ -85,66 +87,89 @@ async def enhance_async(
                     print_plan(plan, console)
                 return EXIT_OK
             check_budget(plan, config.batch.max_credits, config.batch.confirm_above, yes)
-            out = config.batch.out
             assert out is not None
             out.mkdir(parents=True, exist_ok=True)
-            if target.local:
-                forget_previous_local_server(out, choice.path)
+            before = read_journal(choice.path)
             started_at = now()
-            results, records, interrupted = await run_batch(
+            results, interrupted = await run_batch(
                 viesus,
                 sources,
                 options,
                 config,
                 out=out,
+                root=found.root,
                 choice=choice,
                 sidecar=config.batch.sidecar,
                 events=events,
                 console=console,
             )
-            endpoint = "local emulator" if target.local else str(without_query(viesus.endpoint))
-            shared = choice.shared
+            if choice.shared is None:
+                after = read_journal(choice.path)
+                credits = settle(sources, options, results, plan.items, before, after)
+            else:
+                credits = from_results(sources, results)
             report = write_report(
                 choice.report_path(out),
                 started=started_at,
-                endpoint=endpoint,
+                endpoint="local emulator" if target.local else str(without_query(viesus.endpoint)),
                 options=config.options_json(),
-                records=records,
+                credits=credits,
                 planned=len(sources),
                 interrupted=interrupted,
-                shared=None
-                if shared is None
-                else {"batch": shared.batch, "worker": shared.worker, "journal": shared.shown},
+                shared=_shared_scope(choice),
             )
             events.emit(
                 "summary",
                 report=str(report),
                 interrupted=interrupted,
                 counts={s: sum(1 for r in results if r.status == s) for s in STATES},
-                not_done=None if shared else len(sources) - len(results),
+                not_done=None if choice.shared else len(sources) - len(results),
+                credits=credits.as_json(),
             )
     finally:
         events.close()
-    return summarise(
-        results,
-        records,
-        report,
-        interrupted,
-        len(sources),
-        compare,
-        events,
-        batch=choice.shared.batch if choice.shared else None,
+    batch = choice.shared.batch if choice.shared else None
+    return summarise(results, credits, report, interrupted, len(sources), compare, batch=batch)
+
+
+async def make_plan(
+    viesus: Viesus,
+    found: Discovered,
+    options: EnhanceOptions,
+    config: Configuration,
+    choice: JournalChoice,
+) -> Plan:
+    """The facade's own decisions for every source (``plan_many``: the real run's checks and
+    the journal's records), PDFs priced by the service's analysis, the remaining credits."""
+    batch = await viesus.plan_many(
+        found.sources,
+        options,
+        config.batch.out or Path("."),
+        journal=choice.path,
+        overwrite=config.batch.overwrite,
+        root=found.root,
     )
+    remaining = await viesus.remaining_credits()
+    plan = Plan(batch, active_features(config.options), remaining, {})
+    if any(i.kind == "pdf" and i.pays and i.credits is None for i in batch.items):
+        plan = await price_pdfs(viesus, plan, options)
+    return plan
+
+
+def _shared_scope(choice: JournalChoice) -> dict[str, str] | None:
+    shared = choice.shared
+    if shared is None:
+        return None
+    return {"batch": shared.batch, "worker": shared.worker, "journal": shared.shown}
 
 
 def summarise(
     results: list[EnhanceResult],
-    records: list[dict[str, Any]],
+    credits: Credits,
     report: Path,
     interrupted: bool,
     planned: int,
     compare: Path | None,
-    events: Events,
     batch: str | None = None,
 ) -> int:
     """The summary line and the exit code. In a shared ``batch`` the line covers this worker's
@@ -152,19 +177,22 @@ def summarise(
     are not "not done" (the batch's totals: ``viesus batch status``)."""
     failed = [r for r in results if not r.ok]
     done = {s: sum(1 for r in results if r.status == s) for s in ("finished", "skipped")}
-    spent = sum(r["credits"] for r in records)
     counts = f"{done['finished']} enhanced, {done['skipped']} already done, {len(failed)} failed"
+    spent = f"credits charged {credits.charged}"
+    if credits.pending:
+        spent += f" (+{credits.pending} for jobs still running, charged when they finish)"
     if batch is None:
         print(
-            f"{counts}, {planned - len(results)} not done; credits spent {spent}; report {report}"
+            f"{counts}, {planned - len(results)} not done; {spent}; "
+            f"{credits.batch} for this batch in all; report {report}"
         )
     else:
         print(
             f"this worker's items only (batch {batch}, shared by workers; totals: viesus batch "
-            f"status {batch}): {counts}; credits spent {spent}; report {report}"
+            f"status {batch}): {counts}; {spent}; report {report}"
         )
     for result in failed:
-        print(f"failed: {result.source}: {result.reason}")
+        print(f"failed: {result.source}: {cli_reason(result)}")
     if compare is not None:
         pairs = [(r.source, r.output_path) for r in results if r.ok and r.output_path]
         if pairs:
@@ -204,8 +232,12 @@ def make_command(table: Sequence[ParameterRow]) -> tuple[Callable[..., int], lis
             raise UsageProblem('--out DIR is required (or out = "DIR" in the --config file)')
         if values["json"] and not values["dry_run"]:
             raise UsageProblem("--json prints the plan of a --dry-run; add --dry-run")
-        sources = discover(values["sources"])
-        if not sources:
+        out = config.batch.out
+        journal = values["journal"]
+        sqlite = journal if journal and "://" not in journal else None
+        own = Path(sqlite).expanduser() if sqlite else (out / JOURNAL_NAME if out else None)
+        found = discover(values["sources"], out=out, outputs=recorded_outputs(own))
+        if not found.sources:
             raise UsageProblem("no sources given")
         choice = choose_journal(
             values["journal"],
@@ -213,12 +245,12 @@ def make_command(table: Sequence[ParameterRow]) -> tuple[Callable[..., int], lis
             values["lease"],
             out=config.batch.out,
             local=values["local"],
-            sources=sources,
+            sources=found.sources,
         )
         target = Target(values["api_key"], values["endpoint"], values["local"])
         code = asyncio.run(
             enhance_async(
-                sources,
+                found,
                 config,
                 target,
                 dry_run=values["dry_run"],

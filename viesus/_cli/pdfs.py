@@ -16,6 +16,7 @@ from viesus import (
 )
 from viesus._cli.pdf_cmd import summary
 from viesus._cli.plan import Plan
+from viesus._plans import BatchPlan
 
 
 def is_pdf(source: str) -> bool:
@@ -24,20 +25,22 @@ def is_pdf(source: str) -> bool:
 
 
 async def price_pdfs(viesus: Viesus, plan: Plan, options: EnhanceOptions) -> Plan:
-    """The plan with each PDF priced by the service's analysis (or refused with its reason)."""
-    items = []
+    """The plan with each PDF still to pay priced by the service's analysis (or refused with
+    its reason)."""
+    items, pdfs = [], dict(plan.pdfs)
     for item in plan.items:
-        if item.kind == "pdf" and item.refused is None:
+        if item.kind == "pdf" and item.pays and item.credits is None:
             try:
                 analysis = await viesus.analyze_pdf(item.source)
             except ViesusError as exc:
-                item = replace(item, refused=str(exc))
+                item = replace(item, action="refused", credits=0, reason=str(exc))
             else:
                 credits = analysis.credits_for(options)
-                item = replace(item, pdf=summary(analysis, options))
+                pdfs[item.source] = summary(analysis, options)
                 if credits is None:
-                    item = replace(item, refused="the analysis gives no estimate for these options")
+                    reason = "the analysis gives no estimate for these options"
+                    item = replace(item, action="refused", credits=0, reason=reason)
                 else:
                     item = replace(item, credits=credits)
         items.append(item)
-    return replace(plan, items=items)
+    return replace(plan, batch=BatchPlan(items), pdfs=pdfs)

@@ -2,7 +2,8 @@
 
 ``--sidecar`` writes ``NAME.viesus.json`` beside each output (job id, parameters, credits,
 timing, the hash of the schema the client was generated from), so a lab's monitoring can scan
-the output folder. ``DIR/viesus-report.json`` summarises every run, also interrupted ones.
+the output folder. ``DIR/viesus-report.json`` is the latest run's report (interrupted ones
+too) and ``DIR/viesus-reports/`` keeps every run's.
 Files are written to a temporary name and renamed, so a reader never sees half a record.
 """
 
@@ -18,9 +19,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from viesus import EnhanceResult, __version__
+from viesus import BudgetExceeded, EnhanceResult, __version__
+from viesus._cli.ledger import Credits
+from viesus._errors import OutputExists
 
 REPORT_NAME = "viesus-report.json"
+HISTORY = "viesus-reports"  # every run's report, by start time
 
 
 @cache
@@ -58,9 +62,25 @@ def result_record(result: EnhanceResult, seconds: float) -> dict[str, Any]:
         "job_id": result.job_id,
         "upload_id": result.upload_id,
         "credits": result.credits if result.status == "finished" else 0,
-        "reason": result.reason,
+        "reason": cli_reason(result),
         "seconds_since_start": round(seconds, 3),
     }
+
+
+def cli_reason(result: EnhanceResult) -> str | None:
+    """A failure's reason in the CLI's words (``--overwrite``, ``--max-credits``), without
+    the source it may start with (the line shows the source already)."""
+    error = result.error
+    if isinstance(error, OutputExists):
+        return (
+            f"the output {error.path} exists (not made by this batch's journal); rerun with "
+            "--overwrite to replace it, or choose another --out"
+        )
+    if isinstance(error, BudgetExceeded):
+        return f"needs {error.needed} credits, more than --max-credits {error.budget}"
+    reason = result.reason
+    prefix = f"{result.source}: "
+    return reason[len(prefix) :] if reason and reason.startswith(prefix) else reason
 
 
 def sidecar_path(output: Path) -> Path:
@@ -92,37 +112,51 @@ def write_report(
     started: str,
     endpoint: str,
     options: dict[str, Any],
-    records: list[dict[str, Any]],
+    credits: Credits,
     planned: int,
     interrupted: bool,
     shared: dict[str, str] | None = None,
 ) -> Path:
-    """The run's report at ``path``. With ``shared`` (batch, worker, journal without
-    credentials) the items are this worker's only and ``not_done`` is left out: the other
-    sources were settled by other workers (``viesus batch status`` has the batch's totals)."""
+    """The run's report at ``path`` (the latest run's, replaced each run) and a copy kept
+    under ``viesus-reports/`` named by its start time, so no run's report is lost. Every
+    source has a row, done or not. With ``shared`` (batch, worker, journal without
+    credentials) the rows are this worker's only: the other sources were settled by other
+    workers (``viesus batch status`` has the batch's totals)."""
     counts: dict[str, int] = {}
-    for record in records:
-        counts[record["status"]] = counts.get(record["status"], 0) + 1
+    for row in credits.rows:
+        counts[row["status"]] = counts.get(row["status"], 0) + 1
     scope: dict[str, Any] = (
-        {"not_done": planned - len(records)}
+        {"not_done": counts.get("not_done", 0)}
         if shared is None
         else {"shared_batch": {**shared, "items": "this worker's only"}}
     )
-    write_json(
-        path,
-        {
-            "started": started,
-            "ended": now(),
-            "endpoint": endpoint,
-            "parameters": options,
-            "schema": schema_hash(),
-            "toolkit": __version__,
-            "planned": planned,
-            "counts": counts,
-            **scope,
-            "interrupted": interrupted,
-            "credits_spent": sum(r["credits"] for r in records),
-            "items": records,
-        },
-    )
+    report = {
+        "started": started,
+        "ended": now(),
+        "endpoint": endpoint,
+        "parameters": options,
+        "schema": schema_hash(),
+        "toolkit": __version__,
+        "planned": planned,
+        "counts": counts,
+        **scope,
+        "interrupted": interrupted,
+        "credits_spent": credits.charged,
+        "credits": credits.as_json(),
+        "items": credits.rows,
+    }
+    write_json(_history_path(path, started), report)
+    write_json(path, report)
     return path
+
+
+def _history_path(path: Path, started: str) -> Path:
+    """``viesus-reports/NAME-20261207T101500Z.json``; ``-2``, ``-3`` for runs in one second."""
+    stamp = started.replace("-", "").replace(":", "").replace("+0000", "Z").replace("+00:00", "Z")
+    folder = path.parent / HISTORY
+    candidate = folder / f"{path.stem}-{stamp}.json"
+    n = 1
+    while candidate.exists():
+        n += 1
+        candidate = folder / f"{path.stem}-{stamp}-{n}.json"
+    return candidate

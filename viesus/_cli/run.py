@@ -84,13 +84,16 @@ async def all_results(
     options: EnhanceOptions,
     config: Configuration,
     out: Path,
+    root: Path | None,
     choice: JournalChoice,
 ) -> AsyncGenerator[EnhanceResult, None]:
-    """Every source (images, URLs, PDFs) through one journaled batch and one budget."""
+    """Every source (images, URLs, PDFs) through one journaled batch and one budget, the
+    input tree (from ``root``) mirrored under ``out``."""
     batch = viesus.enhance_many(
         sources,
         options,
         out,
+        root=root,
         journal=choice.shared.dsn if choice.shared else (choice.path or out / JOURNAL_NAME),
         batch=_shared_batch(choice),
         overwrite=config.batch.overwrite,
@@ -122,14 +125,14 @@ async def run_batch(
     config: Configuration,
     *,
     out: Path,
+    root: Path | None,
     choice: JournalChoice,
     sidecar: bool,
     events: Events,
     console: Console,
-) -> tuple[list[EnhanceResult], list[dict[str, Any]], bool]:
-    """Enhance ``sources``; returns results, report records and whether it was interrupted."""
+) -> tuple[list[EnhanceResult], bool]:
+    """Enhance ``sources``; returns the results and whether the run was interrupted."""
     results: list[EnhanceResult] = []
-    records: list[dict[str, Any]] = []
     started_at, started = now(), time.monotonic()
     interrupted = False
     loop = asyncio.get_running_loop()
@@ -141,12 +144,11 @@ async def run_batch(
     try:
         batch = choice.shared.batch if choice.shared else None
         with ProgressView(len(sources), console, batch=batch) as view:
-            stream = all_results(viesus, sources, options, config, out, choice)
+            stream = all_results(viesus, sources, options, config, out, root, choice)
             async with contextlib.aclosing(stream) as items:
                 async for result in items:
                     seconds = time.monotonic() - started
                     results.append(result)
-                    records.append(result_record(result, seconds))
                     if sidecar:
                         write_sidecar(result, config.options_json(), seconds, started_at)
                     events.emit("result", **result_record(result, seconds))
@@ -156,4 +158,4 @@ async def run_batch(
     finally:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.remove_signal_handler(signal.SIGINT)
-    return results, records, interrupted
+    return results, interrupted

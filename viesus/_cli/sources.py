@@ -10,8 +10,10 @@ run.
 from __future__ import annotations
 
 import glob
+import os
 import sys
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
@@ -79,15 +81,92 @@ def expand(argument: str, stdin: TextIO) -> list[str]:
     raise UsageProblem(f"{argument}: no such file or folder (nor an http(s) URL)")
 
 
-def discover(arguments: Iterable[str], stdin: TextIO | None = None) -> list[str]:
-    """All sources of all arguments, first occurrence kept."""
+@dataclass(frozen=True)
+class Discovered:
+    """The sources, and the folder whose tree the outputs mirror (``root``)."""
+
+    sources: list[str]
+    root: Path | None
+    left_out: int = 0  # files of the toolkit's own making the walk left out
+
+
+def discover(
+    arguments: Iterable[str],
+    stdin: TextIO | None = None,
+    *,
+    out: Path | None = None,
+    outputs: frozenset[Path] = frozenset(),
+) -> Discovered:
+    """All sources of all arguments, first occurrence kept, without the toolkit's own outputs:
+    a folder walk never takes ``out`` (when it lies inside the folder) nor a file in
+    ``outputs`` (resolved paths the journal records as outputs), so a rerun with ``--out``
+    inside the input never enhances its own results. A file named explicitly is kept."""
     stream = stdin if stdin is not None else sys.stdin
+    skip = _Skip(None if out is None else out.expanduser().absolute(), outputs)
     seen: set[str] = set()
     ordered: list[str] = []
+    folders: list[Path] = []
     for argument in arguments:
+        path = Path(argument).expanduser()
+        listed = argument.startswith("@") or argument == "-"
+        explicit = not listed and path.is_file()
+        if path.is_dir() and not listed:
+            folders.append(path.absolute())
+        walked = None if listed or explicit else _walk_base(path)
         for source in expand(argument, stream):
+            if not explicit and skip(source, walked):
+                continue
             key = source if is_url(source) else str(Path(source).resolve())
             if key not in seen:
                 seen.add(key)
                 ordered.append(source)
-    return ordered
+    if not ordered and skip.count:
+        raise UsageProblem(
+            "every file found is an output of an earlier run (in --out or its journal); "
+            "name the input folder, not the output folder"
+        )
+    return Discovered(ordered, _root(ordered, folders), skip.count)
+
+
+class _Skip:
+    """Whether a walked file is the toolkit's own: under ``out`` or a recorded output."""
+
+    def __init__(self, out: Path | None, outputs: frozenset[Path]) -> None:
+        self.out, self.outputs, self.count = out, outputs, 0
+
+    def __call__(self, source: str, walked: Path | None) -> bool:
+        """``walked``: the folder a walk or glob started from; ``out`` is left out only when
+        it lies strictly inside it (``--out`` equal to the input keeps the inputs)."""
+        if is_url(source):
+            return False
+        path = Path(source).absolute()
+        inside = walked is not None and self.out is not None and walked in self.out.parents
+        own = path.resolve() in self.outputs or (
+            inside and self.out is not None and self.out in path.parents
+        )
+        self.count += own
+        return own
+
+
+def _walk_base(path: Path) -> Path | None:
+    """The folder a folder argument or a glob walks from (a glob: its part before ``*?[``)."""
+    if path.is_dir():
+        return path.absolute()
+    parts = []
+    for part in path.parts:
+        if GLOB_CHARACTERS & set(part):
+            break
+        parts.append(part)
+    return Path(*parts).absolute() if parts else Path.cwd()
+
+
+def _root(sources: list[str], folders: list[Path]) -> Path | None:
+    """The deepest folder holding every folder argument and every local source's folder."""
+    places = [str(f) for f in folders]
+    places += [str(Path(s).absolute().parent) for s in sources if not is_url(s)]
+    if not places:
+        return None
+    try:
+        return Path(os.path.commonpath(places))
+    except ValueError:  # different drives
+        return None
