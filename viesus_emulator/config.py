@@ -143,6 +143,9 @@ class EmulatorConfig:
     #: When set, the emulator's own requests go only to these hosts (names or addresses,
     #: compared before any DNS lookup): a sandbox where nothing leaves the machine.
     fetch_hosts: frozenset[str] | None = None
+    #: Signed uploads created but not yet completed, per API key; beyond, createSignedUploadUrl
+    #: is ``LIMIT_EXCEEDED`` [assumption]. None means no limit.
+    max_pending_uploads: int | None = 1000
     #: Lifetime of a signed upload URL, seconds.
     upload_url_ttl: float = 3600.0
     #: Lifetime of download URLs (``fullUrl``, ``Upload.url``).
@@ -171,6 +174,8 @@ class EmulatorConfig:
             raise ValueError("credits must not be negative")
         if self.max_root_fields is not None and self.max_root_fields < 1:
             raise ValueError("max_root_fields must be at least 1")
+        if self.max_pending_uploads is not None and self.max_pending_uploads < 1:
+            raise ValueError("max_pending_uploads must be at least 1")
         if self.retention <= 0 or self.sweep_interval <= 0:
             raise ValueError("retention and sweep_interval must be positive")
         if self.max_delivery_records < 0 or self.max_redirects < 0:
