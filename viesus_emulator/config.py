@@ -160,6 +160,9 @@ class EmulatorConfig:
     #: Seconds an idle HTTP keep-alive connection stays open: longer than the usual 60 s of
     #: proxies and load balancers, so the proxy, not the emulator, closes idle connections.
     keep_alive: float = 75.0
+    #: Seconds a request (headers and body) may take to arrive from its first byte, plus one
+    #: per 500 bytes received; then 408 and the connection is closed (``read_timeout``).
+    read_timeout: float = 10.0
     #: Log one line per request (method, path without query string, status); never secrets.
     access_log: bool = False
 
@@ -180,8 +183,8 @@ class EmulatorConfig:
             raise ValueError("retention and sweep_interval must be positive")
         if self.max_delivery_records < 0 or self.max_redirects < 0:
             raise ValueError("max_delivery_records and max_redirects must not be negative")
-        if self.keep_alive <= 0 or self.fetch_timeout <= 0:
-            raise ValueError("keep_alive and fetch_timeout must be positive")
+        if self.keep_alive <= 0 or self.fetch_timeout <= 0 or self.read_timeout <= 0:
+            raise ValueError("keep_alive, fetch_timeout and read_timeout must be positive")
         if self.public_base_url is not None and not self.public_base_url.startswith(
             ("http://", "https://")
         ):
