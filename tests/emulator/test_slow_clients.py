@@ -10,10 +10,11 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from urllib.parse import urlsplit
 
 import pytest
 
-from tests.emulator.conftest import FAST
+from tests.emulator.conftest import FAST, Api
 from viesus_emulator import Emulator, EmulatorConfig
 
 READ_TIMEOUT = 0.5
@@ -122,6 +123,18 @@ async def test_an_idle_keep_alive_connection_is_left_to_the_keep_alive(emu: Emul
             await asyncio.sleep(READ_TIMEOUT * 3)  # idle: not a slow request
 
 
+async def one_record(caplog: pytest.LogCaptureFixture) -> logging.LogRecord:
+    """The only log record, once it arrived (and nothing came late); no traceback in it."""
+    async with asyncio.timeout(BOUND):
+        while not caplog.records:
+            await asyncio.sleep(0.02)
+    await asyncio.sleep(0.3)  # anything logged late would show up now
+    assert [r.exc_info for r in caplog.records] == [None], caplog.text
+    assert "Traceback" not in caplog.text
+    (record,) = caplog.records
+    return record
+
+
 async def test_a_dropped_half_sent_post_is_one_log_line(
     emu: Emulator, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -130,11 +143,25 @@ async def test_a_dropped_half_sent_post_is_one_log_line(
         writer.write(post_head(1000) + b"{" * 100)
         await writer.drain()
         await asyncio.sleep(0.2)
-    async with asyncio.timeout(BOUND):
-        while not caplog.records:
-            await asyncio.sleep(0.02)
-    await asyncio.sleep(0.3)  # anything logged late would show up now
-    assert [r.exc_info for r in caplog.records] == [None], caplog.text
-    (record,) = caplog.records
-    assert "POST /graphql" in record.getMessage()
-    assert "Traceback" not in caplog.text
+    assert "POST /graphql" in (await one_record(caplog)).getMessage()
+
+
+async def test_a_dropped_half_sent_put_is_one_log_line_and_leaves_no_file(
+    api: Api, emu: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    reserved = await api.data(
+        "mutation { createSignedUploadUrl(input: {filename: \"a.jpg\", filesize: 1000, "
+        'mimetype: "image/jpeg"}) { uploadUrl } }'
+    )
+    url = urlsplit(reserved["createSignedUploadUrl"]["uploadUrl"])
+    caplog.set_level(logging.INFO)
+    async with connection(emu) as (_, writer):
+        writer.write(
+            f"PUT {url.path}?{url.query} HTTP/1.1\r\nhost: x\r\ncontent-type: image/jpeg\r\n"
+            "content-length: 1000\r\n\r\n".encode()
+            + b"\xff" * 100
+        )
+        await writer.drain()
+        await asyncio.sleep(0.2)
+    assert f"PUT {url.path}" in (await one_record(caplog)).getMessage()
+    assert list(emu.state.uploads_dir.iterdir()) == []  # the partial body was discarded
