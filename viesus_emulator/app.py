@@ -125,9 +125,7 @@ def build_app(state: EmulatorState) -> Starlette:
         Route("/stats", stats, methods=["GET"]),
         Route("/healthz", health, methods=["GET"]),
     ]
-    app: Starlette = Starlette(
-        routes=routes, exception_handlers={ClientDisconnect: _client_gone}
-    )
+    app: Starlette = Starlette(routes=routes, exception_handlers={ClientDisconnect: _client_gone})
     return app
 
 

@@ -74,8 +74,8 @@ class ReadTimeoutProtocol(H11Protocol):
             return
         if self._received and self.conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):
             self.transport.write(RESPONSE_408)
-        client = "%s:%d" % self.client if self.client else "a client"  # noqa: UP031
-        log.info("%s: request not received within %g s, connection closed", client, self.read_timeout)
+        client = f"{self.client[0]}:{self.client[1]}" if self.client else "a client"
+        log.info("%s: request not received within %g s: closed", client, self.read_timeout)
         self.transport.close()
 
 
