@@ -20,7 +20,7 @@ from stat import S_ISREG
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -31,12 +31,27 @@ from viesus_emulator.state import EmulatorState
 from viesus_emulator.store import FINISHED, UPLOAD_FINISHED
 
 access_log = logging.getLogger("viesus_emulator.access")
+http_log = logging.getLogger("viesus_emulator.http")
+#: Status recorded (access log) for a request whose client went away mid-body (nginx's 499);
+#: nothing is sent: the connection is gone.
+CLIENT_CLOSED_REQUEST = 499
 
 ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
 def _storage_error(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+
+
+async def _client_gone(request: Request, exc: Exception) -> Response:
+    """A body cut short by its client (or by the read timeout) is routine for a server: one
+    line, not the traceback uvicorn logs for an exception escaping the app."""
+    http_log.info(
+        "%s %s: the connection closed before the request body was complete",
+        request.method,
+        request.url.path,
+    )
+    return Response(status_code=CLIENT_CLOSED_REQUEST)
 
 
 def build_app(state: EmulatorState) -> Starlette:
@@ -110,7 +125,7 @@ def build_app(state: EmulatorState) -> Starlette:
         Route("/stats", stats, methods=["GET"]),
         Route("/healthz", health, methods=["GET"]),
     ]
-    app: Starlette = Starlette(routes=routes)
+    app: Starlette = Starlette(routes=routes, exception_handlers={ClientDisconnect: _client_gone})
     return app
 
 

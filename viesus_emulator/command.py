@@ -81,6 +81,12 @@ def serve(
     retention: Annotated[
         float, _option("Seconds uploads and results are kept.", LIMITS, "S", min=0.001)
     ] = 7 * 24 * 3600.0,
+    read_timeout: Annotated[
+        float, _option("Seconds a request may take to arrive.", LIMITS, "S", min=0.001)
+    ] = 10.0,
+    max_pending_uploads: Annotated[
+        int, _option("Signed uploads not yet completed, per key.", LIMITS, "N", min=1)
+    ] = 1000,
     allow_private_urls: Annotated[
         bool,
         typer.Option(
@@ -134,6 +140,8 @@ def serve(
             seed=seed,
             access_log=not quiet,
             retention=retention,
+            max_pending_uploads=max_pending_uploads,
+            read_timeout=read_timeout,
             allow_private_urls=True if allow_private_urls else None,
         )
         config.limits = type(config.limits)(max_body_bytes=max_body_bytes)

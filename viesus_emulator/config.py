@@ -143,6 +143,9 @@ class EmulatorConfig:
     #: When set, the emulator's own requests go only to these hosts (names or addresses,
     #: compared before any DNS lookup): a sandbox where nothing leaves the machine.
     fetch_hosts: frozenset[str] | None = None
+    #: Signed uploads created but not yet completed, per API key; beyond, createSignedUploadUrl
+    #: is ``LIMIT_EXCEEDED`` [assumption]. None means no limit.
+    max_pending_uploads: int | None = 1000
     #: Lifetime of a signed upload URL, seconds.
     upload_url_ttl: float = 3600.0
     #: Lifetime of download URLs (``fullUrl``, ``Upload.url``).
@@ -157,6 +160,9 @@ class EmulatorConfig:
     #: Seconds an idle HTTP keep-alive connection stays open: longer than the usual 60 s of
     #: proxies and load balancers, so the proxy, not the emulator, closes idle connections.
     keep_alive: float = 75.0
+    #: Seconds a request (headers and body) may take to arrive from its first byte, plus one
+    #: per 500 bytes received; then 408 and the connection is closed (``read_timeout``).
+    read_timeout: float = 10.0
     #: Log one line per request (method, path without query string, status); never secrets.
     access_log: bool = False
 
@@ -171,12 +177,14 @@ class EmulatorConfig:
             raise ValueError("credits must not be negative")
         if self.max_root_fields is not None and self.max_root_fields < 1:
             raise ValueError("max_root_fields must be at least 1")
+        if self.max_pending_uploads is not None and self.max_pending_uploads < 1:
+            raise ValueError("max_pending_uploads must be at least 1")
         if self.retention <= 0 or self.sweep_interval <= 0:
             raise ValueError("retention and sweep_interval must be positive")
         if self.max_delivery_records < 0 or self.max_redirects < 0:
             raise ValueError("max_delivery_records and max_redirects must not be negative")
-        if self.keep_alive <= 0 or self.fetch_timeout <= 0:
-            raise ValueError("keep_alive and fetch_timeout must be positive")
+        if self.keep_alive <= 0 or self.fetch_timeout <= 0 or self.read_timeout <= 0:
+            raise ValueError("keep_alive, fetch_timeout and read_timeout must be positive")
         if self.public_base_url is not None and not self.public_base_url.startswith(
             ("http://", "https://")
         ):

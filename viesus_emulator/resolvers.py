@@ -88,8 +88,9 @@ async def resolve_create_upload_from_url(
 def resolve_create_signed_upload_url(
     _: None, info: GraphQLResolveInfo, input: dict[str, Any]
 ) -> dict[str, Any]:
+    api_key = info.context["request"].headers["x-api-key"]  # checked before execution
     upload, url = uploads.create_signed(
-        _state(info), input["filename"], input["filesize"], input["mimetype"]
+        _state(info), api_key, input["filename"], input["filesize"], input["mimetype"]
     )
     return {"uploadId": upload.id, "uploadUrl": url}
 

@@ -23,6 +23,7 @@ import httpx
 
 from viesus_emulator.app import AccessLog, build_app, install_log_filter
 from viesus_emulator.config import EmulatorConfig, FaultConfig
+from viesus_emulator.read_timeout import with_read_timeout
 from viesus_emulator.retention import sweep_forever
 from viesus_emulator.serving import Serving, bind_socket
 from viesus_emulator.state import EmulatorState
@@ -137,6 +138,7 @@ class Emulator:
                 name="emulator's HTTP server",
                 timeout_graceful_shutdown=2,
                 timeout_keep_alive=config.keep_alive,
+                http=with_read_timeout(config.read_timeout),
             )
         except BaseException:
             sock.close()

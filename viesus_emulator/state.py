@@ -14,6 +14,7 @@ import httpx
 from viesus_emulator.config import EmulatorConfig, FaultConfig
 from viesus_emulator.faults import FaultInjector
 from viesus_emulator.ledger import CreditLedger
+from viesus_emulator.pending import PendingUploads
 from viesus_emulator.signing import UrlSigner
 from viesus_emulator.stats import Stats
 from viesus_emulator.store import Store, utcnow
@@ -32,6 +33,7 @@ class EmulatorState:
         self.results_dir.mkdir(parents=True, exist_ok=True)
         self.http = http
         self.store = Store()
+        self.pending = PendingUploads()
         self.ledger = CreditLedger(allowance=config.credits)
         self.stats = Stats()
         self.signer = UrlSigner()

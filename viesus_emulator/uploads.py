@@ -79,9 +79,10 @@ async def create_from_url(state: EmulatorState, url: str) -> UploadRecord:
 
 
 def create_signed(
-    state: EmulatorState, filename: str, filesize: int, mimetype: str
+    state: EmulatorState, api_key: str, filename: str, filesize: int, mimetype: str
 ) -> tuple[UploadRecord, str]:
-    """Reserve an upload; returns it and the signed PUT URL."""
+    """Reserve an upload for ``api_key`` (``pending``: a bounded number per key); returns it
+    and the signed PUT URL."""
     if filesize <= 0:
         raise codes.graphql_error(
             codes.BAD_USER_INPUT, "filesize must be at least 1 byte", field="filesize"
@@ -98,6 +99,7 @@ def create_signed(
             "mimetype must be a MIME type such as image/jpeg",
             field="mimetype",
         )
+    state.pending.admit(api_key, state.store.uploads, state.config.max_pending_uploads)
     upload = UploadRecord(
         id=new_id(),
         status=UPLOAD_PENDING,
@@ -109,6 +111,7 @@ def create_signed(
         filesize=filesize,
     )
     state.store.uploads[upload.id] = upload
+    state.pending.add(api_key, upload.id)
     url = state.signer.sign("PUT", ["uploads", upload.id], state.config.upload_url_ttl)
     return upload, url
 

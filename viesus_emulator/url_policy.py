@@ -144,11 +144,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
         self.policy.check_host(host)
-        with anyio.fail_after(timeout):
-            infos = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
-        if not addresses:
-            raise httpcore.ConnectError(f"{host} does not resolve")
+        addresses = await self._resolve(host, port, timeout)
         self.policy.check_addresses(addresses)
         failure: Exception | None = None
         for address in dict.fromkeys(addresses):  # each checked address in order, once
@@ -164,6 +160,22 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
                 failure = exc
         assert failure is not None
         raise failure
+
+    async def _resolve(self, host: str, port: int, timeout: float | None) -> list[IPAddress]:
+        """Every address of ``host``. A failed or slow lookup is httpcore's connect error, as
+        a refused connection is: callers see one kind of transport failure (FETCH_FAILED,
+        BACKGROUND_FETCH_FAILED, a retried webhook), not a raw ``socket.gaierror``."""
+        try:
+            with anyio.fail_after(timeout):
+                infos = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except TimeoutError as exc:
+            raise httpcore.ConnectTimeout(f"looking up {host} timed out") from exc
+        except OSError as exc:  # socket.gaierror: no such name, no resolver
+            raise httpcore.ConnectError(f"{host} does not resolve") from exc
+        addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
+        if not addresses:
+            raise httpcore.ConnectError(f"{host} does not resolve")
+        return addresses
 
     async def sleep(self, seconds: float) -> None:
         await self._inner.sleep(seconds)

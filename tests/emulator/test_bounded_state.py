@@ -7,6 +7,7 @@ import asyncio
 import json
 import threading
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -144,3 +145,53 @@ def test_startup_timeout_does_not_leak_the_thread(monkeypatch: pytest.MonkeyPatc
         pass
     assert started.is_set()
     assert not [t for t in threading.enumerate() if t.name == "viesus-emulator"]
+
+
+PHOTO = jpeg()
+SIGN = (
+    "mutation($i: CreateSignedUploadUrlInput!) "
+    "{ createSignedUploadUrl(input: $i) { uploadId uploadUrl } }"
+)
+
+
+async def reserve(api: Api, key: str) -> dict[str, Any]:
+    variables = {"i": {"filename": "a.jpg", "filesize": len(PHOTO), "mimetype": "image/jpeg"}}
+    response = await api.post(SIGN, variables, headers={"x-api-key": key})
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def test_pending_uploads_have_a_default_bound() -> None:
+    assert EmulatorConfig().max_pending_uploads == 1000
+    with pytest.raises(ValueError, match="max_pending_uploads"):
+        EmulatorConfig(max_pending_uploads=0)
+
+
+@pytest.mark.parametrize(
+    "emulator_config",
+    [EmulatorConfig(**FAST, api_keys=("a", "b"), max_pending_uploads=3)],  # type: ignore[arg-type]
+)
+async def test_pending_signed_uploads_are_bounded_per_key(api: Api, emu: Emulator) -> None:
+    reserved = [await reserve(api, "a") for _ in range(3)]
+    assert all("errors" not in body for body in reserved), reserved
+    refused = await reserve(api, "a")
+    assert refused["data"] is None
+    (error,) = refused["errors"]
+    assert error["extensions"] == {"code": "LIMIT_EXCEEDED", "limit": 3}
+    assert "3 pending signed uploads" in error["message"]
+    assert len(emu.state.store.uploads) == 3  # the refused one was not created
+    assert "errors" not in await reserve(api, "b")  # every key has a budget of its own
+    # A completed upload is no longer pending: its place is free again (once).
+    signed = reserved[0]["data"]["createSignedUploadUrl"]
+    put = await api.http.put(
+        signed["uploadUrl"], content=PHOTO, headers={"content-type": "image/jpeg"}
+    )
+    assert put.status_code == 200, put.text
+    done = await api.data(
+        "mutation($u: ID!) { completeSignedUpload(uploadId: $u) { status } }",
+        {"u": signed["uploadId"]},
+    )
+    assert done["completeSignedUpload"]["status"] == "UPLOAD_FINISHED"
+    assert "errors" not in await reserve(api, "a")
+    assert "errors" in await reserve(api, "a")

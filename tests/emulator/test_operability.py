@@ -112,6 +112,10 @@ def test_cli_options_reach_the_config(monkeypatch: pytest.MonkeyPatch) -> None:
             "4096",
             "--max-root-fields",
             "25",
+            "--max-pending-uploads",
+            "7",
+            "--read-timeout",
+            "2.5",
         ],
     )
     assert result.exit_code == 0, result.output
@@ -125,6 +129,8 @@ def test_cli_options_reach_the_config(monkeypatch: pytest.MonkeyPatch) -> None:
     assert config.retention == 120
     assert config.limits.max_body_bytes == 4096
     assert config.max_root_fields == 25
+    assert config.max_pending_uploads == 7
+    assert config.read_timeout == 2.5
 
 
 def test_cli_refuses_bad_values_naming_the_option() -> None:
