@@ -33,6 +33,7 @@ _MALFORMED_WORDS: Final = re.compile(
 )
 _URL: Final = re.compile(r"postgres(?:ql)?://[^\s\"']*", re.IGNORECASE)
 _SEVERITY: Final = re.compile(r"^(?:FATAL|ERROR):\s+")
+_QUOTED: Final = re.compile(r":?\s*\"[^\"]*\"")
 
 
 @dataclass(frozen=True)
@@ -63,10 +64,10 @@ def explain(exc: psycopg.Error) -> Failure:
     import psycopg
 
     reason = _reason(exc)
-    if isinstance(exc, psycopg.ProgrammingError | psycopg.InterfaceError) and not exc.sqlstate:
-        return Failure(reason, True, malformed=True)  # libpq could not parse the DSN
-    if _MALFORMED_WORDS.search(reason):
-        return Failure(reason, True, malformed=True)
+    parse_error = isinstance(exc, psycopg.ProgrammingError | psycopg.InterfaceError)
+    if (parse_error and not exc.sqlstate) or _MALFORMED_WORDS.search(reason):
+        # libpq quotes the part it could not parse, which may be the password: drop quotes.
+        return Failure(_QUOTED.sub("", reason), True, malformed=True)
     code = exc.sqlstate
     if code is not None:
         return Failure(reason, code[:2] in _PERMANENT_CLASSES or code in _PERMANENT_CODES)

@@ -80,10 +80,18 @@ def test_a_wrong_password_fails_at_once(
     assert f'password authentication failed for user "{password_role}"' in message
 
 
+@pytest.mark.parametrize(
+    "dsn",
+    [
+        f"postgresql://lab:{PASSWORD}@[db.lab/viesus",  # libpq quotes the whole URI
+        f"postgresql://lab:%zz{PASSWORD}@db.lab/viesus",  # ... or the bad token, password and all
+        f"postgresql://lab:{PASSWORD}@db.lab/viesus?bogus=1",
+    ],
+)
 def test_a_malformed_dsn_fails_at_once_without_echoing_it(
-    caplog: pytest.LogCaptureFixture,
+    dsn: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    message = refused_at_once(f"postgresql://lab:{PASSWORD}@[db.lab/viesus", caplog)
+    message = refused_at_once(dsn, caplog)
     assert "malformed" in message
 
 
