@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 
+from viesus._connection_errors import transport_failure
 from viesus._errors import (
     AuthenticationError,
     GraphQLRequestError,
@@ -71,10 +72,8 @@ def map_error(exc: BaseException) -> ViesusError:
             f"the endpoint answered HTTP {exc.response.status_code} but not with GraphQL",
             exc.response.status_code,
         )
-    if isinstance(exc, httpx.TimeoutException):
-        return ServerError(f"request timed out ({type(exc).__name__})")
-    if isinstance(exc, httpx.TransportError):
-        return ServerError(f"connection failed ({type(exc).__name__})")
+    if isinstance(exc, httpx.TransportError):  # timeouts included
+        return ServerError(transport_failure(exc))
     return ViesusError(f"unexpected {type(exc).__name__}")
 
 

@@ -280,3 +280,9 @@ class WebhookAlreadyRegistered(ViesusError):
 
 class JournalError(ViesusError):
     """The batch journal cannot be used (newer schema version, unknown item, unsafe transition)."""
+
+
+class JournalConfigurationError(JournalError, ConfigurationError):
+    """The journal database refuses this DSN for good (wrong password, role or database, or a
+    malformed DSN): retrying cannot help, so it is not retried. The message names the reason
+    and the DSN without credentials."""

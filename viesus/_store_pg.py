@@ -44,7 +44,9 @@ advisory lock, so workers starting together migrate once. Calls are synchronous 
 runs them in a thread, per the store contract) on one connection guarded by a lock. When the
 database goes away for a moment, calls back off and reconnect for up to ``outage_limit``
 seconds; a transaction whose commit answer was lost is run again, and the rows it had already
-written are recognised by the call's token as applied, not reported stale.
+written are recognised by the call's token as applied, not reported stale. A connection the
+server refuses for good (wrong password, role or database; a malformed DSN) is not retried:
+``JournalConfigurationError`` at once, with the reason (:mod:`viesus._store_pg_errors`).
 """
 
 from __future__ import annotations
@@ -61,9 +63,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Final, TypeVar
 
-from viesus._errors import JournalError
+from viesus._errors import JournalConfigurationError, JournalError
 from viesus._states import ItemState
 from viesus._store import ItemKey, ItemRecord, StateChange, StoreIdentity
+from viesus._store_pg_errors import explain
 from viesus._store_pg_schema import SCHEMA_VERSION, check_schema, migrate
 
 if TYPE_CHECKING:
@@ -338,15 +341,23 @@ class PostgresJournal:
     # --- connection and retries ------------------------------------------------------------
 
     def _connect(self) -> Connection:
+        """A new connection; what no retry can fix (wrong password, role or database, a
+        malformed DSN) raises ``JournalConfigurationError`` at once, naming the reason."""
         import psycopg
         from psycopg.rows import dict_row
 
-        return psycopg.connect(
-            self.dsn,
-            row_factory=dict_row,
-            connect_timeout=5,
-            application_name=f"viesus {self.worker_id}"[:63],
-        )
+        try:
+            return psycopg.connect(
+                self.dsn,
+                row_factory=dict_row,
+                connect_timeout=5,
+                application_name=f"viesus {self.worker_id}"[:63],
+            )
+        except psycopg.Error as exc:
+            failure = explain(exc)
+            if failure.permanent:
+                raise JournalConfigurationError(failure.refusal(redact_dsn(self.dsn))) from None
+            raise
 
     def _run(self, body: Callable[[Connection], T]) -> T:
         """``body`` in one transaction. A lost connection is re-made with backoff and ``body``
@@ -380,17 +391,18 @@ class PostgresJournal:
                     if self._connection is not None:
                         self._connection.close()
                         self._connection = None
+                    reason = explain(exc).reason
                     if time.monotonic() + delay > deadline:
                         raise JournalError(
                             f"the journal database {redact_dsn(self.dsn)} was unreachable for "
-                            f"{self.outage_limit:.0f} s ({type(exc).__name__}); run the worker "
+                            f"{self.outage_limit:.0f} s ({reason}); run the worker "
                             "again to resume the batch"
                         ) from None
                     self.reconnects += 1
                     log.warning(
                         "journal database %s unreachable (%s); retrying in %.2f s",
                         redact_dsn(self.dsn),
-                        type(exc).__name__,
+                        reason,
                         delay,
                     )
                 except psycopg.Error as exc:

@@ -181,6 +181,10 @@ def parse_event(body: bytes) -> WebhookEvent:
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         problem = getattr(exc, "msg", "not UTF-8")
         raise WebhookPayloadError(f"webhook body is not JSON ({problem})") from None
+    except RecursionError:
+        # A signed body can still be hostile (a leaked secret, a buggy sender): "[[[[...]]]]"
+        # deeper than the interpreter's stack must end as a 400, not a traceback.
+        raise WebhookPayloadError("webhook body is nested too deeply to be an event") from None
     try:
         return WebhookEvent.model_validate(payload)
     except ValidationError as exc:

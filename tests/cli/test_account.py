@@ -58,9 +58,31 @@ def test_doctor_passes_against_a_healthy_server(server: Server) -> None:
 
 
 def test_doctor_fails_on_a_wrong_key(server: Server) -> None:
-    result = run_cli("doctor", "--api-key", "wrong", "--endpoint", server.endpoint)
+    result = run_cli("doctor", "--api-key", "wrong-Key-s3cret", "--endpoint", server.endpoint)
     assert result.returncode == 1
-    assert "FAIL  API key" in result.stdout
+    verdicts = [line for line in result.stdout.splitlines() if line[:4] in ("PASS", "FAIL")]
+    assert verdicts == [
+        "FAIL  API key: refused by the endpoint (HTTP 401); set the right key in "
+        "VIESUS_API_KEY or pass --api-key"
+    ]
+    assert "s3cret" not in result.stdout + result.stderr
+
+
+def test_doctor_probes_the_endpoint_with_the_key(server: Server) -> None:
+    result = run_cli("doctor", env=server.env())
+    assert f"PASS  endpoint: {server.endpoint} answered HTTP 200" in result.stdout
+
+
+def test_doctor_names_an_unreachable_endpoint_redacted_and_why() -> None:
+    endpoint = "http://127.0.0.1:9/graphql?token=t0k3n-s3cret"
+    result = run_cli("doctor", "--api-key", "key-s3cret", "--endpoint", endpoint)
+    assert result.returncode == 1
+    assert result.stdout.splitlines()[:2] == [
+        "endpoint: http://127.0.0.1:9/graphql?REDACTED",
+        "FAIL  endpoint: cannot connect to http://127.0.0.1:9/graphql?REDACTED: connection "
+        "refused; is the service running? (set VIESUS_ENDPOINT or --endpoint)",
+    ]
+    assert "s3cret" not in result.stdout + result.stderr
 
 
 def test_config_show_merges_file_and_environment(tmp_path: Path) -> None:

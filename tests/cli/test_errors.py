@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -108,3 +109,19 @@ def test_version() -> None:
     result = run_cli("--version")
     assert result.returncode == 0
     assert result.stdout.startswith("viesus-toolkit ")
+
+
+def test_a_refused_connection_names_the_endpoint_and_the_reason() -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    endpoint = f"http://127.0.0.1:{port}/graphql?token=t0k3n-s3cret"
+
+    result = run_cli("credits", "--api-key", "key-s3cret", "--endpoint", endpoint)
+
+    assert result.returncode == 1
+    assert one_line(result.stderr) == (
+        f"viesus: error: cannot connect to http://127.0.0.1:{port}/graphql?REDACTED: "
+        "connection refused; is the service running? (set VIESUS_ENDPOINT or --endpoint)"
+    )
+    assert "s3cret" not in result.stdout + result.stderr

@@ -679,3 +679,35 @@ async def test_registered_secret_verifies_a_delivery(api: ViesusApiClient) -> No
     headers = signed(body, registered.secret.get_secret_value())
 
     assert unwrap(body, headers, registered.secret.get_secret_value()).id == "evt_1"
+
+
+# --- hostile but correctly signed bodies -----------------------------------------------------
+
+DEEP_BODY = b"[" * 50_000 + b"]" * 50_000
+
+
+def test_deeply_nested_signed_body_is_a_payload_error() -> None:
+    with pytest.raises(WebhookPayloadError, match="nested too deeply"):
+        unwrap(DEEP_BODY, signed(DEEP_BODY), SECRET)
+
+
+async def test_deeply_nested_signed_body_is_400(recorder: Recorder) -> None:
+    receiver = WebhookReceiver(SECRET, recorder)  # the default cap lets 100 KB through
+    transport = httpx.ASGITransport(app=receiver)
+    async with httpx.AsyncClient(transport=transport, base_url="http://hooks.test") as http:
+        response = await http.post("/", content=DEEP_BODY, headers=signed(DEEP_BODY))
+
+    assert response.status_code == 400
+    assert "nested too deeply" in response.json()["error"]
+    assert (receiver.stats.rejected, recorder.events) == (1, [])
+
+
+async def test_deeply_nested_signed_body_is_400_through_the_listener(recorder: Recorder) -> None:
+    receiver = WebhookReceiver(SECRET, recorder)
+    async with WebhookListener(receiver) as listener, httpx.AsyncClient() as http:
+        response = await http.post(listener.url, content=DEEP_BODY, headers=signed(DEEP_BODY))
+        follow_up = await http.post(listener.url, content=job_event(), headers=signed(job_event()))
+
+    assert response.status_code == 400
+    assert "nested too deeply" in response.json()["error"]
+    assert follow_up.status_code == 200

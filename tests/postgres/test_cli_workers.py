@@ -262,3 +262,26 @@ async def run_cli(workers: Workers, *argv: str, pythonpath: str = "") -> tuple[i
     stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode is not None
     return process.returncode, stdout.decode(), stderr.decode()
+
+
+async def test_a_journal_database_that_does_not_exist_is_one_line_and_exit_2(
+    workers: Workers, tmp_path: Path
+) -> None:
+    """Not 120 s of "unreachable" retries: waiting cannot create the database."""
+    workers.photos(1)
+    dsn = workers.dsn.split("?")[0].rsplit("/", 1)[0] + "/nodb"
+    assert PASSWORD in dsn
+    began = asyncio.get_running_loop().time()
+    code, stdout, stderr = await run_cli(
+        workers, "enhance", str(tmp_path / "in"), "--out", str(tmp_path / "o"),
+        "--journal", dsn, "--batch", "B", "--yes",
+    )  # fmt: skip
+    assert asyncio.get_running_loop().time() - began < 30
+    assert code == 2
+    port = dsn.split(":")[-1].split("/")[0]
+    assert stderr.strip().splitlines() == [
+        f"viesus: error: the journal database postgresql://127.0.0.1:{port}/nodb refused the "
+        'connection: database "nodb" does not exist; check the DSN given with --journal '
+        "or VIESUS_JOURNAL"
+    ]
+    workers.assert_no_password_anywhere(stdout, stderr)

@@ -26,6 +26,7 @@ from viesus._cli.errors import (
     UsageProblem,
     missing_extra,
 )
+from viesus._errors import JournalConfigurationError
 from viesus_client.enhancement_parameters import PARAMETERS
 
 app = typer.Typer(
@@ -85,7 +86,7 @@ def _classify(exc: BaseException, command: str) -> tuple[int, str | None]:
             return code, None  # a group called without a command: its help was printed
         hint = f" (see '{where} --help')" if code == EXIT_USAGE else ""
         return code, _one_line(message) + hint
-    if isinstance(exc, UsageProblem | InvalidInput):
+    if isinstance(exc, UsageProblem | InvalidInput | JournalConfigurationError):
         return EXIT_USAGE, _one_line(str(exc))
     if isinstance(exc, ModuleNotFoundError):
         problem = missing_extra(exc, command)

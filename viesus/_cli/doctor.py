@@ -1,15 +1,15 @@
 """``viesus doctor``: is everything in place to enhance? One line per check, PASS or FAIL.
 
-Checks, each independent of the ones before where possible: the endpoint answers GraphQL; the
-key is accepted; the live schema against the SDL this client was generated from (breaking
-drift fails, non-breaking drift is reported as a warning: regenerate when convenient); the
-credits left this period. Exit 1 when any check fails.
+Checks: the endpoint answers a query sent with the key (a 401/403 is the key refused, a FAIL
+that says how to set it; the key itself is never printed); the key is accepted; the live
+schema against the SDL this client was generated from (breaking drift fails, non-breaking
+drift is reported as a warning: regenerate when convenient); the credits left this period.
+No endpoint or a refused key ends the checks (the rest needs both). Exit 1 when any fails.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 from importlib import resources
 from typing import Annotated, Any
 
@@ -19,6 +19,11 @@ import typer
 from viesus import AuthenticationError, Viesus, ViesusError
 from viesus._cli.connection import Target, connect
 from viesus._cli.errors import EXIT_FAILED
+from viesus._cli.settings import api_key_from
+from viesus._connection_errors import transport_failure
+from viesus._redact import redact_url
+
+SET_KEY = "set the right key in VIESUS_API_KEY or pass --api-key"
 
 
 def _line(ok: bool | None, name: str, detail: str) -> bool:
@@ -50,21 +55,26 @@ def schema_drift(introspection: dict[str, Any]) -> tuple[list[str], list[str], b
 
 
 async def _checks(target: Target) -> bool:
-    """Run every check; True when none failed."""
+    """Run every check; True when none failed. An endpoint that cannot be reached, or that
+    refuses the key, ends the checks: everything after needs both."""
     async with connect(target) as viesus:
-        where = f"{viesus.endpoint} (--local)" if target.local else viesus.endpoint
-        typer.echo(f"endpoint: {where}")
-        ok = await _reachable(viesus)
+        shown = redact_url(viesus.endpoint)
+        typer.echo(f"endpoint: {shown} (--local)" if target.local else f"endpoint: {shown}")
+        key = {"x-api-key": api_key_from(target.api_key, target.local) or ""}
+        status = await _reachable(viesus, key)
+        if status is None:
+            return False
+        if status in (401, 403):
+            return _line(False, "API key", f"refused by the endpoint (HTTP {status}); {SET_KEY}")
+        ok = _line(status in (200, 400), "endpoint", f"{shown} answered HTTP {status}")
         try:
             credits = await viesus.credits()
         except AuthenticationError as exc:
-            _line(False, "API key", f"refused ({exc})")
-            return False
+            return _line(False, "API key", f"refused ({exc}); {SET_KEY}")
         except ViesusError as exc:
-            _line(False, "API key", f"could not check ({exc})")
-            return False
+            return _line(False, "API key", f"could not check ({exc})")
         _line(True, "API key", "accepted")
-        ok = await _schema(viesus, target) and ok
+        ok = await _schema(viesus, key) and ok
         _line(
             True,
             "credits",
@@ -74,30 +84,34 @@ async def _checks(target: Target) -> bool:
     return ok
 
 
-async def _reachable(viesus: Viesus) -> bool:
+async def _reachable(viesus: Viesus, key: dict[str, str]) -> int | None:
+    """The HTTP status of a trivial query sent with the key (``None``: no answer, said why).
+    With the key, a 401/403 means the key was refused, not that the server wants one."""
     try:
-        response = await viesus.http.post(viesus.endpoint, json={"query": "{ __typename }"})
-    except httpx.HTTPError as exc:
-        return _line(False, "endpoint", f"{viesus.endpoint} unreachable ({type(exc).__name__})")
-    # 200, or 401/403 from a server that wants a key first: either way GraphQL is there.
-    answered = response.status_code in (200, 400, 401, 403)
-    return _line(answered, "endpoint", f"{viesus.endpoint} answered HTTP {response.status_code}")
+        response = await viesus.http.post(
+            viesus.endpoint, json={"query": "{ __typename }"}, headers=key
+        )
+    except httpx.TransportError as exc:
+        _line(False, "endpoint", transport_failure(exc))
+        return None
+    return response.status_code
 
 
-async def _schema(viesus: Viesus, target: Target) -> bool:
+async def _schema(viesus: Viesus, key: dict[str, str]) -> bool:
     from graphql import get_introspection_query
 
-    key = "local" if target.local else (target.api_key or os.environ.get("VIESUS_API_KEY", ""))
     try:
         response = await viesus.http.post(
             viesus.endpoint,
             json={"query": get_introspection_query(descriptions=True)},
-            headers={"x-api-key": key},
+            headers=key,
         )
         data = response.json().get("data")
         if not isinstance(data, dict):
             return _line(False, "schema", "introspection returned no data (disabled?)")
         breaking, dangerous, differs = schema_drift(data)
+    except httpx.TransportError as exc:
+        return _line(False, "schema", f"could not introspect: {transport_failure(exc)}")
     except (httpx.HTTPError, ValueError, TypeError) as exc:
         return _line(False, "schema", f"could not introspect ({type(exc).__name__})")
     if breaking:

@@ -1,7 +1,8 @@
 """How the CLI fails: one line on stderr, a fixed exit code, a traceback only with --debug.
 
 Exit codes: 0 everything done; 1 something failed (items, the service, a missing extra);
-2 usage (bad flag, bad source, bad config, a question only ``--yes`` can answer);
+2 usage (bad flag, bad source, bad config, a journal DSN the database refuses for good, a
+question only ``--yes`` can answer);
 130 interrupted by Ctrl-C (the shell's convention).
 """
 
