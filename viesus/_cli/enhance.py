@@ -30,6 +30,7 @@ from viesus._cli.compare import contact_sheet
 from viesus._cli.connection import Target, connect
 from viesus._cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageProblem
 from viesus._cli.journal import JournalChoice, choose_journal
+from viesus._cli.out_folder import check_out_folder
 from viesus._cli.parameters import Flag, ParameterRow, build_flags, options_from_flags
 from viesus._cli.pdfs import price_pdfs
 from viesus._cli.plan import build_plan, check_budget, print_plan
@@ -207,6 +208,8 @@ def make_command(table: Sequence[ParameterRow]) -> tuple[Callable[..., int], lis
         sources = discover(values["sources"])
         if not sources:
             raise UsageProblem("no sources given")
+        if config.batch.out is not None:
+            check_out_folder(config.batch.out, create=not values["dry_run"])
         choice = choose_journal(
             values["journal"],
             values["batch"],
