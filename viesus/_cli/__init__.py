@@ -26,6 +26,7 @@ from viesus._cli.errors import (
     UsageProblem,
     missing_extra,
 )
+from viesus._cli.text import printable
 from viesus_client.enhancement_parameters import PARAMETERS
 
 app = typer.Typer(
@@ -66,7 +67,8 @@ def _root(
 
 
 def _one_line(message: str) -> str:
-    return " ".join(message.split())
+    """One line, whitespace collapsed, other control characters (from names) escaped."""
+    return printable(" ".join(message.split()))
 
 
 def _classify(exc: BaseException, command: str) -> tuple[int, str | None]:

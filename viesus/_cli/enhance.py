@@ -39,6 +39,7 @@ from viesus._cli.records import now, without_query, write_report
 from viesus._cli.run import forget_previous_local_server, run_batch
 from viesus._cli.settings import Configuration, effective
 from viesus._cli.sources import discover
+from viesus._cli.text import failure_line, printable
 
 STATES = ("finished", "skipped", "failed")
 
@@ -157,19 +158,20 @@ def summarise(
     counts = f"{done['finished']} enhanced, {done['skipped']} already done, {len(failed)} failed"
     if batch is None:
         print(
-            f"{counts}, {planned - len(results)} not done; credits spent {spent}; report {report}"
+            f"{counts}, {planned - len(results)} not done; credits spent {spent}; "
+            f"report {printable(report)}"
         )
     else:
         print(
             f"this worker's items only (batch {batch}, shared by workers; totals: viesus batch "
-            f"status {batch}): {counts}; credits spent {spent}; report {report}"
+            f"status {batch}): {counts}; credits spent {spent}; report {printable(report)}"
         )
     for result in failed:
-        print(f"failed: {result.source}: {result.reason}")
+        print(failure_line(result.source, result.reason))
     if compare is not None:
         pairs = [(r.source, r.output_path) for r in results if r.ok and r.output_path]
         if pairs:
-            print(f"before/after sheet: {contact_sheet(pairs, compare)}")
+            print(f"before/after sheet: {printable(contact_sheet(pairs, compare))}")
     if interrupted:
         print("interrupted: rerun the same command to finish (nothing is paid twice)")
         return EXIT_INTERRUPTED

@@ -18,11 +18,13 @@ from typing import Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from viesus import EnhanceOptions, ViesusError, check_limits, estimate_credits, read_image_header
 from viesus._cli.errors import EXIT_FAILED, UsageProblem
 from viesus._cli.pdf_cmd import describe
 from viesus._cli.sources import is_url
+from viesus._cli.text import printable, reason_for
 from viesus_client.enhancement_parameters import PARAMETERS
 
 
@@ -133,12 +135,13 @@ def print_plan(plan: Plan, console: Console) -> None:
     for item in plan.items:
         pixels = f"{item.width}x{item.height}" if item.width and item.height else "-"
         credits = "by analysis" if item.credits is None else str(item.credits)
-        status = f"refused: {item.refused}" if item.refused else "ok"
-        table.add_row(item.source, human_size(item.size_bytes), pixels, credits, status)
+        status = f"refused: {reason_for(item.source, item.refused)}" if item.refused else "ok"
+        name, shown = Text(printable(item.source)), Text(printable(status))  # no markup either
+        table.add_row(name, human_size(item.size_bytes), pixels, credits, shown)
     console.print(table)
     for item in plan.items:
         if item.pdf is not None:
-            console.print(f"{item.source}: {describe(item.pdf)}")
+            console.print(printable(f"{item.source}: {describe(item.pdf)}"), markup=False)
     features = ", ".join(f"{k} {v}" for k, v in sorted(plan.per_feature.items())) or "default 1"
     console.print(f"credits per feature (only the largest is charged per image): {features}")
     remaining = "unknown" if plan.remaining_credits is None else str(plan.remaining_credits)

@@ -31,8 +31,13 @@ def printable(text: object) -> str:
     return "".join(c if c.isprintable() or c == " " else _escaped(c) for c in value)
 
 
-def shortened(text: str, limit: int = 80) -> str:
-    """``printable(text)``, cut to about ``limit`` characters with an ellipsis and the length."""
-    if len(text) > limit:
-        return f"{printable(text[:limit])}… ({len(text):,} characters)"
-    return printable(text)
+def reason_for(source: str, reason: str | None) -> str:
+    """Why ``source`` failed, without the ``SOURCE: `` the facade's messages start with (the
+    line that shows it names the source already)."""
+    text = reason or "unknown reason"
+    return text.removeprefix(f"{source}: ")
+
+
+def failure_line(source: str, reason: str | None) -> str:
+    """``failed: SOURCE: REASON``, the source once, everything escaped."""
+    return f"failed: {printable(source)}: {printable(reason_for(source, reason))}"
