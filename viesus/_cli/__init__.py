@@ -26,6 +26,8 @@ from viesus._cli.errors import (
     UsageProblem,
     missing_extra,
 )
+from viesus._cli.help import use_sectioned_help
+from viesus._cli.text import printable
 from viesus._errors import JournalConfigurationError
 from viesus_client.enhancement_parameters import PARAMETERS
 
@@ -35,6 +37,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help: long flag names in full at 80 columns (help.py)
+    context_settings={"max_content_width": 100},
 )
 enhance_command, ENHANCE_FLAGS = make_command(PARAMETERS)
 app.command("enhance", no_args_is_help=True)(enhance_command)
@@ -46,6 +50,7 @@ app.add_typer(pdf_cmd.pdf_app, name="pdf")
 app.command("doctor")(doctor.doctor)
 app.command("serve")(serve.serve)
 app.add_typer(batch.app, name="batch")
+use_sectioned_help(app)
 
 
 def _version(value: bool) -> None:
@@ -67,7 +72,8 @@ def _root(
 
 
 def _one_line(message: str) -> str:
-    return " ".join(message.split())
+    """One line, whitespace collapsed, other control characters (from names) escaped."""
+    return printable(" ".join(message.split()))
 
 
 def _classify(exc: BaseException, command: str) -> tuple[int, str | None]:
@@ -82,8 +88,9 @@ def _classify(exc: BaseException, command: str) -> tuple[int, str | None]:
         message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
         ctx = getattr(exc, "ctx", None)
         where = getattr(ctx, "command_path", None) or "viesus"
-        if not message.strip():
-            return code, None  # a group called without a command: its help was printed
+        if type(exc).__name__ == "NoArgsIsHelpError":  # called bare: the message is the help
+            typer.echo(message.rstrip("\n"))
+            return code, None
         hint = f" (see '{where} --help')" if code == EXIT_USAGE else ""
         return code, _one_line(message) + hint
     if isinstance(exc, UsageProblem | InvalidInput | JournalConfigurationError):

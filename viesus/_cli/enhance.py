@@ -31,6 +31,7 @@ from viesus._cli.connection import Target, connect
 from viesus._cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageProblem
 from viesus._cli.journal import JOURNAL_NAME, JournalChoice, choose_journal
 from viesus._cli.ledger import Credits, from_results, read_journal, recorded_outputs, settle
+from viesus._cli.out_folder import check_out_folder
 from viesus._cli.parameters import Flag, ParameterRow, build_flags, options_from_flags
 from viesus._cli.pdfs import price_pdfs
 from viesus._cli.plan import Plan, active_features, check_budget, print_plan
@@ -39,6 +40,7 @@ from viesus._cli.records import cli_reason, now, without_query, write_report
 from viesus._cli.run import forget_previous_local_server, run_batch
 from viesus._cli.settings import Configuration, effective
 from viesus._cli.sources import Discovered, discover
+from viesus._cli.text import failure_line, printable
 
 STATES = ("finished", "skipped", "failed")
 
@@ -184,19 +186,19 @@ def summarise(
     if batch is None:
         print(
             f"{counts}, {planned - len(results)} not done; {spent}; "
-            f"{credits.batch} for this batch in all; report {report}"
+            f"{credits.batch} for this batch in all; report {printable(report)}"
         )
     else:
         print(
             f"this worker's items only (batch {batch}, shared by workers; totals: viesus batch "
-            f"status {batch}): {counts}; {spent}; report {report}"
+            f"status {batch}): {counts}; {spent}; report {printable(report)}"
         )
     for result in failed:
-        print(f"failed: {result.source}: {cli_reason(result)}")
+        print(failure_line(result.source, cli_reason(result)))
     if compare is not None:
         pairs = [(r.source, r.output_path) for r in results if r.ok and r.output_path]
         if pairs:
-            print(f"before/after sheet: {contact_sheet(pairs, compare)}")
+            print(f"before/after sheet: {printable(contact_sheet(pairs, compare))}")
     if interrupted:
         print("interrupted: rerun the same command to finish (nothing is paid twice)")
         return EXIT_INTERRUPTED
@@ -239,6 +241,8 @@ def make_command(table: Sequence[ParameterRow]) -> tuple[Callable[..., int], lis
         found = discover(values["sources"], out=out, outputs=recorded_outputs(own))
         if not found.sources:
             raise UsageProblem("no sources given")
+        if config.batch.out is not None:
+            check_out_folder(config.batch.out, create=not values["dry_run"])
         choice = choose_journal(
             values["journal"],
             values["batch"],

@@ -12,6 +12,8 @@ from typing import NoReturn
 
 import typer
 
+from viesus._cli.text import printable
+
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 # Modules that only an extra installs, and the extra to name in the one-line fix.
@@ -46,5 +48,5 @@ def missing_extra(exc: ModuleNotFoundError, what: str) -> MissingExtra | None:
 
 
 def fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
-    typer.echo(f"viesus: error: {message}", err=True)
+    typer.echo(f"viesus: error: {printable(message)}", err=True)
     raise typer.Exit(code)

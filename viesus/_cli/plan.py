@@ -19,9 +19,11 @@ from typing import Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from viesus._cli.errors import EXIT_FAILED, UsageProblem
 from viesus._cli.pdf_cmd import describe
+from viesus._cli.text import printable
 from viesus._plans import BatchPlan, PlannedItem
 from viesus_client.enhancement_parameters import PARAMETERS
 
@@ -100,11 +102,12 @@ def print_plan(plan: Plan, console: Console) -> None:
         pixels = f"{item.width}x{item.height}" if item.width and item.height else "-"
         credits = "by analysis" if item.credits is None else str(item.credits)
         action = f"refused: {item.reason}" if item.action == "refused" else item.action
-        output = "-" if item.output_path is None else str(item.output_path)
-        table.add_row(item.source, human_size(item.size_bytes), pixels, output, credits, action)
+        output = "-" if item.output_path is None else printable(item.output_path)
+        name, shown = Text(printable(item.source)), Text(printable(action))  # no markup either
+        table.add_row(name, human_size(item.size_bytes), pixels, Text(output), credits, shown)
     console.print(table)
     for source, pdf in plan.pdfs.items():
-        console.print(f"{source}: {describe(pdf)}")
+        console.print(printable(f"{source}: {describe(pdf)}"), markup=False)
     features = ", ".join(f"{k} {v}" for k, v in sorted(plan.per_feature.items())) or "default 1"
     console.print(f"credits per feature (only the largest is charged per image): {features}")
     remaining = "unknown" if plan.remaining_credits is None else str(plan.remaining_credits)

@@ -3,7 +3,7 @@
 The facade reports each source when it is done (finished, skipped by the journal, failed);
 what is not done yet is "in flight" (uploading, queued or processing). Credits spent and an
 ETA (from the rate of completions so far) are shown with the counts. Nothing here writes ANSI
-codes when the output is not a terminal.
+codes when the output is not a terminal, and names are shown escaped (text.printable).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from viesus import EnhanceResult
+from viesus._cli.text import failure_line, printable, reason_for
 
 
 class Events:
@@ -111,13 +112,15 @@ class ProgressView:
         if self._progress is not None:
             self._progress.update(self._task, advance=1, states=self.states(), eta=self.eta())
             if not result.ok:
-                self._progress.console.print(f"failed: {result.source}: {result.reason}")
+                self._progress.console.print(
+                    failure_line(result.source, result.reason), markup=False
+                )
             return
-        where = result.output_path if result.output_path else result.reason
+        where = result.output_path or reason_for(result.source, result.reason)
         count = (
             f"{self.done()}/{self.total}"
             if self.batch is None
             else f"{self.done()} here of {self.total} in batch {self.batch}"
         )
-        line = f"[{count}] {result.status} {result.source} -> {where}"
+        line = f"[{count}] {result.status} {printable(result.source)} -> {printable(where)}"
         print(line, file=sys.stdout, flush=True)

@@ -12,12 +12,13 @@ from __future__ import annotations
 import glob
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO, TextIO
 
 from viesus._cli.errors import UsageProblem
+from viesus._cli.text import printable
 
 EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".pdf"})
 GLOB_CHARACTERS = frozenset("*?[")
@@ -35,29 +36,69 @@ def _folder(path: Path) -> list[str]:
     return [str(p) for p in sorted(path.rglob("*")) if _wanted(p)]
 
 
-def _list_file(argument: str, lines: Iterable[str], stdin: TextIO) -> list[str]:
+# One path or URL per line: PATH_MAX is 4,096 bytes on Linux, so 8,192 leaves room for a URL
+# and still bounds what one line can cost (an endless @/dev/zero is refused at its first line).
+MAX_LINE_BYTES = 8192
+FIX = "a list holds one path or URL per line"
+
+
+def _shown(data: bytes) -> str:
+    """The start of a bad line, escaped, for the message (never the whole line)."""
+    text = printable(data[:40].decode("utf-8", "backslashreplace"))
+    return text + ("…" if len(data) > 40 else "")
+
+
+def _problem(data: bytes, body: bytes) -> str | None:
+    if b"\0" in body:
+        return "binary content (a NUL byte)"
+    if len(data) > MAX_LINE_BYTES and not data.endswith(b"\n"):
+        return f"longer than {MAX_LINE_BYTES:,} bytes"
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return "not UTF-8 text"
+    return None
+
+
+def _lines(name: str, stream: BinaryIO | TextIO) -> Iterator[tuple[int, str]]:
+    """(number, text) of each line, read one at a time; a line that is too long, holds a NUL
+    byte or is not UTF-8 raises UsageProblem naming the list and the line number."""
+    number = 0
+    while raw := stream.readline(MAX_LINE_BYTES + 1):
+        number += 1
+        data = raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else raw
+        body = data.removesuffix(b"\n").removesuffix(b"\r")
+        problem = _problem(data, body)
+        if problem is not None:
+            raise UsageProblem(f"{name} line {number}: {problem} ({_shown(body)}); {FIX}")
+        yield number, body.decode("utf-8")
+
+
+def _list_file(argument: str, stream: BinaryIO | TextIO, stdin: TextIO) -> list[str]:
     found: list[str] = []
-    for raw in lines:
+    for number, raw in _lines(argument, stream):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
         if line == "-" or line.startswith("@"):
             raise UsageProblem(f"{argument}: nested lists are not supported ({line!r})")
-        found.extend(expand(line, stdin))
+        try:
+            found.extend(expand(line, stdin))
+        except UsageProblem as exc:
+            raise UsageProblem(f"{argument} line {number}: {exc}") from None
     return found
 
 
 def expand(argument: str, stdin: TextIO) -> list[str]:
     """The sources one argument stands for (raises UsageProblem naming it when none)."""
     if argument == "-":
-        return _list_file("stdin", stdin, stdin)
+        return _list_file("stdin", getattr(stdin, "buffer", stdin), stdin)
     if argument.startswith("@"):
-        list_path = Path(argument[1:])
         try:
-            text = list_path.read_text(encoding="utf-8")
+            with Path(argument[1:]).open("rb") as stream:
+                return _list_file(argument, stream, stdin)
         except OSError as exc:
             raise UsageProblem(f"{argument}: cannot read the list ({exc.strerror})") from None
-        return _list_file(argument, text.splitlines(), stdin)
     if is_url(argument):
         return [argument]
     path = Path(argument).expanduser()
