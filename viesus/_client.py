@@ -208,6 +208,7 @@ class Viesus:
         overwrite: bool = False,
         max_credits: int | None = None,
         timeout: float | None = 600.0,
+        downscale: bool = False,
     ) -> FinishedResult:
         """Enhance one file or URL; returns the result, raises its error if it failed."""
         from viesus._results import FinishedResult
@@ -224,6 +225,7 @@ class Viesus:
             overwrite=overwrite,
             max_credits=max_credits,
             timeout=timeout,
+            downscale=downscale,
         )
         async with contextlib.aclosing(batch) as results:
             async for result in results:
@@ -242,6 +244,7 @@ class Viesus:
         max_credits: int | None = None,
         timeout: float | None = 900.0,
         root: str | Path | None = None,
+        downscale: bool = False,
     ) -> AsyncGenerator[EnhanceResult, None]:
         """One result per source, as they complete (see :mod:`viesus._pipeline`).
 
@@ -250,7 +253,9 @@ class Viesus:
         output folder cannot be written, or the estimated credits exceed ``max_credits`` or
         the account's remaining credits. Outputs mirror the sources' folders under
         ``out_dir``, relative to ``root`` (default: the deepest folder holding every local
-        source). ``journal``: a file path (a SQLite
+        source). ``downscale``: an input over the AI-upscaling input limit (3,000 px) is sent
+        downscaled to fit instead of refused (``EnhanceResult.downscaled`` says so).
+        ``journal``: a file path (a SQLite
         :class:`viesus.Journal`, opened and closed here) or any open
         :class:`viesus._store.JournalStore`; a rerun with it never pays twice for an item.
         A ``postgresql://`` URL is a journal shared by many workers: ``batch`` names the batch
@@ -278,6 +283,7 @@ class Viesus:
                 max_credits=max_credits,
                 timeout=timeout,
                 root=None if root is None else Path(root),
+                downscale=downscale,
             )
             async with contextlib.aclosing(shared) as results:
                 async for result in results:
@@ -299,6 +305,7 @@ class Viesus:
             max_credits=max_credits,
             timeout=timeout,
             root=None if root is None else Path(root),
+            downscale=downscale,
         )
         try:
             # aclosing: an abandoned batch stops its tasks *before* the journal closes.
@@ -318,6 +325,7 @@ class Viesus:
         journal: str | Path | JournalStore | None = None,
         overwrite: bool = False,
         root: str | Path | None = None,
+        downscale: bool = False,
     ) -> BatchPlan:
         """What ``enhance_many`` with the same arguments would do, decided by its own checks:
         per source the action, output path, credits still to pay and any refusal. Sends no
@@ -343,6 +351,7 @@ class Viesus:
             max_credits=None,
             timeout=None,
             root=None if root is None else Path(root),
+            downscale=downscale,
         )
         try:
             return await pipeline.plan(checked_sources)

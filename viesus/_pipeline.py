@@ -63,6 +63,7 @@ from viesus._downloads import (
     remove_parts,
     sha256_of,
 )
+from viesus._downscale import FOLDER, fitted, write_downscaled
 from viesus._errors import (
     BudgetExceeded,
     EnhancementFailed,
@@ -150,6 +151,7 @@ class Item:
     content_hash: str | None = None
     dest: Path | None = None
     dest_exists: bool = False  # the output file existed when the batch was checked
+    downscale_to: tuple[int, int] | None = None  # sent at this size (``downscale=True``)
     result: EnhanceResult | None = None
     waiters: list[Item] = field(default_factory=list)  # repeats of this source in the batch
 
@@ -188,6 +190,7 @@ class Pipeline:
         max_credits: int | None,
         timeout: float | None,
         root: Path | None = None,
+        downscale: bool = False,
         before_create: Callable[[list[ItemKey]], set[ItemKey]] | None = None,
     ) -> None:
         """``root``: the folder whose tree is mirrored under ``out_dir`` (default: the deepest
@@ -203,6 +206,7 @@ class Pipeline:
         self.max_credits = max_credits
         self.timeout = timeout
         self.root = root
+        self.downscale = downscale
         self.before_create = before_create
         self.cost = estimate_credits(options)
         self.params_hash = hash_params(options)
@@ -275,6 +279,7 @@ class Pipeline:
             height=header.height if header else None,
             size_bytes=item.size or None,
             job_id=record.job_id if record else None,
+            downscale_to=item.downscale_to,
         )
         result = item.result
         if result is not None and result.status == "failed":
@@ -364,7 +369,10 @@ class Pipeline:
             if item.path is not None:
                 item.header = read_image_header(item.path)
                 item.pdf = item.header.mimetype == PDF_MIMETYPE
-                check_limits(item.shown, item.header, self.options)
+                if self.downscale:
+                    item.downscale_to = fitted(item.shown, item.header, self.options)[1]
+                else:
+                    check_limits(item.shown, item.header, self.options)
                 extension = item.header.extension
                 item.size = item.path.stat().st_size
                 if self.journal is not None:
@@ -685,14 +693,20 @@ class Pipeline:
         url_results = await upload_urls(
             self.client.api, [i.source for i in urls], self.client.batch, policy
         )
-        file_results = await upload_files(
-            self.client.api,
-            self.client.http,
-            [LocalFile(i.path, i.header.mimetype, i.size) for i in files if i.path and i.header],
-            self.client.batch,
-            policy,
-            self.client.upload_concurrency,
-        )
+        local = await asyncio.to_thread(self._local_files, files)
+        try:
+            file_results = await upload_files(
+                self.client.api,
+                self.client.http,
+                local,
+                self.client.batch,
+                policy,
+                self.client.upload_concurrency,
+            )
+        finally:
+            for item, file in zip(files, local, strict=True):
+                if file.path != item.path:  # a downscaled copy: uploaded, or written again
+                    await asyncio.to_thread(_remove_copy, file.path)
         for item, result in zip(urls + files, url_results + file_results, strict=True):
             if result.error is not None or result.upload_id is None:
                 error = result.error or ServerError(f"{item.shown}: upload failed")
@@ -733,6 +747,19 @@ class Pipeline:
         await self.book.flush()
 
     # --- PDF analyses ------------------------------------------------------------------------
+    def _local_files(self, items: list[Item]) -> list[LocalFile]:
+        """What to upload for each file: the file, or its downscaled copy (written here)."""
+        files = []
+        for item in items:
+            assert item.path is not None
+            assert item.header is not None
+            path = item.path
+            if item.downscale_to is not None:
+                tag = item.content_hash or item.key.source_id.encode().hex()[:32]
+                path = write_downscaled(path, item.downscale_to, self.out_dir / FOLDER, tag)
+            files.append(LocalFile(path, item.header.mimetype, path.stat().st_size))
+        return files
+
     async def _analyse(self, pdfs: list[Item]) -> None:
         """Upload the PDFs not yet uploaded (journalled before the wait), wait for every
         analysis at once, journal each estimate (``analyzed``) or why there is none."""
@@ -1039,6 +1066,9 @@ class Pipeline:
         """Record the item's one result and queue it (and its repeats) for the consumer."""
         if item.result is not None:
             return item.result
+        if item.downscale_to is not None and item.header is not None:
+            original = (item.header.width or 0, item.header.height or 0)
+            result = replace(result, downscaled=(original, item.downscale_to))
         item.result = result
         self._queue.put_nowait(_emit(item))
         return result
@@ -1087,6 +1117,13 @@ def jobs_on_upload(outcome: Outcome) -> tuple[list[Job], str | None]:
         except (ValidationError, TypeError):
             return [], "the service's answer about the upload's jobs is unreadable"
     return [Job.from_fragment(job) for job in upload.enhanced_images], None
+
+
+def _remove_copy(path: Path) -> None:
+    """Remove a downscaled copy, and its folder once empty."""
+    path.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        path.parent.rmdir()
 
 
 def _cause(item: Item, reason: str | None) -> str | None:

@@ -39,6 +39,7 @@ class PlannedItem:
     height: int | None = None
     size_bytes: int | None = None
     job_id: str | None = None
+    downscale_to: tuple[int, int] | None = None  # sent downscaled to fit the upscaling limit
 
     @property
     def pays(self) -> bool:

@@ -35,6 +35,8 @@ class EnhanceResult:
     upload_id: str | None = None
     credits: int = 0
     error: ViesusError | None = None
+    # ((width, height) of the input, (width, height) sent) when ``downscale=True`` fitted it
+    downscaled: tuple[tuple[int, int], tuple[int, int]] | None = None
 
     @property
     def ok(self) -> bool:
@@ -71,4 +73,5 @@ class FinishedResult(EnhanceResult):
             job_id=result.job_id,
             upload_id=result.upload_id,
             credits=result.credits,
+            downscaled=result.downscaled,
         )

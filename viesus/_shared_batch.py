@@ -116,6 +116,7 @@ async def drain(
     max_credits: int | None,
     timeout: float | None,
     root: Path | None = None,
+    downscale: bool = False,
 ) -> AsyncGenerator[EnhanceResult, None]:
     """Work on the batch until none of its items is open; yield this worker's results.
     ``root``: the folder mirrored under ``out_dir`` (default: the sources' deepest common
@@ -131,6 +132,7 @@ async def drain(
     try:
         worker = _Worker(client, store, options, out_dir, batch, overwrite, timeout)
         worker.root = root or common_root(str(s) for s in sources)
+        worker.downscale = downscale
         await worker.join(sources, max_credits)
         async with contextlib.aclosing(worker.run()) as results:
             async for result in results:
@@ -158,6 +160,7 @@ class _Worker:
         self.overwrite = overwrite
         self.timeout = timeout
         self.root: Path | None = None
+        self.downscale = False
         self.cost = estimate_credits(options)
         self.sources: dict[ItemKey, str | Path] = {}
         self.twins: dict[ItemKey, list[str | Path]] = {}
@@ -288,6 +291,7 @@ class _Worker:
             max_credits=None,  # the batch's budget is the journal's shared counter
             timeout=self.timeout,
             root=self.root,
+            downscale=self.downscale,
             before_create=self._before_create,
         )
         seen: set[ItemKey] = set()

@@ -32,11 +32,12 @@ from viesus._cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageProb
 from viesus._cli.journal import JOURNAL_NAME, JournalChoice, choose_journal
 from viesus._cli.ledger import Credits, from_results, read_journal, recorded_outputs, settle
 from viesus._cli.out_folder import check_out_folder
+from viesus._cli.outcomes import cli_reason
 from viesus._cli.parameters import Flag, ParameterRow, build_flags, options_from_flags
 from viesus._cli.pdfs import price_pdfs
 from viesus._cli.plan import Plan, active_features, check_budget, print_plan
 from viesus._cli.progress import Events
-from viesus._cli.records import cli_reason, now, without_query, write_report
+from viesus._cli.records import now, without_query, write_report
 from viesus._cli.run import forget_previous_local_server, run_batch
 from viesus._cli.settings import Configuration, effective
 from viesus._cli.sources import Discovered, discover
@@ -150,6 +151,7 @@ async def make_plan(
         journal=choice.path,
         overwrite=config.batch.overwrite,
         root=found.root,
+        downscale=config.batch.downscale_to_fit,
     )
     remaining = await viesus.remaining_credits()
     plan = Plan(batch, active_features(config.options), remaining, {})
@@ -228,6 +230,7 @@ def make_command(table: Sequence[ParameterRow]) -> tuple[Callable[..., int], lis
                 "batch_size": values["batch_size"],
                 "endpoint": values["endpoint"],
                 "overwrite": values["overwrite"] or None,
+                "downscale_to_fit": values["downscale_to_fit"] or None,
             },
         )
         if config.batch.out is None and not values["dry_run"]:
@@ -337,6 +340,16 @@ def _fixed_parameters() -> list[inspect.Parameter]:
             "overwrite",
             bool,
             typer.Option(False, "--overwrite", help="Replace existing output files."),
+        ),
+        option(
+            "downscale_to_fit",
+            bool,
+            typer.Option(
+                False,
+                "--downscale-to-fit",
+                help="Send inputs over the AI upscaling limit (3000 px) downscaled to fit "
+                "instead of refusing them (recorded in the report).",
+            ),
         ),
         option(
             "batch_size",

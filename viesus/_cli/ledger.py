@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from viesus import EnhanceOptions, EnhanceResult, Journal
+from viesus._cli.outcomes import cli_reason, downscaled
 from viesus._journal import item_key
 from viesus._plans import PlannedItem
 from viesus._states import ItemState
@@ -120,7 +121,8 @@ def _row(
         "paid_in": None
         if not (charged or state in _IN_FLIGHT)
         else ("an earlier run" if earlier else "this run"),
-        "reason": None if result is None else result.reason,
+        "reason": None if result is None else cli_reason(result),
+        **({} if result is None else downscaled(result)),
     }
 
 

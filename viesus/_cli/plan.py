@@ -68,6 +68,7 @@ def item_json(item: PlannedItem, pdf: dict[str, Any] | None) -> dict[str, Any]:
         "kind": item.kind,
         "credits": item.credits,
         "refused": item.reason if item.action == "refused" else None,
+        "downscale_to": None if item.downscale_to is None else "{}x{}".format(*item.downscale_to),
         **({"pdf": pdf} if pdf is not None else {}),
     }
 
@@ -102,6 +103,8 @@ def print_plan(plan: Plan, console: Console) -> None:
         pixels = f"{item.width}x{item.height}" if item.width and item.height else "-"
         credits = "by analysis" if item.credits is None else str(item.credits)
         action = f"refused: {item.reason}" if item.action == "refused" else item.action
+        if item.downscale_to is not None and item.action != "refused":
+            action += " (downscaled to {}x{})".format(*item.downscale_to)
         output = "-" if item.output_path is None else printable(item.output_path)
         name, shown = Text(printable(item.source)), Text(printable(action))  # no markup either
         table.add_row(name, human_size(item.size_bytes), pixels, Text(output), credits, shown)

@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from viesus import BudgetExceeded, EnhanceResult, __version__
+from viesus import EnhanceResult, __version__
 from viesus._cli.ledger import Credits
-from viesus._errors import OutputExists
+from viesus._cli.outcomes import cli_reason, downscaled
 
 REPORT_NAME = "viesus-report.json"
 HISTORY = "viesus-reports"  # every run's report, by start time
@@ -63,24 +63,9 @@ def result_record(result: EnhanceResult, seconds: float) -> dict[str, Any]:
         "upload_id": result.upload_id,
         "credits": result.credits if result.status == "finished" else 0,
         "reason": cli_reason(result),
+        **downscaled(result),
         "seconds_since_start": round(seconds, 3),
     }
-
-
-def cli_reason(result: EnhanceResult) -> str | None:
-    """A failure's reason in the CLI's words (``--overwrite``, ``--max-credits``), without
-    the source it may start with (the line shows the source already)."""
-    error = result.error
-    if isinstance(error, OutputExists):
-        return (
-            f"the output {error.path} exists (not made by this batch's journal); rerun with "
-            "--overwrite to replace it, or choose another --out"
-        )
-    if isinstance(error, BudgetExceeded):
-        return f"needs {error.needed} credits, more than --max-credits {error.budget}"
-    reason = result.reason
-    prefix = f"{result.source}: "
-    return reason[len(prefix) :] if reason and reason.startswith(prefix) else reason
 
 
 def sidecar_path(output: Path) -> Path:

@@ -98,6 +98,7 @@ async def all_results(
         batch=_shared_batch(choice),
         overwrite=config.batch.overwrite,
         max_credits=config.batch.max_credits,
+        downscale=config.batch.downscale_to_fit,
     )
     async with contextlib.aclosing(batch) as results:
         async for result in results:

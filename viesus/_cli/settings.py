@@ -48,6 +48,7 @@ class BatchSettings:
     batch_size: int = 50
     endpoint: str | None = None
     overwrite: bool = False
+    downscale_to_fit: bool = False
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,7 @@ _BATCH_KEYS = {
     "batch-size": ("batch_size", int),
     "endpoint": ("endpoint", str),
     "overwrite": ("overwrite", bool),
+    "downscale-to-fit": ("downscale_to_fit", bool),
 }
 
 
@@ -199,6 +201,7 @@ def describe(config: Configuration, *, api_key_set: bool, endpoint: str) -> dict
             "sidecar": batch.sidecar,
             "batch_size": batch.batch_size,
             "overwrite": batch.overwrite,
+            "downscale_to_fit": batch.downscale_to_fit,
         },
         "options": plain(config.options),
     }

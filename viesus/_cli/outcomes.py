@@ -1,0 +1,30 @@
+"""A result in the CLI's words: ``--overwrite`` and ``--max-credits``, not the library's
+keyword arguments, and the source named once (the line shows it already)."""
+
+from __future__ import annotations
+
+from viesus import BudgetExceeded, EnhanceResult
+from viesus._errors import OutputExists
+
+
+def downscaled(result: EnhanceResult) -> dict[str, str]:
+    if result.downscaled is None:
+        return {}
+    (width, height), (sent_width, sent_height) = result.downscaled
+    return {"downscaled": f"{width}x{height} -> {sent_width}x{sent_height}"}
+
+
+def cli_reason(result: EnhanceResult) -> str | None:
+    """A failure's reason in the CLI's words (``--overwrite``, ``--max-credits``), without
+    the source it may start with (the line shows the source already)."""
+    error = result.error
+    if isinstance(error, OutputExists):
+        return (
+            f"the output {error.path} exists (not made by this batch's journal); rerun with "
+            "--overwrite to replace it, or choose another --out"
+        )
+    if isinstance(error, BudgetExceeded):
+        return f"needs {error.needed} credits, more than --max-credits {error.budget}"
+    reason = result.reason
+    prefix = f"{result.source}: "
+    return reason[len(prefix) :] if reason and reason.startswith(prefix) else reason
