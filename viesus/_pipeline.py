@@ -693,7 +693,12 @@ class Pipeline:
         url_results = await upload_urls(
             self.client.api, [i.source for i in urls], self.client.batch, policy
         )
-        local = await asyncio.to_thread(self._local_files, files)
+        if any(i.downscale_to for i in files):
+            local = await asyncio.to_thread(self._local_files, files)
+        else:  # no copy to write: no trip to a worker thread
+            local = [
+                LocalFile(i.path, i.header.mimetype, i.size) for i in files if i.path and i.header
+            ]
         try:
             file_results = await upload_files(
                 self.client.api,

@@ -182,9 +182,11 @@ def summarise(
     failed = [r for r in results if not r.ok]
     done = {s: sum(1 for r in results if r.status == s) for s in ("finished", "skipped")}
     counts = f"{done['finished']} enhanced, {done['skipped']} already done, {len(failed)} failed"
-    spent = f"credits charged {credits.charged}"
+    spent = f"credits charged {credits.charged} this run"
     if credits.pending:
         spent += f" (+{credits.pending} for jobs still running, charged when they finish)"
+    if credits.earlier:
+        spent += f" ({credits.earlier} for results paid by earlier runs)"
     if batch is None:
         print(
             f"{counts}, {planned - len(results)} not done; {spent}; "
