@@ -1,4 +1,4 @@
-"""``viesus batch status|retry-failed`` (viesus/_cli/batch.py) against a real journal."""
+"""``viesus batch status|retry-failed`` (shared_batch_command.py) against a real journal."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 
 from typer.testing import CliRunner
 
-from viesus._cli.batch import app
+from viesus._cli.shared_batch_command import app
 from viesus._store import ItemKey
 from viesus._store_pg import BatchSettings, PostgresJournal
 

@@ -1,10 +1,10 @@
 """The ``viesus`` command line: one typer app, one module per command group.
 
-``enhance`` (enhance.py), ``config show`` (config_cmd.py), ``credits`` / ``jobs`` /
-``webhooks`` (account.py), ``pdf analyze`` (pdf_cmd.py), ``doctor`` (doctor.py), ``serve``
-(serve.py: the emulator, imported when it runs), ``batch status|retry-failed`` (batch.py: a
-batch shared in a PostgreSQL journal). Errors end as one line on stderr with a fixed exit code
-(errors.py); ``--debug`` anywhere on the command line adds the traceback.
+``enhance`` (enhance.py), ``config show`` (config_command.py), ``credits`` / ``jobs`` /
+``webhooks`` (account.py), ``pdf analyze`` (pdf_command.py), ``doctor`` (doctor.py), ``serve``
+(serve.py: the emulator, imported when it runs), ``batch status|retry-failed``
+(shared_batch_command.py: a batch shared in a PostgreSQL journal). Errors end as one line on
+stderr with a fixed exit code (errors.py); ``--debug`` anywhere on the command line adds the traceback.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 
 from viesus import InvalidInput, ViesusError, __version__
-from viesus._cli import account, batch, config_cmd, doctor, pdf_cmd, serve
+from viesus._cli import account, config_command, doctor, pdf_command, serve, shared_batch_command
 from viesus._cli.enhance import make_command
 from viesus._cli.errors import (
     EXIT_FAILED,
@@ -42,14 +42,14 @@ app = typer.Typer(
 )
 enhance_command, ENHANCE_FLAGS = make_command(PARAMETERS)
 app.command("enhance", no_args_is_help=True)(enhance_command)
-app.add_typer(config_cmd.make_app(ENHANCE_FLAGS), name="config")
+app.add_typer(config_command.make_app(ENHANCE_FLAGS), name="config")
 app.command("credits")(account.credits)
 app.add_typer(account.jobs_app, name="jobs")
 app.add_typer(account.webhooks_app, name="webhooks")
-app.add_typer(pdf_cmd.pdf_app, name="pdf")
+app.add_typer(pdf_command.pdf_app, name="pdf")
 app.command("doctor")(doctor.doctor)
 app.command("serve")(serve.serve)
-app.add_typer(batch.app, name="batch")
+app.add_typer(shared_batch_command.app, name="batch")
 use_sectioned_help(app)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from viesus._cli.pdf_cmd import can_render_pdfs, first_page
+from viesus._cli.pdf_command import can_render_pdfs, first_page
 from viesus._cli.sources import is_url
 
 ROW_HEIGHT = 240

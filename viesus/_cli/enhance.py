@@ -34,7 +34,7 @@ from viesus._cli.ledger import Credits, from_results, read_journal, recorded_out
 from viesus._cli.out_folder import check_out_folder
 from viesus._cli.outcomes import cli_reason
 from viesus._cli.parameters import Flag, ParameterRow, build_flags, options_from_flags
-from viesus._cli.pdfs import price_pdfs
+from viesus._cli.pdf_prices import price_pdfs
 from viesus._cli.plan import Plan, active_features, check_budget, print_plan
 from viesus._cli.progress import Events
 from viesus._cli.records import now, without_query, write_report

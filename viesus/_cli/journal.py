@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from viesus._cli.errors import MissingExtra, UsageProblem
-from viesus._cli.pdfs import is_pdf
+from viesus._cli.pdf_prices import is_pdf
 from viesus._cli.records import REPORT_NAME
 from viesus._store_pg import default_worker_id, is_postgres_url, redact_dsn
 

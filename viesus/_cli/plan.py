@@ -22,7 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 from viesus._cli.errors import EXIT_FAILED, UsageProblem
-from viesus._cli.pdf_cmd import describe
+from viesus._cli.pdf_command import describe
 from viesus._cli.text import printable
 from viesus._plans import BatchPlan, PlannedItem
 from viesus_client.enhancement_parameters import PARAMETERS
@@ -35,7 +35,7 @@ class Plan:
     batch: BatchPlan
     per_feature: dict[str, int]  # credits of each active feature (only the largest is charged)
     remaining_credits: int | None
-    pdfs: dict[str, dict[str, Any]]  # a PDF's analysis (pdf_cmd.summary) by source, once priced
+    pdfs: dict[str, dict[str, Any]]  # a PDF's analysis (pdf_command.summary) by source, once priced
 
     @property
     def items(self) -> list[PlannedItem]:

@@ -14,7 +14,7 @@ from viesus import (
     Viesus,
     ViesusError,
 )
-from viesus._cli.pdf_cmd import summary
+from viesus._cli.pdf_command import summary
 from viesus._cli.plan import Plan
 from viesus._plans import BatchPlan
 
