@@ -45,14 +45,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from viesus._errors import BudgetExceeded, ConfigurationError, InvalidInput, ViesusError
-from viesus._journal import hash_params, item_key, shown_source
+from viesus._journal.keys import hash_params, item_key, shown_source
+from viesus._journal.postgres.journal import BatchSettings, LeaseTimes, PostgresJournal
+from viesus._journal.states import ItemState
+from viesus._journal.store import ItemKey
 from viesus._output_names import common_root
 from viesus._pdf import looks_like_pdf
 from viesus._preflight import check_budget, estimate_credits
 from viesus._results import EnhanceResult
-from viesus._states import ItemState
-from viesus._store import ItemKey
-from viesus._store_pg import BatchSettings, LeaseTimes, PostgresJournal
 
 if TYPE_CHECKING:
     from viesus._pipeline import PipelineClient

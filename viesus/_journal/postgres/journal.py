@@ -1,6 +1,6 @@
 """The shared journal: many workers, on many machines, draining one named batch in PostgreSQL.
 
-It is a :class:`viesus._store.JournalStore` like the SQLite journal (same records, same item
+It is a :class:`viesus._journal.store.JournalStore` like the SQLite journal (same records, same item
 states, same compare-and-set), plus what sharing needs. Why PostgreSQL: a lab already runs it,
 and its row locks are the standard work-queue primitive. The design:
 
@@ -39,14 +39,14 @@ and its row locks are the standard work-queue primitive. The design:
   charged) it records it on the queue row (:meth:`settle`); settled items are not claimed
   again, so a batch ends. ``viesus batch retry-failed`` reopens the free failures.
 
-The schema is created and migrated by the toolkit (:mod:`viesus._store_pg_schema`) under an
+The schema is created and migrated by the toolkit (:mod:`viesus._journal.postgres.schema`) under an
 advisory lock, so workers starting together migrate once. Calls are synchronous (the pipeline
 runs them in a thread, per the store contract) on one connection guarded by a lock. When the
 database goes away for a moment, calls back off and reconnect for up to ``outage_limit``
 seconds; a transaction whose commit answer was lost is run again, and the rows it had already
 written are recognised by the call's token as applied, not reported stale. A connection the
 server refuses for good (wrong password, role or database; a malformed DSN) is not retried:
-``JournalConfigurationError`` at once, with the reason (:mod:`viesus._store_pg_errors`).
+``JournalConfigurationError`` at once, with the reason (:mod:`viesus._journal.postgres.errors`).
 """
 
 from __future__ import annotations
@@ -64,10 +64,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Final, TypeVar
 
 from viesus._errors import JournalConfigurationError, JournalError
-from viesus._states import ItemState
-from viesus._store import ItemKey, ItemRecord, StateChange, StoreIdentity
-from viesus._store_pg_errors import explain
-from viesus._store_pg_schema import SCHEMA_VERSION, check_schema, migrate
+from viesus._journal.postgres.errors import explain
+from viesus._journal.postgres.schema import SCHEMA_VERSION, check_schema, migrate
+from viesus._journal.states import ItemState
+from viesus._journal.store import ItemKey, ItemRecord, StateChange, StoreIdentity
 
 if TYPE_CHECKING:
     import psycopg
