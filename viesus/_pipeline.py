@@ -7,11 +7,11 @@ Order of work, and why:
 1. **Check before spending**: each file's header read (no decode) and the AI upscaling limits
    checked; the output name planned and checked for collisions. A URL source's size is known
    after its (free) upload, and is checked before its create.
-2. **Journal** (optional, any :class:`viesus._journal.store.JournalStore`): bound to this
-   endpoint and key; items keyed by source + options. Downloaded items are skipped, a complete output of a
+2. **Journal** (optional, any :class:`viesus._journal.store.JournalStore`): bound to this endpoint
+   and key; items keyed by source + options. Downloaded items are skipped, a complete output of a
    known job is adopted, known jobs are waited for, uploads reused, intents reconciled, leftover
-   ``.part`` files removed. A file whose content changed is a new item (or refused while a job
-   for its old content is unsettled).
+   ``.part`` files removed. A file whose content changed is a new item (or refused while a job for
+   its old content is unsettled).
 3. **PDFs** (photobooks) are priced by the service's analysis: they are uploaded first (free),
    the upload journalled before the wait (a resume waits on the same upload, never uploads an
    analysed PDF again), their analyses awaited together (:func:`viesus._pdf.await_analyses`:

@@ -5,7 +5,8 @@ for one process on one machine. ``--journal postgresql://…`` (or ``VIESUS_JOUR
 ``--batch NAME`` joins a batch shared by many workers (SCALING.md): this process works on the
 items it claims, the others on theirs. The DSN may carry a password: it is shown only as
 ``host:port/database`` (:func:`viesus._journal.postgres.journal.redact_dsn`); better keep the
-password out of the command line (``PGPASSWORD``, ``~/.pgpass`` or ``VIESUS_JOURNAL``), where ``ps`` shows it.
+password out of the command line (``PGPASSWORD``, ``~/.pgpass`` or ``VIESUS_JOURNAL``), where
+``ps`` shows it.
 """
 
 from __future__ import annotations
