@@ -38,7 +38,7 @@ from viesus._retries import RetryPolicy
 # Loaded on first use (PEP 562), so ``import viesus`` does not pay for journals, PDFs,
 # PostgreSQL or webhooks a program may never touch; type checkers see plain imports.
 if TYPE_CHECKING:
-    from viesus._journal.postgres.journal import LeaseTimes
+    from viesus._journal.postgres.settings import LeaseTimes
     from viesus._journal.sqlite import Journal
     from viesus._pdf import PdfAnalysis, PdfAnalysisFailed, PdfStatistics
     from viesus._plans import BatchPlan, PlannedItem
@@ -53,7 +53,7 @@ _MODULE_OF = {
     "EnhanceResult": "viesus._results",
     "FinishedResult": "viesus._results",
     "Journal": "viesus._journal.sqlite",
-    "LeaseTimes": "viesus._journal.postgres.journal",
+    "LeaseTimes": "viesus._journal.postgres.settings",
     "BatchPlan": "viesus._plans",
     "PlannedItem": "viesus._plans",
     "PdfAnalysis": "viesus._pdf",
