@@ -62,7 +62,7 @@ async def step(name: str, path: Path, warm: Path, endpoint: str, base: str) -> i
     from viesus import Viesus, read_image_header
     from viesus._batching import BatchSize
     from viesus._downloads import download_part
-    from viesus._journal import hash_file
+    from viesus._journal.keys import hash_file
     from viesus._retries import RetryPolicy
     from viesus._uploads import LocalFile, upload_files
 

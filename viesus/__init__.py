@@ -38,36 +38,36 @@ from viesus._retries import RetryPolicy
 # Loaded on first use (PEP 562), so ``import viesus`` does not pay for journals, PDFs,
 # PostgreSQL or webhooks a program may never touch; type checkers see plain imports.
 if TYPE_CHECKING:
-    from viesus._journal import Journal
+    from viesus._journal.postgres.settings import LeaseTimes
+    from viesus._journal.sqlite import Journal
     from viesus._pdf import PdfAnalysis, PdfAnalysisFailed, PdfStatistics
     from viesus._plans import BatchPlan, PlannedItem
     from viesus._preflight import check_limits, estimate_credits, read_image_header
     from viesus._results import EnhanceResult, FinishedResult
     from viesus._shared_batch import SharedBatch
-    from viesus._store_pg import LeaseTimes
-    from viesus._webhook_listener import WebhookListener
-    from viesus._webhook_receiver import WebhookReceiver
-    from viesus._webhook_signature import WebhookEvent, unwrap, verify_signature
+    from viesus._webhooks.listener import WebhookListener
+    from viesus._webhooks.receiver import WebhookReceiver
+    from viesus._webhooks.signature import WebhookEvent, unwrap, verify_signature
 
 _MODULE_OF = {
     "EnhanceResult": "viesus._results",
     "FinishedResult": "viesus._results",
-    "Journal": "viesus._journal",
-    "LeaseTimes": "viesus._store_pg",
+    "Journal": "viesus._journal.sqlite",
+    "LeaseTimes": "viesus._journal.postgres.settings",
     "BatchPlan": "viesus._plans",
     "PlannedItem": "viesus._plans",
     "PdfAnalysis": "viesus._pdf",
     "PdfAnalysisFailed": "viesus._pdf",
     "PdfStatistics": "viesus._pdf",
     "SharedBatch": "viesus._shared_batch",
-    "WebhookEvent": "viesus._webhook_signature",
-    "WebhookListener": "viesus._webhook_listener",
-    "WebhookReceiver": "viesus._webhook_receiver",
+    "WebhookEvent": "viesus._webhooks.signature",
+    "WebhookListener": "viesus._webhooks.listener",
+    "WebhookReceiver": "viesus._webhooks.receiver",
     "check_limits": "viesus._preflight",
     "estimate_credits": "viesus._preflight",
     "read_image_header": "viesus._preflight",
-    "unwrap": "viesus._webhook_signature",
-    "verify_signature": "viesus._webhook_signature",
+    "unwrap": "viesus._webhooks.signature",
+    "verify_signature": "viesus._webhooks.signature",
 }
 
 if not TYPE_CHECKING:  # a typo in ``viesus.Nmae`` stays a type error, not ``Any``

@@ -49,14 +49,14 @@ from viesus_client.input_types import EnhancedImageInput
 # close to the cost of httpx + pydantic + graphql-core): the pipeline and journals, PDFs,
 # webhooks and the batch-document builders.
 if TYPE_CHECKING:
+    from viesus._journal.store import JournalStore
     from viesus._pdf import PdfAnalysis
     from viesus._plans import BatchPlan
     from viesus._results import EnhanceResult, FinishedResult
     from viesus._shared_batch import SharedBatch
-    from viesus._store import JournalStore
-    from viesus._webhook_receiver import WebhookReceiver
-    from viesus._webhook_registration import RegisteredWebhook
-    from viesus._webhook_signature import WebhookEvent
+    from viesus._webhooks.receiver import WebhookReceiver
+    from viesus._webhooks.registration import RegisteredWebhook
+    from viesus._webhooks.signature import WebhookEvent
     from viesus_client.fragments import CreditsFields
 
 T = TypeVar("T")
@@ -257,14 +257,14 @@ class Viesus:
         downscaled to fit instead of refused (``EnhanceResult.downscaled`` says so).
         ``journal``: a file path (a SQLite
         :class:`viesus.Journal`, opened and closed here) or any open
-        :class:`viesus._store.JournalStore`; a rerun with it never pays twice for an item.
+        :class:`viesus._journal.store.JournalStore`; a rerun with it never pays twice for an item.
         A ``postgresql://`` URL is a journal shared by many workers: ``batch`` names the batch
         every worker joins (see :mod:`viesus._shared_batch`); ``max_credits`` is then the
         batch's budget, enforced across workers.
         """
-        from viesus._journal import Journal
+        from viesus._journal.postgres.journal import is_postgres_url
+        from viesus._journal.sqlite import Journal
         from viesus._pipeline import Pipeline
-        from viesus._store_pg import is_postgres_url
 
         checked_sources = check_sources(sources)
         checked_options = as_options(options)
@@ -332,7 +332,7 @@ class Viesus:
         request and writes nothing; a journal file is only read (none yet: a fresh batch).
         PDFs are left unpriced (``credits=None``): their price needs the service's analysis
         (:meth:`analyze_pdf`)."""
-        from viesus._journal import Journal
+        from viesus._journal.sqlite import Journal
         from viesus._pipeline import Pipeline
 
         checked_sources = check_sources(sources)
@@ -405,13 +405,13 @@ class Viesus:
 
         Pass the secret to :meth:`webhook_receiver` in the app that serves ``url``.
         """
-        from viesus._webhook_registration import register_webhook
+        from viesus._webhooks.registration import register_webhook
 
         return await self._call(register_webhook(self.api, url, replace=replace))
 
     async def remove_webhook(self, webhook_id: str) -> bool:
         """Delete a webhook; ``False`` if there was none with that id."""
-        from viesus._webhook_registration import remove_webhook
+        from viesus._webhooks.registration import remove_webhook
 
         return await self._call(remove_webhook(self.api, webhook_id))
 
@@ -422,7 +422,7 @@ class Viesus:
         Webhooks are hints, the API is the truth: the delivery's content never ends a wait.
         While deliveries arrive, new looks slow to the schedule's safety interval.
         """
-        from viesus._webhook_receiver import WebhookReceiver
+        from viesus._webhooks.receiver import WebhookReceiver
 
         return WebhookReceiver(secrets, self._on_webhook)
 
@@ -451,9 +451,9 @@ class Viesus:
         behind (their process is gone) are deleted; on exit this one is. Webhooks the caller
         made are never touched.
         """
-        from viesus._webhook_listener import WebhookListener
-        from viesus._webhook_receiver import WebhookReceiver
-        from viesus._webhook_registration import (
+        from viesus._webhooks.listener import WebhookListener
+        from viesus._webhooks.receiver import WebhookReceiver
+        from viesus._webhooks.registration import (
             ACTIVE_LISTENER_URLS,
             ListenerTag,
             register_webhook,
@@ -480,7 +480,7 @@ class Viesus:
                 ACTIVE_LISTENER_URLS.discard(url)
 
     async def _remove_listener_webhook(self, webhook_id: str, name: str) -> None:
-        from viesus._webhook_registration import DELETE_HINT, remove_webhook
+        from viesus._webhooks.registration import DELETE_HINT, remove_webhook
 
         try:
             await remove_webhook(self.api, webhook_id)

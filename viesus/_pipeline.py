@@ -1,17 +1,17 @@
 """``enhance_many``: many sources through upload -> create -> wait -> download, frugally.
 
-Every item moves through the state machine of :mod:`viesus._states` (which states the
+Every item moves through the state machine of :mod:`viesus._journal.states` (which states the
 never-pay-twice rule and is the only door to a create); this module decides *when* to move it.
 
 Order of work, and why:
 1. **Check before spending**: each file's header read (no decode) and the AI upscaling limits
    checked; the output name planned and checked for collisions. A URL source's size is known
    after its (free) upload, and is checked before its create.
-2. **Journal** (optional, any :class:`viesus._store.JournalStore`): bound to this endpoint and
-   key; items keyed by source + options. Downloaded items are skipped, a complete output of a
+2. **Journal** (optional, any :class:`viesus._journal.store.JournalStore`): bound to this endpoint
+   and key; items keyed by source + options. Downloaded items are skipped, a complete output of a
    known job is adopted, known jobs are waited for, uploads reused, intents reconciled, leftover
-   ``.part`` files removed. A file whose content changed is a new item (or refused while a job
-   for its old content is unsettled).
+   ``.part`` files removed. A file whose content changed is a new item (or refused while a job for
+   its old content is unsettled).
 3. **PDFs** (photobooks) are priced by the service's analysis: they are uploaded first (free),
    the upload journalled before the wait (a resume waits on the same upload, never uploads an
    analysed PDF again), their analyses awaited together (:func:`viesus._pdf.await_analyses`:
@@ -77,7 +77,9 @@ from viesus._errors import (
     ViesusError,
 )
 from viesus._jobs import ERROR, Job
-from viesus._journal import hash_file, hash_params, is_url, key_fingerprint, source_id
+from viesus._journal.keys import hash_file, hash_params, is_url, key_fingerprint, source_id
+from viesus._journal.states import ItemBook, ItemState
+from viesus._journal.store import ItemKey, ItemRecord, JournalStore, StoreIdentity
 from viesus._output_names import (
     collision_key,
     common_root,
@@ -100,8 +102,6 @@ from viesus._redact import redact_url
 from viesus._results import EnhanceResult
 from viesus._retries import RetryPolicy, retrying
 from viesus._selections import create_job, upload_jobs
-from viesus._states import ItemBook, ItemState
-from viesus._store import ItemKey, ItemRecord, JournalStore, StoreIdentity
 from viesus._uploads import LocalFile, upload_files, upload_urls
 from viesus_client import ViesusApiClient
 from viesus_client.input_types import EnhancedImageInput

@@ -1,34 +1,9 @@
 """Many workers, one batch: the loop each worker runs against a shared PostgreSQL journal.
 
-``Viesus.enhance_many(..., journal="postgresql://…", batch="NAME")`` lands here. The worker
-joins the batch (same options and output location as the others, or a clear refusal), adds
-its sources to the batch's queue, then runs *lanes*: each lane claims a few items
-(:meth:`PostgresJournal.claim`), runs the ordinary pipeline on exactly those items with the
-shared journal as its store, records each item's final outcome, and gives the run's leases
-back once the run has journalled its last step. So each worker uploads,
-creates, polls and downloads only its own items (no N-fold polling of the same jobs), and the
-pipeline's never-pay-twice rules apply unchanged: a claimed item found in ``create_intent``
-(its last holder died) is reconciled before anything is created.
-
-A background task renews this worker's leases every ``LeaseTimes.renew_every`` seconds. An
-item whose lease was lost (this worker stalled past the lease) is dropped without a result:
-another worker holds it now, and the journal's fenced writes already kept this one from
-creating it. Several lanes keep a worker busy while a few slow jobs finish (one pipeline run
-waits for its slowest job before it ends).
-
-Right before each create batch is sent, the worker checks that it still holds the items'
-leases (:meth:`PostgresJournal.confirm_for_create`: the local monotonic clock against the
-lease the database last confirmed, re-confirmed with the database when short); items whose
-lease ran out are not sent and are left to the next holder's reconciliation.
-
-Test hook: with ``VIESUS_TEST_STOP_BEFORE_CREATE=1`` in its environment, a worker stops itself
-(``SIGSTOP``) once, right after its first create intent is durable and before that check, so
-a test can hold it there past its lease and resume it with ``SIGCONT`` (tests/postgres/
-test_cli_workers.py). Nothing else reads it.
-
-The worker returns when nothing is left for it: every item settled (by it or another worker),
-except items whose sources it was not given. While other workers hold the last open items it
-waits, and takes over any whose lease expires (their holder died).
+The worker joins the batch, adds its sources to the queue, then runs *lanes* that each claim a
+few items and run the ordinary pipeline on exactly those, settle each outcome and give the
+leases back; a background task renews the leases. The design is in SCALING.md and
+ARCHITECTURE-notes-r2.md ("The shared batch worker").
 """
 
 from __future__ import annotations
@@ -36,32 +11,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import signal
-import threading
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from viesus._errors import BudgetExceeded, ConfigurationError, InvalidInput, ViesusError
-from viesus._journal import hash_params, item_key, shown_source
+from viesus._journal.keys import hash_params, item_key, shown_source
+from viesus._journal.postgres.journal import BatchSettings, LeaseTimes, PostgresJournal
+from viesus._journal.states import ItemState
+from viesus._journal.store import ItemKey
 from viesus._output_names import common_root
 from viesus._pdf import looks_like_pdf
 from viesus._preflight import check_budget, estimate_credits
 from viesus._results import EnhanceResult
-from viesus._states import ItemState
-from viesus._store import ItemKey
-from viesus._store_pg import BatchSettings, LeaseTimes, PostgresJournal
 
 if TYPE_CHECKING:
     from viesus._pipeline import PipelineClient
     from viesus_client.input_types import EnhancedImageInput
 
 log = logging.getLogger("viesus._shared_batch")
-
-# See the module docstring: a test stops the worker here to stall it past its lease.
-STOP_BEFORE_CREATE = "VIESUS_TEST_STOP_BEFORE_CREATE"
 
 __all__ = ["SharedBatch", "drain", "shared_batch"]
 
@@ -74,6 +43,8 @@ class SharedBatch:
     client), so the items spread over the workers; ``lanes`` pipeline runs go on at once.
     ``worker_id`` defaults to ``host:pid:random``. A worker with nothing to claim while others
     hold the last open items looks again every ``idle_poll`` seconds (one small query).
+    ``before_create``: called in a worker thread right before each create batch leaves, with
+    the batch's sources as journalled (before the lease check); for monitoring and tests.
     """
 
     name: str
@@ -83,6 +54,7 @@ class SharedBatch:
     worker_id: str | None = None
     outage_limit: float = 120.0
     idle_poll: float = 1.0
+    before_create: Callable[[list[str]], object] | None = None
 
     def __post_init__(self) -> None:
         if self.lanes < 1 or (self.claim_size is not None and self.claim_size < 1):
@@ -166,16 +138,12 @@ class _Worker:
         self.twins: dict[ItemKey, list[str | Path]] = {}
         self.foreign: set[ItemKey] = set()
         self._lane_ended = asyncio.Event()
-        self._stop_before_create = bool(os.environ.get(STOP_BEFORE_CREATE))
 
     def _before_create(self, keys: list[ItemKey]) -> set[ItemKey]:
         """The pipeline's last step before a create batch leaves: keys not to send."""
-        if self._stop_before_create and hasattr(signal, "SIGSTOP"):
-            self._stop_before_create = False
-            log.warning("%s: stopping before a create (test hook)", STOP_BEFORE_CREATE)
-            # To this very thread: it takes the stop on its way back from the call (a signal to
-            # the process may be taken by another thread while this one runs on a little).
-            signal.pthread_kill(threading.get_ident(), signal.SIGSTOP)
+        if self.batch.before_create is not None:
+            shown = [shown_source(self.sources[k]) if k in self.sources else str(k) for k in keys]
+            self.batch.before_create(shown)
         return self.store.confirm_for_create(keys)
 
     async def join(self, sources: Sequence[str | Path], max_credits: int | None) -> None:

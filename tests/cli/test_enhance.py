@@ -175,8 +175,8 @@ def test_local_runs_without_a_server_or_key(tmp_path: Path) -> None:
 def test_local_rerun_retries_what_the_previous_emulator_left_unfinished(tmp_path: Path) -> None:
     from viesus import Journal
     from viesus._cli.run import JOURNAL_NAME, forget_previous_local_server
-    from viesus._states import ItemState
-    from viesus._store import StateChange
+    from viesus._journal.states import ItemState
+    from viesus._journal.store import StateChange
 
     write_photos(tmp_path / "in", 1)
     out = tmp_path / "out"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tests.cli.conftest import Server, run_cli, write_photos
 from viesus import Journal
-from viesus._states import ItemState
+from viesus._journal.states import ItemState
 
 
 def test_a_journal_path_keeps_sqlite_there(server: Server, tmp_path: Path) -> None:

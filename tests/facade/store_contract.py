@@ -1,4 +1,4 @@
-"""The :class:`viesus._store.JournalStore` contract as tests any store implementation reuses.
+"""The :class:`viesus._journal.store.JournalStore` contract as tests any store reuses.
 
 Subclass :class:`StoreContract` in a test module and implement ``open_store(place)``: it opens
 (or reopens) the store kept at ``place`` (a fresh temporary folder per test; a server-backed
@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from viesus._errors import JournalError
-from viesus._states import ItemState
-from viesus._store import ItemKey, ItemRecord, JournalStore, StateChange, StoreIdentity
+from viesus._journal.states import ItemState
+from viesus._journal.store import ItemKey, ItemRecord, JournalStore, StateChange, StoreIdentity
 
 S = ItemState
 IDENTITY = StoreIdentity("http://127.0.0.1:1/graphql", "0123456789abcdef")
@@ -29,7 +29,7 @@ def record(n: int, state: ItemState = S.PLANNED, **fields: object) -> ItemRecord
 
 
 class StoreContract:
-    """Checks every :class:`JournalStore` must pass (see the contract in ``viesus._store``)."""
+    """Checks every :class:`JournalStore` must pass (the contract of ``viesus._journal.store``)."""
 
     def open_store(self, place: Path) -> JournalStore:
         raise NotImplementedError

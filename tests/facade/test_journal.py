@@ -13,9 +13,7 @@ import pytest
 
 from tests.facade.store_contract import StoreContract
 from viesus._errors import JournalError
-from viesus._journal import (
-    SCHEMA_VERSION,
-    Journal,
+from viesus._journal.keys import (
     hash_file,
     hash_params,
     hash_url,
@@ -23,7 +21,8 @@ from viesus._journal import (
     key_fingerprint,
     shown_source,
 )
-from viesus._states import (
+from viesus._journal.sqlite import SCHEMA_VERSION, Journal
+from viesus._journal.states import (
     TRANSITIONS,
     IllegalTransition,
     ItemBook,
@@ -31,7 +30,7 @@ from viesus._states import (
     check_transition,
     may_create,
 )
-from viesus._store import ItemKey, ItemRecord, JournalStore, StateChange, StoreIdentity
+from viesus._journal.store import ItemKey, ItemRecord, JournalStore, StateChange, StoreIdentity
 from viesus_client.input_types import EnhancedImageInput
 
 S = ItemState

@@ -26,7 +26,7 @@ from viesus import (
     PdfAnalysisFailed,
     Viesus,
 )
-from viesus._states import ItemState
+from viesus._journal.states import ItemState
 from viesus_emulator import Emulator
 from viesus_emulator.pdf_records import ANALYZING
 

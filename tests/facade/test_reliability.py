@@ -23,11 +23,12 @@ from tests.facade.conftest import API_KEY, emulator_config, make_client, request
 from viesus import EnhanceOptions, EnhanceResult, Viesus
 from viesus._api_errors import graphql_error
 from viesus._errors import JournalError
-from viesus._journal import Journal, item_key, key_fingerprint
+from viesus._journal.keys import item_key, key_fingerprint
+from viesus._journal.sqlite import Journal
+from viesus._journal.states import ItemState
+from viesus._journal.store import ItemRecord, StateChange, StoreIdentity
 from viesus._pipeline import LOST_READS
 from viesus._redact import redact_url
-from viesus._states import ItemState
-from viesus._store import ItemRecord, StateChange, StoreIdentity
 from viesus_client.exceptions import GraphQLClientGraphQLError
 from viesus_emulator import Emulator, FaultConfig
 

@@ -24,7 +24,7 @@ import pytest
 
 from tests.facade.conftest import make_client, requests_for
 from viesus import EnhanceOptions, PollSchedule, ServerError, Viesus, ViesusError
-from viesus._webhook_registration import LISTENER_ROOT, ListenerTag, machine_tag
+from viesus._webhooks.registration import LISTENER_ROOT, ListenerTag, machine_tag
 from viesus_client.input_types import CreateWebhookInput
 from viesus_emulator import Emulator
 

@@ -25,15 +25,15 @@ from viesus._errors import (
     WebhookSignatureError,
     WebhookVerificationError,
 )
-from viesus._webhook_listener import WebhookListener
-from viesus._webhook_receiver import WebhookReceiver
-from viesus._webhook_registration import (
+from viesus._webhooks.listener import WebhookListener
+from viesus._webhooks.receiver import WebhookReceiver
+from viesus._webhooks.registration import (
     MAX_WEBHOOKS,
     RegisteredWebhook,
     register_webhook,
     remove_webhook,
 )
-from viesus._webhook_signature import (
+from viesus._webhooks.signature import (
     SIGNATURE_HEADER,
     WebhookEvent,
     compute_signature,

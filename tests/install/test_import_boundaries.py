@@ -37,12 +37,13 @@ def test_import_viesus_loads_nothing_heavy(code: str) -> None:
 ON_FIRST_USE = (
     "viesus._pipeline",
     "viesus._journal",
+    "viesus._journal.sqlite",
     "viesus._pdf",
-    "viesus._store_pg",
+    "viesus._journal.postgres.journal",
     "viesus._shared_batch",
-    "viesus._webhook_listener",
-    "viesus._webhook_receiver",
-    "viesus._webhook_registration",
+    "viesus._webhooks.listener",
+    "viesus._webhooks.receiver",
+    "viesus._webhooks.registration",
     "viesus_client.create_webhook",
     "viesus_client.get_pdf_analysis",
 )
@@ -59,7 +60,7 @@ def test_lazy_names_resolve_to_their_modules() -> None:
         "for name in viesus.__all__:\n"
         "    assert getattr(viesus, name) is not None, name\n"
         "from viesus import Journal, SharedBatch, WebhookListener\n"
-        "assert Journal.__module__ == 'viesus._journal'\n"
+        "assert Journal.__module__ == 'viesus._journal.sqlite'\n"
         "assert set(viesus.__all__) <= set(dir(viesus))\n"
         "try:\n"
         "    viesus.Nope\n"
@@ -68,8 +69,13 @@ def test_lazy_names_resolve_to_their_modules() -> None:
         "else:\n"
         "    raise SystemExit('viesus.Nope resolved')\n"
     )
-    lazy_modules = {"viesus._journal", "viesus._pdf", "viesus._shared_batch", "viesus._store_pg"}
-    assert lazy_modules | {"viesus._webhook_listener"} <= loaded_after(code)
+    lazy_modules = {
+        "viesus._journal.sqlite",
+        "viesus._pdf",
+        "viesus._shared_batch",
+        "viesus._journal.postgres.journal",
+    }
+    assert lazy_modules | {"viesus._webhooks.listener"} <= loaded_after(code)
 
 
 def test_generated_package_resolves_every_name_lazily() -> None:

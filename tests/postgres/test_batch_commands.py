@@ -7,8 +7,8 @@ import json
 from typer.testing import CliRunner
 
 from viesus._cli.shared_batch_command import app
-from viesus._store import ItemKey
-from viesus._store_pg import BatchSettings, PostgresJournal
+from viesus._journal.postgres.journal import BatchSettings, PostgresJournal
+from viesus._journal.store import ItemKey
 
 PARAMS = "p" * 64
 

@@ -52,16 +52,17 @@ class Workers:
             str(write_photo(folder / f"photo{i:03d}.jpg", (48, 32), seed=i)) for i in range(count)
         ]
 
-    async def start(self, name: str, *extra: str, env: dict[str, str] | None = None) -> int:
+    async def start(self, name: str, *extra: str, program: str = "viesus") -> int:
+        """Start ``python -m PROGRAM enhance …`` (``tests.postgres.stalled_cli``: a worker that
+        stops itself before its first create)."""
         environment = {k: v for k, v in os.environ.items() if not k.startswith("VIESUS_")}
         environment.update(
             PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "generated")]),
             VIESUS_API_KEY=API_KEY,
             VIESUS_ENDPOINT=self.emulator.endpoint,
-            **(env or {}),
         )
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "viesus", "enhance", str(self.root / "in"),
+            sys.executable, "-m", program, "enhance", str(self.root / "in"),
             "--out", str(self.out), "--journal", self.dsn, "--batch", "B", "--lease", "3",
             "--batch-size", "5", "--sidecar", "--events-jsonl", str(self.root / f"{name}.jsonl"),
             "--yes", *extra,
@@ -189,8 +190,8 @@ async def test_a_worker_stalled_between_intent_and_create_does_not_send_it(
     # One create batch (5 items, --batch-size 5): the stop lands between its intent and its
     # send, not in the middle of another lane's send (that is the window still open).
     workers.photos(5)
-    stalled = await workers.start("stalled", env={"VIESUS_TEST_STOP_BEFORE_CREATE": "1"})
-    # The hook stops the worker right after its first create intent is durable.
+    stalled = await workers.start("stalled", program="tests.postgres.stalled_cli")
+    # Its before_create stops the worker right after its first create intent is durable.
     await wait_stopped(stalled)
     intents = workers.query("SELECT count(*) FROM viesus_items WHERE state = 'create_intent'")
     assert intents[0][0] > 0

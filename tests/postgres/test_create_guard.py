@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from viesus._states import ItemState
-from viesus._store import ItemKey, ItemRecord, StateChange, StoreIdentity
-from viesus._store_pg import BatchSettings, LeaseTimes, PostgresJournal
+from viesus._journal.postgres.journal import BatchSettings, LeaseTimes, PostgresJournal
+from viesus._journal.states import ItemState
+from viesus._journal.store import ItemKey, ItemRecord, StateChange, StoreIdentity
 
 PARAMS = "p" * 64
 SETTINGS = BatchSettings(params_hash=PARAMS, out_dir="/shared/out", cost=1, max_credits=None)

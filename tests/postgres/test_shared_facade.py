@@ -21,7 +21,7 @@ from viesus import (
     Viesus,
 )
 from viesus._errors import JournalError
-from viesus._store_pg import PostgresJournal
+from viesus._journal.postgres.journal import PostgresJournal
 from viesus_emulator import Emulator
 
 OPTIONS = EnhanceOptions(mode="ENHANCE")  # 1 credit each

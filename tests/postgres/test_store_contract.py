@@ -1,4 +1,4 @@
-"""The journal store contract (viesus._store.JournalStore), run on every store: the embedded
+"""The journal store contract (viesus._journal.store.JournalStore), run on every store: the embedded
 SQLite journal and the shared PostgreSQL journal must behave the same to the pipeline.
 
 The one difference a caller sees is sharing itself: a PostgreSQL worker writes only items it
@@ -15,10 +15,10 @@ import pytest
 from tests.facade.store_contract import StoreContract
 from tests.facade.store_contract import key as contract_key
 from viesus._errors import JournalError
-from viesus._journal import Journal
-from viesus._states import ItemState
-from viesus._store import ItemKey, ItemRecord, JournalStore, StateChange, StoreIdentity
-from viesus._store_pg import BatchSettings, PostgresJournal
+from viesus._journal.postgres.journal import BatchSettings, PostgresJournal
+from viesus._journal.sqlite import Journal
+from viesus._journal.states import ItemState
+from viesus._journal.store import ItemKey, ItemRecord, JournalStore, StateChange, StoreIdentity
 
 PARAMS = "a" * 64
 IDENTITY = StoreIdentity("http://127.0.0.1:8765/graphql", "fp-aaaaaaaaaaaa")

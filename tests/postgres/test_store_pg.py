@@ -12,9 +12,7 @@ import pytest
 
 from tests.pg_server import PostgresServer
 from viesus._errors import JournalError
-from viesus._states import ItemState
-from viesus._store import ItemKey, ItemRecord, StateChange, StoreIdentity
-from viesus._store_pg import (
+from viesus._journal.postgres.journal import (
     SCHEMA_VERSION,
     BatchSettings,
     LeaseTimes,
@@ -22,6 +20,8 @@ from viesus._store_pg import (
     is_postgres_url,
     redact_dsn,
 )
+from viesus._journal.states import ItemState
+from viesus._journal.store import ItemKey, ItemRecord, StateChange, StoreIdentity
 
 PARAMS = "p" * 64
 SETTINGS = BatchSettings(params_hash=PARAMS, out_dir="/shared/out", cost=4, max_credits=None)

@@ -16,8 +16,8 @@ import pytest
 from tests.pg_server import PostgresServer
 from viesus import ConfigurationError
 from viesus._errors import JournalConfigurationError, JournalError
-from viesus._store_pg import PostgresJournal
-from viesus._store_pg_errors import explain
+from viesus._journal.postgres.errors import explain
+from viesus._journal.postgres.journal import PostgresJournal
 
 PASSWORD = "s3cret-pw-never-shown"
 PASSWORD_ROLE = "viesus_password_role"

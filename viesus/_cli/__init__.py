@@ -4,7 +4,8 @@
 ``webhooks`` (account.py), ``pdf analyze`` (pdf_command.py), ``doctor`` (doctor.py), ``serve``
 (serve.py: the emulator, imported when it runs), ``batch status|retry-failed``
 (shared_batch_command.py: a batch shared in a PostgreSQL journal). Errors end as one line on
-stderr with a fixed exit code (errors.py); ``--debug`` anywhere on the command line adds the traceback.
+stderr with a fixed exit code (errors.py); ``--debug`` anywhere on the command line adds the
+traceback.
 """
 
 from __future__ import annotations

@@ -4,8 +4,9 @@
 for one process on one machine. ``--journal postgresql://…`` (or ``VIESUS_JOURNAL``) with
 ``--batch NAME`` joins a batch shared by many workers (SCALING.md): this process works on the
 items it claims, the others on theirs. The DSN may carry a password: it is shown only as
-``host:port/database`` (:func:`viesus._store_pg.redact_dsn`); better keep the password out of
-the command line (``PGPASSWORD``, ``~/.pgpass`` or ``VIESUS_JOURNAL``), where ``ps`` shows it.
+``host:port/database`` (:func:`viesus._journal.postgres.journal.redact_dsn`); better keep the
+password out of the command line (``PGPASSWORD``, ``~/.pgpass`` or ``VIESUS_JOURNAL``), where
+``ps`` shows it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 from viesus._cli.errors import MissingExtra, UsageProblem
 from viesus._cli.pdf_prices import is_pdf
 from viesus._cli.records import REPORT_NAME
-from viesus._store_pg import default_worker_id, is_postgres_url, redact_dsn
+from viesus._journal.postgres.journal import default_worker_id, is_postgres_url, redact_dsn
 
 JOURNAL_NAME = ".viesus-journal.sqlite"
 

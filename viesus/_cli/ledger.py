@@ -16,10 +16,10 @@ from typing import Any
 
 from viesus import EnhanceOptions, EnhanceResult, Journal
 from viesus._cli.outcomes import cli_reason, downscaled
-from viesus._journal import item_key
+from viesus._journal.keys import item_key
+from viesus._journal.states import ItemState
+from viesus._journal.store import ItemKey, ItemRecord
 from viesus._plans import PlannedItem
-from viesus._states import ItemState
-from viesus._store import ItemKey, ItemRecord
 
 _PAID = frozenset({ItemState.FINISHED_REMOTE, ItemState.DOWNLOADED})
 _IN_FLIGHT = frozenset({ItemState.CREATE_INTENT, ItemState.CREATED, ItemState.UNKNOWN})

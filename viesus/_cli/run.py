@@ -25,8 +25,8 @@ from viesus._cli.journal import JOURNAL_NAME, JournalChoice
 from viesus._cli.progress import Events, ProgressView
 from viesus._cli.records import now, result_record, write_sidecar
 from viesus._cli.settings import Configuration
-from viesus._states import ItemState
-from viesus._store import StateChange
+from viesus._journal.states import ItemState
+from viesus._journal.store import StateChange
 
 __all__ = ["JOURNAL_NAME", "forget_previous_local_server", "run_batch"]
 

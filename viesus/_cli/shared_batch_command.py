@@ -18,7 +18,12 @@ from typing import Annotated
 
 import typer
 
-from viesus._store_pg import BatchStatus, PostgresJournal, is_postgres_url, redact_dsn
+from viesus._journal.postgres.journal import (
+    BatchStatus,
+    PostgresJournal,
+    is_postgres_url,
+    redact_dsn,
+)
 
 app = typer.Typer(
     help="Batches shared by many workers in a PostgreSQL journal.", no_args_is_help=True

@@ -1,18 +1,8 @@
 """Registering webhooks over the generated client, aware of the 5-webhook limit.
 
-The service shows a webhook's secret once, in the ``createWebhook`` answer, and an account
-holds at most ``MAX_WEBHOOKS`` [docs]. Two consequences shape this module:
-
-- A ``createWebhook`` whose answer is lost may have created a webhook whose secret nobody will
-  ever see. It is reconciled by listing the webhooks: one with the URL just registered is
-  deleted (it is useless without its secret) and the registration is made once more.
-- Listeners started by ``Viesus.listen_for_webhooks`` register URLs tagged with a path
-  ``/viesus-listener/<machine>/<name>/<pid>/<nonce>`` (``<machine>`` a hash of host name and
-  user). A crashed process leaves its webhook behind; the next start on the same machine with
-  the same name deletes those whose process is gone, so they never pile up to the limit.
-  Webhooks without such a tag, or of a live process, are never touched.
-
-Every failure is a ``ViesusError``; messages name ids and redacted URLs, never secrets.
+A lost ``createWebhook`` answer is reconciled by listing; a crashed listener's tagged webhook is
+deleted by the next start on the same machine (ARCHITECTURE-notes-r2.md). Every failure is a
+``ViesusError``; messages name ids and redacted URLs, never secrets.
 """
 
 from __future__ import annotations

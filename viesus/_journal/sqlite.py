@@ -1,29 +1,13 @@
-"""The SQLite journal: a :class:`viesus._store.JournalStore` in one local file.
+"""The SQLite journal: a :class:`~viesus._journal.store.JournalStore` in one local file.
 
-What it stores and why is the store contract (:mod:`viesus._store`) and the item state machine
-(:mod:`viesus._states`); this module only keeps them on disk:
-
-* one ``items`` row per item, keyed by source and options (:class:`ItemKey`), holding the
-  state, ids, chosen output path and its sha256, and the reason of a failure;
-* a ``meta`` table with the endpoint and the API-key fingerprint the journal belongs to
-  (:meth:`Journal.bind` refuses another);
-* ``PRAGMA application_id`` marks the file as ours, so another application's database is
-  refused instead of being written into.
-
-Every :meth:`Journal.apply` is one ``BEGIN IMMEDIATE`` ... ``COMMIT`` on a WAL database with
-``synchronous=FULL``: when it returns, the batch step is on disk. The pipeline calls it from a
-worker thread. While open, the journal holds an exclusive lock on ``PATH.lock``: two batches
-on one journal would each see the other's intents as theirs to reconcile.
-
-Nothing secret is stored: sources arrive redacted (a URL without query, fragment or userinfo;
-its identity is its sha256), the API key only as a salted, truncated hash.
+One ``items`` row per item and a ``meta`` table with the endpoint and key fingerprint, in a WAL
+database with ``synchronous=FULL``, locked for one batch at a time (see
+ARCHITECTURE-notes-r2.md, "The SQLite journal").
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
@@ -32,32 +16,16 @@ from types import TracebackType
 from typing import IO, TYPE_CHECKING, Final, Self, TypeVar, cast
 
 from viesus._errors import JournalError
-from viesus._redact import redact_url
-from viesus._states import ItemState
-from viesus._store import ItemKey, ItemRecord, StateChange, StoreIdentity
-from viesus_client.input_types import EnhancedImageInput
+from viesus._journal.store import ItemKey, ItemRecord, ItemState, StateChange, StoreIdentity
 
 if TYPE_CHECKING:
     import sqlite3
 
-__all__ = [
-    "SCHEMA_VERSION",
-    "ItemKey",
-    "ItemRecord",
-    "ItemState",
-    "Journal",
-    "hash_file",
-    "hash_params",
-    "hash_url",
-    "item_key",
-    "key_fingerprint",
-    "source_id",
-]
+__all__ = ["SCHEMA_VERSION", "Journal"]
 
 SCHEMA_VERSION: Final = 2
 # "VIES": marks a SQLite file as a viesus journal (PRAGMA application_id).
 APPLICATION_ID: Final = 0x56494553
-_CHUNK_SIZE: Final = 1 << 20
 T = TypeVar("T")
 
 _SCHEMA: Final = (
@@ -91,60 +59,6 @@ _COLUMNS: Final = (
     "source_id, params_hash, source, state, content_hash, upload_id, job_id, attempts, "
     "output_path, output_sha256, credits, reason, updated_at"
 )
-
-
-# --- identities ------------------------------------------------------------------------------
-
-
-def hash_file(path: Path, chunk_size: int = _CHUNK_SIZE) -> str:
-    """sha256 hex of a file's content, read in chunks (a 500 MB TIFF never sits in memory)."""
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        while chunk := stream.read(chunk_size):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def hash_url(url: str) -> str:
-    """sha256 hex of a URL source, as given (the service fetches it; we never do)."""
-    return hashlib.sha256(url.encode()).hexdigest()
-
-
-def hash_params(options: EnhancedImageInput) -> str:
-    """sha256 hex of the canonical JSON of the options the caller set.
-
-    Canonical: GraphQL names, only fields explicitly set, sorted keys, no whitespace, so equal
-    requests hash equally whatever order or spelling (alias or Python name) built them.
-    """
-    payload = options.model_dump(mode="json", by_alias=True, exclude_unset=True)
-    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def is_url(source: str | Path) -> bool:
-    return isinstance(source, str) and source.split("://", 1)[0].lower() in ("http", "https")
-
-
-def source_id(source: str | Path) -> str:
-    """Where an input comes from: ``file:`` + absolute path, or ``url:`` + sha256 of the URL."""
-    if is_url(source):
-        return "url:" + hash_url(str(source))
-    return "file:" + str(Path(source).absolute())
-
-
-def item_key(source: str | Path, options: EnhancedImageInput) -> ItemKey:
-    """The journal key of ``source`` enhanced with ``options`` (by source, not by content)."""
-    return ItemKey(source_id(source), hash_params(options))
-
-
-def key_fingerprint(api_key: str) -> str:
-    """A salted sha256 of the API key, truncated: tells keys apart, reveals nothing."""
-    return hashlib.sha256(b"viesus-journal-key\x00" + api_key.encode()).hexdigest()[:16]
-
-
-def shown_source(source: str | Path) -> str:
-    """How a source is stored: a path as given, a URL without query, fragment or userinfo."""
-    return redact_url(str(source)) if is_url(source) else str(source)
 
 
 def _now() -> str:

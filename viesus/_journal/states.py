@@ -1,45 +1,8 @@
-"""The batch item state machine, and the never-pay-twice rule it enforces.
+"""The batch item state machine: every legal move, and :class:`ItemBook`, its one door.
 
-Never pay twice
-===============
-VIESUS charges for every ``createEnhancedImage`` that runs and offers no idempotency key, so a
-second create for the same item is a second charge. The rule, enforced here and only here:
-
-    A create request may be sent for an item only from ``uploaded`` or ``analyzed`` (no create
-    was ever sent for it on its current upload, or the server proved the last one made
-    nothing); a ``failed`` item (the only job ever made for it ended in ERROR, which is free,
-    or none was made) gets there again only through a fresh upload.
-    The intent to create is made durable in the journal BEFORE the request is sent. After
-    that, until the server says otherwise, the item *may have been charged*: it stays
-    ``create_intent`` or ``unknown`` and is never created again. It leaves that state only
-    when an authoritative read of the server shows a job (adopt it: ``created``), or shows
-    that the upload has no job after a backed-off re-read (``uploaded``: create allowed).
-    An item that has (or had) a job never goes back to a create state unless that job ended
-    ERROR, or its input file changed since (different bytes are a new image, a new item).
-
-Every transition is one method of :class:`ItemBook`, which moves the in-memory record and
-queues the same change for the journal store (written by ``ItemBook.flush``, one transaction
-per batch step, in a worker thread); an illegal move raises :class:`IllegalTransition` (a bug,
-never a user error) before anything is sent. :meth:`ItemBook.intend_create` is the one door
-to a create request.
-
-=================  ==========================================================================
-state              meaning (and what a rerun does)
-=================  ==========================================================================
-planned            checked, not yet uploaded (upload it)
-uploaded           the upload exists, no create is outstanding (create a job on it; a PDF's
-                   analysis is awaited first)
-analyzed           a PDF's upload was analysed; the estimate for these options is the
-                   record's ``credits`` (check the budget, then create a job on it)
-create_intent      a create was (maybe) sent: reconcile by reading the upload's jobs
-created            the job id is known: wait for it
-finished_remote    the job FINISHED (paid); the output is not yet safely on disk: download
-downloaded         the output is at ``output_path``: skip
-failed             nothing charged (free): the job ended ERROR, or no job was made; ``reason``
-unknown            maybe charged and the server could not say: reconcile again, never create
-lost               the job id is known but the service no longer knows it (expired, another
-                   endpoint): reported with its reason, never created again automatically
-=================  ==========================================================================
+Each transition is one :class:`ItemBook` method, which moves the in-memory record and queues
+the change for the journal store; :meth:`ItemBook.intend_create` is the only way to a create
+request. The never-pay-twice rule it enforces is in ARCHITECTURE-notes-r2.md.
 """
 
 from __future__ import annotations
@@ -47,11 +10,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import replace
-from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
-if TYPE_CHECKING:
-    from viesus._store import ItemKey, ItemRecord, JournalStore
+from viesus._journal.store import ItemKey, ItemRecord, ItemState, JournalStore, StateChange
 
 __all__ = [
     "MAY_CREATE_FROM",
@@ -64,35 +25,7 @@ __all__ = [
 ]
 
 
-class ItemState(StrEnum):
-    """Where one batch item is; the same values in memory and in every journal store."""
-
-    PLANNED = "planned"
-    UPLOADED = "uploaded"
-    ANALYZED = "analyzed"
-    CREATE_INTENT = "create_intent"
-    CREATED = "created"
-    FINISHED_REMOTE = "finished_remote"
-    DOWNLOADED = "downloaded"
-    FAILED = "failed"
-    UNKNOWN = "unknown"
-    LOST = "lost"
-
-    @property
-    def maybe_charged(self) -> bool:
-        """A create may have run for this item: a new create would risk a second charge."""
-        return self in _MAYBE_CHARGED
-
-    @property
-    def terminal(self) -> bool:
-        """Nothing more happens to the item in this run."""
-        return self in (ItemState.DOWNLOADED, ItemState.FAILED, ItemState.LOST)
-
-
 S = ItemState
-_MAYBE_CHARGED: Final = frozenset(
-    {S.CREATE_INTENT, S.CREATED, S.FINISHED_REMOTE, S.DOWNLOADED, S.UNKNOWN, S.LOST}
-)
 
 MAY_CREATE_FROM: Final = frozenset({S.UPLOADED, S.ANALYZED})
 """The only states a create intent may start from (``failed`` goes through a fresh upload)."""
@@ -103,7 +36,7 @@ TRANSITIONS: Final[dict[ItemState, frozenset[ItemState]]] = {
     # A PDF's analysis ends analysed, or failed (twice: free, nothing was created).
     S.UPLOADED: frozenset({S.CREATE_INTENT, S.ANALYZED, S.FAILED, S.PLANNED}),
     S.ANALYZED: frozenset({S.CREATE_INTENT, S.FAILED, S.PLANNED}),
-    # From here on the item may have been charged; see the module docstring.
+    # From here on the item may have been charged (never pay twice).
     S.CREATE_INTENT: frozenset({S.CREATED, S.UNKNOWN, S.FAILED, S.UPLOADED, S.ANALYZED}),
     S.UNKNOWN: frozenset({S.CREATED, S.UPLOADED, S.ANALYZED, S.UNKNOWN}),
     S.CREATED: frozenset({S.FINISHED_REMOTE, S.FAILED, S.LOST, S.CREATED}),
@@ -135,7 +68,7 @@ def check_transition(old: ItemState | None, new: ItemState, what: str) -> None:
 
 
 def may_create(state: ItemState) -> bool:
-    """True only where the never-pay-twice rule above allows a create request."""
+    """True only where the never-pay-twice rule allows a create request."""
     return state in MAY_CREATE_FROM
 
 
@@ -180,8 +113,6 @@ class ItemBook:
             batch, self._pending = self._pending, {}
             if self.store is None or self.read_only:
                 return set()
-            from viesus._store import StateChange
-
             changes = [StateChange(self._durable.get(k), r) for k, r in batch.items()]
             try:
                 stale = await asyncio.to_thread(self.store.apply, changes)
@@ -199,8 +130,6 @@ class ItemBook:
 
     def plan(self, key: ItemKey, source: str, content_hash: str | None) -> ItemRecord:
         """A new item, a failed (free) one retried, or one whose input file changed."""
-        from viesus._store import ItemRecord
-
         old = self._records.get(key)
         if old is None:
             record = ItemRecord(key=key, source=source, state=S.PLANNED, content_hash=content_hash)
@@ -262,7 +191,7 @@ class ItemBook:
         return self._move(key, S.FAILED, reason=reason)
 
     def intend_create(self, key: ItemKey) -> ItemRecord:
-        """The one door to a create request (see the never-pay-twice rule above).
+        """The one door to a create request (the never-pay-twice rule).
 
         The caller must :meth:`flush` before sending the request and must not send it for a
         key the flush returned as stale.

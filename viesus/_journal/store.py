@@ -1,39 +1,9 @@
-"""The journal store interface: where batch item states live, behind a small Protocol.
+"""The journal store interface and its records: where batch item states live, behind a Protocol.
 
-The pipeline reaches a journal only through :class:`JournalStore`. The SQLite journal
-(:class:`viesus._journal.Journal`) implements it for one machine; a shared store for many
-workers (PostgreSQL, say) can implement the same Protocol and be passed as ``journal=``
-without touching the pipeline.
-
-The contract every store keeps
-------------------------------
-* **Synchronous and allowed to block** (disk, network). The pipeline calls every method in a
-  worker thread (``asyncio.to_thread``), never on the event loop, and never two calls at once
-  on one store; successive calls may come from different threads.
-* **bind() first.** ``bind(identity)`` records which endpoint and which API key (a
-  fingerprint, never the key) the journal belongs to on first use, and raises
-  :class:`viesus.JournalError` naming both sides when a later run uses another endpoint or
-  key: a job id from one account means nothing (or something else) on another.
-* **apply() is one transaction per batch step**: all accepted changes commit together, and
-  are durable when it returns (the intent to create is applied *before* the create request is
-  sent; a crash right after ``apply`` returns must not lose it).
-* **Compare-and-set.** Each :class:`StateChange` carries the state its writer last saw
-  (``expected``; ``None``: the item must not exist yet). A change whose row is no longer in
-  that state is not written and its key is returned; the pipeline then leaves that item alone
-  (never sends a create for it). With one worker this never happens; with many sharing a
-  store it is what stops two of them from both moving an item to ``create_intent``.
-* **Nothing secret.** Callers store sources already redacted (a signed URL keeps no query),
-  hashes, ids and paths; never an API key, a webhook secret or a signed download URL. Errors
-  of the storage itself are raised as :class:`viesus.JournalError` with a clear message (a
-  file that is not a journal, a directory, a newer schema), never as raw driver errors.
-
-A new store proves it keeps this contract by subclassing ``tests.facade.store_contract.
-StoreContract`` in its tests (the SQLite journal does, in ``tests/facade/test_journal.py``).
-
-Item identity: :class:`ItemKey` is *where the input comes from* (an absolute path, or the
-sha256 of a URL) plus the sha256 of the canonical options. Two names with identical bytes are
-two items with two outputs; ``content_hash`` only tells that a file changed since it was
-recorded.
+The pipeline reaches a journal only through :class:`JournalStore` (the SQLite journal, the
+shared PostgreSQL one); the contract every store keeps is in ARCHITECTURE-notes-r2.md.
+:class:`ItemState` is here, with the records it is stored in; the moves between states are
+:mod:`viesus._journal.states`.
 """
 
 from __future__ import annotations
@@ -41,19 +11,57 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from enum import StrEnum
+from typing import Final, Protocol, runtime_checkable
 
 from viesus._errors import JournalError
-from viesus._states import ItemState
 
 __all__ = [
     "ItemKey",
     "ItemRecord",
+    "ItemState",
     "JournalStore",
     "StaleRecord",
     "StateChange",
     "StoreIdentity",
 ]
+
+
+class ItemState(StrEnum):
+    """Where one batch item is; the same values in memory and in every journal store."""
+
+    PLANNED = "planned"
+    UPLOADED = "uploaded"
+    ANALYZED = "analyzed"
+    CREATE_INTENT = "create_intent"
+    CREATED = "created"
+    FINISHED_REMOTE = "finished_remote"
+    DOWNLOADED = "downloaded"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+    LOST = "lost"
+
+    @property
+    def maybe_charged(self) -> bool:
+        """A create may have run for this item: a new create would risk a second charge."""
+        return self in _MAYBE_CHARGED
+
+    @property
+    def terminal(self) -> bool:
+        """Nothing more happens to the item in this run."""
+        return self in (ItemState.DOWNLOADED, ItemState.FAILED, ItemState.LOST)
+
+
+_MAYBE_CHARGED: Final = frozenset(
+    {
+        ItemState.CREATE_INTENT,
+        ItemState.CREATED,
+        ItemState.FINISHED_REMOTE,
+        ItemState.DOWNLOADED,
+        ItemState.UNKNOWN,
+        ItemState.LOST,
+    }
+)
 
 
 @dataclass(frozen=True, order=True)
@@ -77,7 +85,7 @@ class StoreIdentity:
     """Whose jobs a journal holds: the endpoint (redacted URL) and a fingerprint of the key.
 
     ``key_fingerprint`` is a truncated salted sha256 of the API key (see
-    :func:`viesus._journal.key_fingerprint`): enough to tell two keys apart, useless to
+    :func:`viesus._journal.keys.key_fingerprint`): enough to tell two keys apart, useless to
     recover one.
     """
 
@@ -124,7 +132,13 @@ class StaleRecord(JournalError):
 
 @runtime_checkable
 class JournalStore(Protocol):
-    """Where item states are kept between runs. See the module docstring for the contract."""
+    """Where item states are kept between runs.
+
+    Every method may block and is called from a worker thread, one call at a time;
+    :meth:`bind` comes first; :meth:`apply` is one durable compare-and-set transaction; nothing
+    secret is stored; storage errors are :class:`viesus.JournalError`. A store proves it keeps
+    the contract by subclassing ``tests.facade.store_contract.StoreContract``.
+    """
 
     def bind(self, identity: StoreIdentity) -> None:
         """Record ``identity`` on first use; ``JournalError`` if it differs from the stored one."""

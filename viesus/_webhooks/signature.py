@@ -1,14 +1,7 @@
-"""Webhook deliveries: the signature check and the event model.
+"""Webhook deliveries: the signature check (``verify_signature``, ``unwrap``) and the event model.
 
-VIESUS signs each delivery with ``x-viesus-cloud-signature`` = lowercase hex of
-HMAC-SHA256(webhook secret, raw request body) [docs]. There is no timestamp, so a replay can
-only be recognised by the event ``id`` (the receiver remembers recent ids). The name of the
-"enhancement finished" event is not documented, so events are told apart by the shape of
-``data`` (``id`` + ``status``), never by name.
-
-``verify_signature`` / ``unwrap`` are the primitives (openai-python's ``webhooks.unwrap``
-shape). Secrets, signatures and bodies never appear in a repr, a log line or an exception
-message (a body may hold a signed download URL).
+A delivery is signed with HMAC-SHA256 of its raw body; secrets, signatures and bodies never
+appear in a repr, a log line or an exception message (ARCHITECTURE-notes-r2.md).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """``WebhookReceiver``: a plain ASGI app that verifies, deduplicates and hands on deliveries.
 
-Mount it in Starlette/FastAPI or serve it with :class:`~viesus._webhook_listener.WebhookListener`.
+Mount it in Starlette/FastAPI or serve it with :class:`~viesus._webhooks.listener.WebhookListener`.
 It answers so that senders behave (200 stops retries, 5xx asks for one), and it does nothing
 with an event but call ``on_event``: the client treats events as hints (see ``Viesus``).
 """
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from viesus._errors import WebhookPayloadError, WebhookSignatureError
-from viesus._webhook_signature import WebhookEvent, secret_list, unwrap
+from viesus._webhooks.signature import WebhookEvent, secret_list, unwrap
 
 __all__ = ["WebhookReceiver", "WebhookStats"]
 

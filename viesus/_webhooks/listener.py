@@ -9,8 +9,8 @@ from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Self
 
-from viesus._serving import Serving
-from viesus._webhook_receiver import Receive, Scope, Send
+from viesus._webhooks.receiver import Receive, Scope, Send
+from viesus._webhooks.serving import Serving
 
 __all__ = ["WebhookListener"]
 
