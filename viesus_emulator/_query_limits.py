@@ -47,8 +47,8 @@ from graphql import (
     get_named_type,
 )
 
-from viesus_emulator import codes
-from viesus_emulator.config import QueryLimits
+from viesus_emulator import _codes as codes
+from viesus_emulator._config import QueryLimits
 
 __all__ = [
     "CostEstimator",

@@ -37,9 +37,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from viesus_emulator import codes
-from viesus_emulator.faults import NO_FAULT
-from viesus_emulator.query_limits import (
+from viesus_emulator import _codes as codes
+from viesus_emulator._faults import NO_FAULT
+from viesus_emulator._query_limits import (
     CostEstimator,
     DocumentRefused,
     check_cost,
@@ -48,8 +48,8 @@ from viesus_emulator.query_limits import (
     measure,
     root_fields,
 )
-from viesus_emulator.schema import executable_schema
-from viesus_emulator.state import EmulatorState
+from viesus_emulator._schema import executable_schema
+from viesus_emulator._world import EmulatorState
 
 log = logging.getLogger("viesus_emulator.graphql")
 

@@ -18,9 +18,9 @@ from urllib.parse import urlsplit
 import httpx
 from graphql import GraphQLError
 
-from viesus_emulator import codes
-from viesus_emulator.engine import EngineError, ImageInfo, output_size
-from viesus_emulator.pricing import FIELDS
+from viesus_emulator import _codes as codes
+from viesus_emulator._engine import EngineError, ImageInfo, output_size
+from viesus_emulator._pricing import FIELDS
 
 #: Documented largest output side of AI upscaling [docs] (the engine checks all three limits).
 MAX_UPSCALING_OUTPUT_SIDE = 11996

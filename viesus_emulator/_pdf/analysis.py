@@ -23,9 +23,9 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from viesus_emulator import codes
-from viesus_emulator.pdf_pricing import metadata
-from viesus_emulator.pdf_records import (
+from viesus_emulator import _codes as codes
+from viesus_emulator._pdf.pricing import metadata
+from viesus_emulator._pdf.records import (
     ANALYSIS_FAILED,
     ANALYZED,
     ANALYZING,
@@ -36,13 +36,13 @@ from viesus_emulator.pdf_records import (
     PdfRecord,
     ScanResult,
 )
-from viesus_emulator.pdf_scan import scan
-from viesus_emulator.store import UPLOAD_FINISHED, UPLOAD_PENDING, UploadRecord, utcnow
-from viesus_emulator.views import upload_view
-from viesus_emulator.webhooks import UPLOAD_EVENT
+from viesus_emulator._pdf.scan import scan
+from viesus_emulator._store import UPLOAD_FINISHED, UPLOAD_PENDING, UploadRecord, utcnow
+from viesus_emulator._views import upload_view
+from viesus_emulator._webhooks import UPLOAD_EVENT
 
 if TYPE_CHECKING:
-    from viesus_emulator.state import EmulatorState
+    from viesus_emulator._world import EmulatorState
 
 log = logging.getLogger("viesus_emulator.pdf")
 

@@ -21,10 +21,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from viesus_emulator.store import QUEUED, UploadRecord, utcnow
+from viesus_emulator._store import QUEUED, UploadRecord, utcnow
 
 if TYPE_CHECKING:
-    from viesus_emulator.state import EmulatorState
+    from viesus_emulator._world import EmulatorState
 
 log = logging.getLogger("viesus_emulator.retention")
 

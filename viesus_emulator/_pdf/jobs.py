@@ -18,12 +18,12 @@ from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any
 
-from viesus_emulator import codes
-from viesus_emulator.files import enhanced_filename
-from viesus_emulator.pdf_pricing import check_pdf_params, job_cost
-from viesus_emulator.pdf_records import ANALYZED, PDF_MIMETYPE, ScanResult
-from viesus_emulator.pdf_rewrite import Rewritten, modelled_seconds, rewrite
-from viesus_emulator.store import JobRecord, UploadRecord
+from viesus_emulator import _codes as codes
+from viesus_emulator._files import enhanced_filename
+from viesus_emulator._pdf.pricing import check_pdf_params, job_cost
+from viesus_emulator._pdf.records import ANALYZED, PDF_MIMETYPE, ScanResult
+from viesus_emulator._pdf.rewrite import Rewritten, modelled_seconds, rewrite
+from viesus_emulator._store import JobRecord, UploadRecord
 
 
 def admit(upload: UploadRecord, params: Mapping[str, Any]) -> int:

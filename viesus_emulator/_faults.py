@@ -10,7 +10,7 @@ import random
 from dataclasses import dataclass
 from typing import Literal
 
-from viesus_emulator.config import FaultConfig
+from viesus_emulator._config import FaultConfig
 
 HttpFault = Literal["http_500", "http_429", "drop", "lost_response"]
 

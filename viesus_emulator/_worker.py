@@ -16,17 +16,18 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from viesus_emulator import codes, pdf_jobs
-from viesus_emulator.engine import EngineError, EngineResult, enhance, processing_seconds
-from viesus_emulator.files import StoreError, enhanced_filename, fetch_bytes
-from viesus_emulator.pdf_analysis import PdfAnalyses
-from viesus_emulator.pdf_records import PdfProblem
-from viesus_emulator.store import ERROR, FINISHED, QUEUED, JobRecord, UploadRecord, utcnow
-from viesus_emulator.views import job_view
-from viesus_emulator.webhooks import ENHANCED_IMAGE_EVENT
+from viesus_emulator import _codes as codes
+from viesus_emulator._engine import EngineError, EngineResult, enhance, processing_seconds
+from viesus_emulator._files import StoreError, enhanced_filename, fetch_bytes
+from viesus_emulator._pdf import jobs as pdf_jobs
+from viesus_emulator._pdf.analysis import PdfAnalyses
+from viesus_emulator._pdf.records import PdfProblem
+from viesus_emulator._store import ERROR, FINISHED, QUEUED, JobRecord, UploadRecord, utcnow
+from viesus_emulator._views import job_view
+from viesus_emulator._webhooks import ENHANCED_IMAGE_EVENT
 
 if TYPE_CHECKING:
-    from viesus_emulator.state import EmulatorState
+    from viesus_emulator._world import EmulatorState
 
 log = logging.getLogger("viesus_emulator.worker")
 

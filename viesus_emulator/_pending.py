@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from viesus_emulator import codes
-from viesus_emulator.store import UPLOAD_PENDING, UploadRecord
+from viesus_emulator import _codes as codes
+from viesus_emulator._store import UPLOAD_PENDING, UploadRecord
 
 
 class PendingUploads:

@@ -19,9 +19,9 @@ from urllib.parse import unquote, urlsplit
 import anyio
 import httpx
 
-from viesus_emulator import codes
-from viesus_emulator.engine import EngineError, ImageInfo, probe
-from viesus_emulator.url_policy import UrlRefused
+from viesus_emulator import _codes as codes
+from viesus_emulator._engine import EngineError, ImageInfo, probe
+from viesus_emulator._url_policy import UrlRefused
 
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\]+")
 

@@ -15,8 +15,8 @@ import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from viesus_emulator import codes, pdf_analysis
-from viesus_emulator.files import (
+from viesus_emulator import _codes as codes
+from viesus_emulator._files import (
     StoreError,
     fetch_to_file,
     filename_from_url,
@@ -24,8 +24,8 @@ from viesus_emulator.files import (
     safe_filename,
     write_stream,
 )
-from viesus_emulator.state import EmulatorState
-from viesus_emulator.store import (
+from viesus_emulator._pdf import analysis as pdf_analysis
+from viesus_emulator._store import (
     UPLOAD_FAILED,
     UPLOAD_FINISHED,
     UPLOAD_PENDING,
@@ -33,9 +33,10 @@ from viesus_emulator.store import (
     new_id,
     utcnow,
 )
-from viesus_emulator.validation import is_http_url
-from viesus_emulator.views import upload_view
-from viesus_emulator.webhooks import UPLOAD_EVENT
+from viesus_emulator._validation import is_http_url
+from viesus_emulator._views import upload_view
+from viesus_emulator._webhooks import UPLOAD_EVENT
+from viesus_emulator._world import EmulatorState
 
 
 class PutRejected(Exception):

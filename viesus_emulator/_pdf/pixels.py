@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING, Any, Final
 
 from PIL import Image
 
-from viesus_emulator import codes
-from viesus_emulator.pdf_records import PdfProblem
+from viesus_emulator import _codes as codes
+from viesus_emulator._pdf.records import PdfProblem
 
 if TYPE_CHECKING:
     import pikepdf

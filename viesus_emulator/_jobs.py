@@ -12,16 +12,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from viesus_emulator import codes, pdf_jobs
-from viesus_emulator.pricing import cost_of
-from viesus_emulator.state import EmulatorState
-from viesus_emulator.store import UPLOAD_FINISHED, JobRecord, new_id, utcnow
-from viesus_emulator.validation import (
+from viesus_emulator import _codes as codes
+from viesus_emulator._pdf import jobs as pdf_jobs
+from viesus_emulator._pricing import cost_of
+from viesus_emulator._store import UPLOAD_FINISHED, JobRecord, new_id, utcnow
+from viesus_emulator._validation import (
     canonical_json,
     normalize_input,
     upscaling_violation,
     validate_input,
 )
+from viesus_emulator._world import EmulatorState
 
 
 def create_job(

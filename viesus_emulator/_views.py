@@ -11,9 +11,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from viesus_emulator.scalars import decimal_to_json, format_datetime
-from viesus_emulator.signing import UrlSigner
-from viesus_emulator.store import JobRecord, UploadRecord, WebhookRecord
+from viesus_emulator._scalars import decimal_to_json, format_datetime
+from viesus_emulator._signing import UrlSigner
+from viesus_emulator._store import JobRecord, UploadRecord, WebhookRecord
 
 
 def upload_view(upload: UploadRecord, signer: UrlSigner, ttl: float) -> dict[str, Any]:

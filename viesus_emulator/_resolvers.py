@@ -11,12 +11,15 @@ from typing import Any
 from ariadne import MutationType, ObjectType, QueryType
 from graphql import GraphQLResolveInfo
 
-from viesus_emulator import codes, jobs, pdf_analysis, uploads
-from viesus_emulator.state import EmulatorState
-from viesus_emulator.store import UploadRecord, WebhookRecord, new_id, utcnow
-from viesus_emulator.url_policy import UrlRefused
-from viesus_emulator.validation import is_http_url
-from viesus_emulator.views import job_view, upload_view, webhook_view
+from viesus_emulator import _codes as codes
+from viesus_emulator import _jobs as jobs
+from viesus_emulator import _uploads as uploads
+from viesus_emulator._pdf import analysis as pdf_analysis
+from viesus_emulator._store import UploadRecord, WebhookRecord, new_id, utcnow
+from viesus_emulator._url_policy import UrlRefused
+from viesus_emulator._validation import is_http_url
+from viesus_emulator._views import job_view, upload_view, webhook_view
+from viesus_emulator._world import EmulatorState
 
 query = QueryType()
 mutation = MutationType()

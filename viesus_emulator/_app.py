@@ -25,10 +25,10 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from viesus_emulator import uploads
-from viesus_emulator.graphql_http import GraphQLEndpoint, InjectedDisconnect
-from viesus_emulator.state import EmulatorState
-from viesus_emulator.store import FINISHED, UPLOAD_FINISHED
+from viesus_emulator import _uploads as uploads
+from viesus_emulator._graphql_http import GraphQLEndpoint, InjectedDisconnect
+from viesus_emulator._store import FINISHED, UPLOAD_FINISHED
+from viesus_emulator._world import EmulatorState
 
 access_log = logging.getLogger("viesus_emulator.access")
 http_log = logging.getLogger("viesus_emulator.http")

@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from viesus_emulator.engine import ImageInfo
-from viesus_emulator.pdf_records import PdfRecord
+from viesus_emulator._engine import ImageInfo
+from viesus_emulator._pdf.records import PdfRecord
 
 UPLOAD_PENDING = "UPLOAD_PENDING"
 UPLOAD_FINISHED = "UPLOAD_FINISHED"

@@ -20,8 +20,8 @@ from collections.abc import Iterable, Mapping
 from itertools import combinations
 from typing import Any, Final
 
-from viesus_emulator import codes
-from viesus_emulator.pdf_records import (
+from viesus_emulator import _codes as codes
+from viesus_emulator._pdf.records import (
     COLOUR,
     FEATURES,
     RESTORATION,
@@ -30,7 +30,7 @@ from viesus_emulator.pdf_records import (
     PdfImage,
     ScanResult,
 )
-from viesus_emulator.pricing import cost_of
+from viesus_emulator._pricing import cost_of
 
 #: The credit feature of each EnhancedImageInput field a PDF job accepts (top-level names).
 FEATURE_OF_FIELD: Final[Mapping[str, str]] = {

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from viesus_emulator.store import Store
+from viesus_emulator._store import Store
 
 STATS_VERSION = 1
 #: Distinct client-chosen names kept per counter; later new names count as "(other)".

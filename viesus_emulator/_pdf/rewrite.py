@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from viesus_emulator import codes
-from viesus_emulator.engine import ImageInfo, enhance, processing_seconds
-from viesus_emulator.pdf_pixels import engine_input, read_pixels, write_back
-from viesus_emulator.pdf_pricing import image_params
-from viesus_emulator.pdf_records import PdfProblem, ScanResult
-from viesus_emulator.pdf_scan import open_pdf
+from viesus_emulator import _codes as codes
+from viesus_emulator._engine import ImageInfo, enhance, processing_seconds
+from viesus_emulator._pdf.pixels import engine_input, read_pixels, write_back
+from viesus_emulator._pdf.pricing import image_params
+from viesus_emulator._pdf.records import PdfProblem, ScanResult
+from viesus_emulator._pdf.scan import open_pdf
 
 #: [assumption] A PDF job's modelled time is the sum of its images' modelled times (the
 #: service processes them one by one), at least the documented 2 s, at most half an hour.

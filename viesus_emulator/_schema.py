@@ -12,8 +12,8 @@ from importlib.resources import files
 from ariadne import make_executable_schema
 from graphql import GraphQLEnumType, GraphQLSchema
 
-from viesus_emulator.resolvers import BINDABLES
-from viesus_emulator.scalars import SCALARS
+from viesus_emulator._resolvers import BINDABLES
+from viesus_emulator._scalars import SCALARS
 
 
 def packaged_sdl() -> str:

@@ -21,11 +21,11 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from viesus_emulator.files import TRANSPORT_ERRORS
-from viesus_emulator.stats import Stats
-from viesus_emulator.store import Store, WebhookRecord, new_id, utcnow
-from viesus_emulator.url_policy import UrlRefused
-from viesus_emulator.views import to_json
+from viesus_emulator._files import TRANSPORT_ERRORS
+from viesus_emulator._stats import Stats
+from viesus_emulator._store import Store, WebhookRecord, new_id, utcnow
+from viesus_emulator._url_policy import UrlRefused
+from viesus_emulator._views import to_json
 
 log = logging.getLogger("viesus_emulator.webhooks")
 

@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from viesus_emulator import codes
-from viesus_emulator.pdf_pixels import components, enhanceable_reason, read_pixels
-from viesus_emulator.pdf_records import (
+from viesus_emulator import _codes as codes
+from viesus_emulator._pdf.pixels import components, enhanceable_reason, read_pixels
+from viesus_emulator._pdf.records import (
     COLOUR,
     RESTORATION,
     UPSCALING,

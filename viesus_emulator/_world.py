@@ -11,16 +11,16 @@ from typing import Any
 
 import httpx
 
-from viesus_emulator.config import EmulatorConfig, FaultConfig
-from viesus_emulator.faults import FaultInjector
-from viesus_emulator.ledger import CreditLedger
-from viesus_emulator.pending import PendingUploads
-from viesus_emulator.signing import UrlSigner
-from viesus_emulator.stats import Stats
-from viesus_emulator.store import Store, utcnow
-from viesus_emulator.url_policy import UrlPolicy
-from viesus_emulator.webhooks import WebhookDispatcher
-from viesus_emulator.worker import WorkerPool
+from viesus_emulator._config import EmulatorConfig, FaultConfig
+from viesus_emulator._faults import FaultInjector
+from viesus_emulator._ledger import CreditLedger
+from viesus_emulator._pending import PendingUploads
+from viesus_emulator._signing import UrlSigner
+from viesus_emulator._stats import Stats
+from viesus_emulator._store import Store, utcnow
+from viesus_emulator._url_policy import UrlPolicy
+from viesus_emulator._webhooks import WebhookDispatcher
+from viesus_emulator._worker import WorkerPool
 
 
 class EmulatorState:
