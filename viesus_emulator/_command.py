@@ -14,11 +14,14 @@ import errno
 import logging
 import shlex
 import signal
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from viesus_emulator._config import DEFAULT_API_KEY, EmulatorConfig, FaultConfig
+
+if TYPE_CHECKING:
+    from viesus_emulator._runner import Emulator
 
 SERVER = "Server"
 LIMITS = "Limits and safety"
@@ -116,6 +119,43 @@ def serve(
     ] = 0.0,
 ) -> None:
     """Run a local VIESUS Cloud emulator (GraphQL API, real image processing, webhooks)."""
+    options = dict(locals())  # every option by its parameter name (no other local yet)
+    config = _config(**options)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    try:
+        asyncio.run(_serve(config, show_key=api_key is None))
+    except CannotListen as exc:
+        typer.echo(f"Error: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
+def _config(
+    *,
+    host: str,
+    port: int,
+    public_url: str | None,
+    api_key: list[str] | None,
+    time_scale: float,
+    workers: int,
+    credits: int,
+    seed: int,
+    quiet: bool,
+    max_root_fields: int,
+    max_body_bytes: int,
+    retention: float,
+    read_timeout: float,
+    max_pending_uploads: int,
+    allow_private_urls: bool,
+    fault_500: float,
+    fault_429: float,
+    fault_drop: float,
+    fault_lost_response: float,
+    fault_latency: float,
+    fault_latency_rate: float,
+    fault_only: str | None,
+    job_error_rate: float,
+) -> EmulatorConfig:
+    """The configuration ``serve``'s options describe; a bad combination is a usage error."""
     try:
         faults = FaultConfig(
             http_500=fault_500,
@@ -147,12 +187,7 @@ def serve(
         config.limits = type(config.limits)(max_body_bytes=max_body_bytes)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    try:
-        asyncio.run(_serve(config, show_key=api_key is None))
-    except CannotListen as exc:
-        typer.echo(f"Error: {exc}", err=True)
-        raise typer.Exit(1) from None
+    return config
 
 
 class CannotListen(Exception):
@@ -184,19 +219,24 @@ async def _serve(config: EmulatorConfig, *, show_key: bool) -> None:
     except OSError as exc:
         raise listen_error(config.host, config.port, exc) from None
     try:
-        # The default key is public knowledge; a key given on the command line is not echoed.
-        key = config.api_keys[0] if show_key else "YOUR_KEY"
-        body = '{"query":"{ credits { usedCreditsThisPeriod remainingCreditsThisPeriod } }"}'
-        typer.echo(f"VIESUS emulator listening on {emu.local_url}/graphql", err=False)
-        if config.public_base_url:
-            typer.echo(f"Links handed out start with {emu.base_url}")
-        typer.echo("Try:")
-        typer.echo(
-            f"  curl -s {emu.local_url}/graphql -H 'content-type: application/json' "
-            f"-H {shlex.quote('x-api-key: ' + key)} -d {shlex.quote(body)}"
-        )
-        typer.echo(f"Stats: {emu.local_url}/stats    (Ctrl-C to stop)", err=False)
+        _banner(emu, config, show_key=show_key)
         await stop.wait()
     finally:
         await emu.stop()
     typer.echo("emulator stopped")
+
+
+def _banner(emu: Emulator, config: EmulatorConfig, *, show_key: bool) -> None:
+    """Where it listens and a curl line to try it."""
+    # The default key is public knowledge; a key given on the command line is not echoed.
+    key = config.api_keys[0] if show_key else "YOUR_KEY"
+    body = '{"query":"{ credits { usedCreditsThisPeriod remainingCreditsThisPeriod } }"}'
+    typer.echo(f"VIESUS emulator listening on {emu.local_url}/graphql", err=False)
+    if config.public_base_url:
+        typer.echo(f"Links handed out start with {emu.base_url}")
+    typer.echo("Try:")
+    typer.echo(
+        f"  curl -s {emu.local_url}/graphql -H 'content-type: application/json' "
+        f"-H {shlex.quote('x-api-key: ' + key)} -d {shlex.quote(body)}"
+    )
+    typer.echo(f"Stats: {emu.local_url}/stats    (Ctrl-C to stop)", err=False)

@@ -21,11 +21,14 @@ import hmac
 import inspect
 import json
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from graphql import (
+    DocumentNode,
     ExecutionResult,
     GraphQLError,
+    OperationDefinitionNode,
     OperationType,
     execute,
     get_operation_ast,
@@ -38,7 +41,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from viesus_emulator import _codes as codes
-from viesus_emulator._faults import NO_FAULT
+from viesus_emulator._faults import NO_FAULT, FaultDecision
 from viesus_emulator._query_limits import (
     CostEstimator,
     DocumentRefused,
@@ -55,6 +58,16 @@ log = logging.getLogger("viesus_emulator.graphql")
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 APPLICATION_JSON = "application/json"
+
+
+@dataclass(frozen=True)
+class _Admitted:
+    """A document that passed every limit and validation, ready to execute."""
+
+    document: DocumentNode
+    operation: OperationDefinitionNode
+    name: str | None
+    root_names: list[str]
 
 
 class InjectedDisconnect(Exception):
@@ -274,29 +287,36 @@ class GraphQLEndpoint:
         variables: dict[str, Any],
         operation_name: str | None,
     ) -> Response:
+        """Admit the document, apply an injected fault, execute; one answer."""
+        admitted = self._admit(request, media_type, query, operation_name)
+        if isinstance(admitted, Response):
+            return admitted
+        decision, faulted = await self._inject_fault(request, media_type, admitted)
+        if faulted is not None:
+            return faulted
+        body = await self._execute(request, media_type, admitted, variables, operation_name)
+        if isinstance(body, Response):
+            return body
+        if decision.kind == "lost_response":
+            self.state.stats.record_fault("lost_response")
+            self.state.stats.record_status("dropped")
+            payload = json.dumps(body, separators=(",", ":")).encode()
+            return TruncatedResponse(payload, 200, media_type=media_type)
+        return self._respond(body, 200, media_type)
+
+    def _request_error(self, errors: list[GraphQLError], code: str, media_type: str) -> Response:
+        body = {"errors": [format_error(_with_code(e, code)) for e in errors]}
+        return self._respond(body, 400, media_type)
+
+    def _admit(
+        self, request: Request, media_type: str, query: str, operation_name: str | None
+    ) -> _Admitted | Response:
+        """Parse, check the limits cheapest first, validate: the document or the refusal."""
         state = self.state
-
-        def request_error(errors: list[GraphQLError], code: str) -> Response:
-            body = {"errors": [format_error(_with_code(e, code)) for e in errors]}
-            return self._respond(body, 400, media_type)
-
         limits = state.config.limits
-        try:
-            document = parse(query, max_tokens=limits.max_tokens)
-        except GraphQLError as exc:
-            # graphql-core's message when it stops at max_tokens (it has no error class).
-            if limits.max_tokens is not None and "Document contains more than" in exc.message:
-                return self._refused(
-                    DocumentRefused(
-                        codes.QUERY_TOO_COMPLEX,
-                        f"this document has more than {limits.max_tokens} tokens; "
-                        "send smaller documents (fewer aliases)",
-                        measure="tokens",
-                        maximum=limits.max_tokens,
-                    ),
-                    media_type,
-                )
-            return request_error([exc], codes.GRAPHQL_PARSE_FAILED)
+        document = self._parse(query, media_type)
+        if isinstance(document, Response):
+            return document
         operation = get_operation_ast(document, operation_name)
         name = operation_name or (operation.name.value if operation and operation.name else None)
         try:
@@ -313,7 +333,7 @@ class GraphQLEndpoint:
 
         errors = validate(self.schema, document)
         if errors:
-            return request_error(errors, codes.GRAPHQL_VALIDATION_FAILED)
+            return self._request_error(errors, codes.GRAPHQL_VALIDATION_FAILED, media_type)
         if operation is None:
             return self._respond(
                 error_body(codes.BAD_REQUEST, "name the operation to run (operationName)"),
@@ -332,38 +352,66 @@ class GraphQLEndpoint:
             check_cost(self.costs.operation(document, operation), limits)
         except DocumentRefused as refused:
             return self._refused(refused, media_type)
-        names = list(roots.names)
+        return _Admitted(document, operation, name, list(roots.names))
 
+    def _parse(self, query: str, media_type: str) -> DocumentNode | Response:
+        limits = self.state.config.limits
+        try:
+            return parse(query, max_tokens=limits.max_tokens)
+        except GraphQLError as exc:
+            # graphql-core's message when it stops at max_tokens (it has no error class).
+            if limits.max_tokens is not None and "Document contains more than" in exc.message:
+                return self._refused(
+                    DocumentRefused(
+                        codes.QUERY_TOO_COMPLEX,
+                        f"this document has more than {limits.max_tokens} tokens; "
+                        "send smaller documents (fewer aliases)",
+                        measure="tokens",
+                        maximum=limits.max_tokens,
+                    ),
+                    media_type,
+                )
+            return self._request_error([exc], codes.GRAPHQL_PARSE_FAILED, media_type)
+
+    async def _inject_fault(
+        self, request: Request, media_type: str, admitted: _Admitted
+    ) -> tuple[FaultDecision, Response | None]:
+        """The fault drawn for this request (POSTs only); a response when it answers instead."""
+        state = self.state
         decision = NO_FAULT
         if request.method == "POST":
-            decision = state.injector.decide(state.faults, name, names)
+            decision = state.injector.decide(state.faults, admitted.name, admitted.root_names)
         if decision.latency:
             state.stats.record_fault("latency")
             await asyncio.sleep(decision.latency)
         if decision.kind == "http_500":
             state.stats.record_fault("http_500")
-            return self._respond(
-                error_body(codes.INTERNAL_SERVER_ERROR, "internal server error (injected fault)"),
-                500,
-                media_type,
-            )
+            body = error_body(codes.INTERNAL_SERVER_ERROR, "internal server error (injected fault)")
+            return decision, self._respond(body, 500, media_type)
         if decision.kind == "http_429":
             state.stats.record_fault("http_429")
             retry_after = str(state.faults.retry_after)
-            return self._respond(
-                error_body(codes.RATE_LIMITED, "too many requests (injected fault)"),
-                429,
-                media_type,
-                {"retry-after": retry_after},
-            )
+            body = error_body(codes.RATE_LIMITED, "too many requests (injected fault)")
+            return decision, self._respond(body, 429, media_type, {"retry-after": retry_after})
         if decision.kind == "drop":
             state.stats.record_fault("drop")
             state.stats.record_status("dropped")
-            return TruncatedResponse(b'{"data":{"dropped":true}}', 200, media_type=media_type)
+            dropped = TruncatedResponse(b'{"data":{"dropped":true}}', 200, media_type=media_type)
+            return decision, dropped
+        return decision, None
 
+    async def _execute(
+        self,
+        request: Request,
+        media_type: str,
+        admitted: _Admitted,
+        variables: dict[str, Any],
+        operation_name: str | None,
+    ) -> dict[str, Any] | Response:
+        """Coerce the variables and execute: the response body, or a 400 for bad variables."""
         try:
             coerced = get_variable_values(
-                self.schema, operation.variable_definitions or [], variables
+                self.schema, admitted.operation.variable_definitions or [], variables
             )
         except RecursionError:
             return self._respond(
@@ -372,28 +420,21 @@ class GraphQLEndpoint:
                 media_type,
             )
         if isinstance(coerced, list):
-            return request_error(coerced, codes.BAD_USER_INPUT)
+            return self._request_error(coerced, codes.BAD_USER_INPUT, media_type)
 
         result = execute(
             self.schema,
-            document,
-            context_value={"state": state, "request": request},
+            admitted.document,
+            context_value={"state": self.state, "request": request},
             variable_values=variables,
             operation_name=operation_name,
         )
         if inspect.isawaitable(result):
             result = await result
         assert isinstance(result, ExecutionResult)
-        body: dict[str, Any] = {"data": result.data}
         if result.errors:
-            body = {"errors": [format_error(e) for e in result.errors], "data": result.data}
-
-        if decision.kind == "lost_response":
-            state.stats.record_fault("lost_response")
-            state.stats.record_status("dropped")
-            payload = json.dumps(body, separators=(",", ":")).encode()
-            return TruncatedResponse(payload, 200, media_type=media_type)
-        return self._respond(body, 200, media_type)
+            return {"errors": [format_error(e) for e in result.errors], "data": result.data}
+        return {"data": result.data}
 
 
 async def _read_capped(request: Request, max_bytes: int) -> bytes | None:

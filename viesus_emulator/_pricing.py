@@ -18,37 +18,52 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Final
 
-#: Credits per feature [docs].
-COLOUR: Final = 1
-RESTORATION: Final = 1
-BACKGROUND: Final = 4
-UPSCALING: Final = 4
+#: Credit features (the names the client's generated parameter table uses).
+COLOUR: Final = "colour"
+RESTORATION: Final = "restoration"
+BACKGROUND: Final = "background"
+UPSCALING: Final = "upscaling"
+#: A field whose feature nothing documents (``preset``) [assumption].
+UNKNOWN: Final = "unknown"
+
+#: Credits per feature [docs]; an unknown feature costs the most expensive [assumption].
+CREDITS: Final[Mapping[str, int]] = {
+    COLOUR: 1,
+    RESTORATION: 1,
+    BACKGROUND: 4,
+    UPSCALING: 4,
+    UNKNOWN: 4,
+}
 #: An input with no field set is the default enhancement (colour) [inferred].
-DEFAULT_ENHANCEMENT_CREDITS: Final = COLOUR
+DEFAULT_ENHANCEMENT_CREDITS: Final = CREDITS[COLOUR]
 #: A field not in the table below [assumption].
-UNKNOWN_FIELD_CREDITS: Final = max(COLOUR, RESTORATION, BACKGROUND, UPSCALING)
+UNKNOWN_FIELD_CREDITS: Final = max(CREDITS.values())
 
 ZERO, ONE = Decimal("0.0"), Decimal("1.0")
 
 
 @dataclass(frozen=True)
 class Field:
-    """One ``EnhancedImageInput`` field (GraphQL path): its credits and documented range."""
+    """One ``EnhancedImageInput`` field (GraphQL path): its feature and documented range."""
 
-    credits: int
+    feature: str
     minimum: Decimal | None = None
     maximum: Decimal | None = None
 
+    @property
+    def credits(self) -> int:
+        return CREDITS[self.feature]
 
-def _strength(credits: int) -> Field:
+
+def _strength(feature: str) -> Field:
     """Strengths are decimals in 0.0-1.0 [docs]."""
-    return Field(credits, ZERO, ONE)
+    return Field(feature, ZERO, ONE)
 
 
 FIELDS: Final[Mapping[str, Field]] = {
     "mode": Field(COLOUR),
     # Presets bundle features the docs do not list: priced as the most expensive [assumption].
-    "preset": Field(UNKNOWN_FIELD_CREDITS),
+    "preset": Field(UNKNOWN),
     "noiseReductionProfilingMode": Field(RESTORATION),
     "noiseReductionProfilingStrength": _strength(RESTORATION),
     "noiseReductionProfilingMonochromeStrength": _strength(RESTORATION),

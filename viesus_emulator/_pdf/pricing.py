@@ -22,31 +22,12 @@ from typing import Any, Final
 
 from viesus_emulator import _codes as codes
 from viesus_emulator._pdf.records import (
-    COLOUR,
     FEATURES,
-    RESTORATION,
-    UPSCALING,
     Eligibility,
     PdfImage,
     ScanResult,
 )
-from viesus_emulator._pricing import cost_of
-
-#: The credit feature of each EnhancedImageInput field a PDF job accepts (top-level names).
-FEATURE_OF_FIELD: Final[Mapping[str, str]] = {
-    "mode": COLOUR,
-    "customColorConfig": COLOUR,
-    "noiseReductionProfilingMode": RESTORATION,
-    "noiseReductionProfilingStrength": RESTORATION,
-    "noiseReductionProfilingMonochromeStrength": RESTORATION,
-    "artifactsDetectionRemoval": RESTORATION,
-    "enhanceFaceDetails": RESTORATION,
-    "redEyeCorrectionsMode": RESTORATION,
-    "redEyeCorrectionsStrength": RESTORATION,
-    "redEyeCorrectionsEyeStrength": RESTORATION,
-    "noiseAdditionProfilingStrength": RESTORATION,
-    "upscalingFactor": UPSCALING,
-}
+from viesus_emulator._pricing import COLOUR, FIELDS, RESTORATION, UPSCALING, cost_of
 
 #: Fields refused for PDFs, with the reason given to the caller.
 REFUSED_FIELDS: Final[Mapping[str, str]] = {
@@ -57,6 +38,14 @@ REFUSED_FIELDS: Final[Mapping[str, str]] = {
     "upscalingCustomWidth": "a PDF's images have different sizes: use upscalingFactor",
     "upscalingCustomDPI": "a PDF image's resolution follows from its placed size: use "
     "upscalingFactor",
+}
+
+#: The credit feature of each EnhancedImageInput field a PDF job accepts (top-level names):
+#: the single-image table (``_pricing.FIELDS``) without the refused fields.
+FEATURE_OF_FIELD: Final[Mapping[str, str]] = {
+    name: field.feature
+    for name, field in FIELDS.items()
+    if "." not in name and name not in REFUSED_FIELDS
 }
 
 DEFAULT_COMBINATION: Final = (COLOUR,)
@@ -79,12 +68,6 @@ def check_pdf_params(params: Mapping[str, Any]) -> None:
             raise codes.graphql_error(
                 codes.BAD_USER_INPUT, f"{name} is not accepted for PDFs", field=name
             )
-
-
-def requested_features(params: Mapping[str, Any]) -> tuple[str, ...]:
-    """The features a (checked) input asks for; no field at all is the default (colour)."""
-    found = {FEATURE_OF_FIELD[name] for name in params}
-    return tuple(f for f in FEATURES if f in found) or DEFAULT_COMBINATION
 
 
 def image_params(image: PdfImage, params: Mapping[str, Any]) -> dict[str, Any] | None:

@@ -14,16 +14,15 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from viesus_emulator._pricing import COLOUR, RESTORATION, UPSCALING
+
 ANALYZING: Final = "METADATA_ANALYZING"
 ANALYZED: Final = "METADATA_ANALYZED_SUCCESSFULLY"
 ANALYSIS_FAILED: Final = "METADATA_ANALYZED_FAILED"
 
 PDF_MIMETYPE: Final = "application/pdf"
 
-#: Credit features (the names the client's generated parameter table uses).
-COLOUR: Final = "colour"
-RESTORATION: Final = "restoration"
-UPSCALING: Final = "upscaling"
+#: The credit features an embedded image can get (``_pricing``'s names), in this order.
 FEATURES: Final = (COLOUR, RESTORATION, UPSCALING)
 
 

@@ -27,15 +27,13 @@ from typing import TYPE_CHECKING
 from viesus_emulator import _codes as codes
 from viesus_emulator._pdf.pixels import components, enhanceable_reason, read_pixels
 from viesus_emulator._pdf.records import (
-    COLOUR,
-    RESTORATION,
-    UPSCALING,
     Eligibility,
     PdfImage,
     PdfLimits,
     PdfProblem,
     ScanResult,
 )
+from viesus_emulator._pricing import COLOUR, RESTORATION, UPSCALING
 
 if TYPE_CHECKING:
     import pikepdf
