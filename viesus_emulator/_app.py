@@ -1,14 +1,4 @@
-"""The emulator's HTTP surface: one Starlette app.
-
-| route | auth | what |
-|---|---|---|
-| ``POST/GET /graphql`` | ``x-api-key`` | the GraphQL API |
-| ``PUT /uploads/{uploadId}?expires&signature`` | signed URL | signed-upload bytes |
-| ``GET /files/uploads/{uploadId}/{filename}?expires&signature`` | signed URL | an upload |
-| ``GET /files/enhanced/{jobId}/{filename}?expires&signature`` | signed URL | a result |
-| ``GET /stats`` | none | counters (no secrets in them) |
-| ``GET /healthz`` | none | liveness |
-"""
+"""The emulator's HTTP surface: one Starlette app."""
 
 from __future__ import annotations
 

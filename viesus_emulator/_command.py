@@ -2,9 +2,6 @@
 
 Only the configuration is imported at module level; the server (ariadne, OpenCV) is loaded
 when the command runs, so the rest of the CLI works without the ``emulator`` extra.
-
-The options are grouped in help panels with short metavars and help texts, so that
-``viesus serve --help`` is readable at 80 columns with no option name cut short.
 """
 
 from __future__ import annotations

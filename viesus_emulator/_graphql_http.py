@@ -1,17 +1,8 @@
-"""GraphQL over HTTP, done the way the GraphQL-over-HTTP spec describes it.
+"""The ``/graphql`` route, GraphQL over HTTP as its spec describes it.
 
-- ``POST`` with a JSON body ``{query, variables, operationName}``; ``GET`` with the same as
-  query parameters, for queries only (a mutation via GET is a 405 with ``Allow: POST``).
-- The answer is ``application/graphql-response+json`` or ``application/json``, whichever the
-  ``Accept`` header prefers (no Accept header, or ``*/*``: ``application/json``); 406 otherwise.
-- Request errors (unparsable body, syntax, validation, variables, too many root fields, a
-  document over a cost limit) are HTTP 400 with an ``errors`` list and no ``data``; a body over
-  ``limits.max_body_bytes`` is HTTP 413 with the same shape; an executed operation is HTTP 200,
-  also when fields failed. Every error carries ``extensions.code``.
-- Cost limits (``query_limits``) apply before anything expensive, cheapest first.
-- A missing or unknown ``x-api-key`` is HTTP 401 with an ``UNAUTHENTICATED`` error body.
-
-Injected faults (``FaultConfig``) hit POSTs once the request is known to be well-formed.
+A request is read (``handle``, ``_read_params``), admitted (``_admit``: parse, the
+``_query_limits`` cheapest first, validation), maybe faulted (``_inject_fault``, POSTs only)
+and executed (``_execute``); every error carries ``extensions.code``.
 """
 
 from __future__ import annotations

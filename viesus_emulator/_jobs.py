@@ -1,11 +1,4 @@
-"""Creating an enhancement job: validate, price, reserve credits, queue.
-
-Everything that can be refused is refused here, before a record exists: invalid arguments
-(``BAD_USER_INPUT``), an unknown upload (``NOT_FOUND``), an upload that is not finished
-(``UPLOAD_NOT_READY``), a cost above the remaining credits (``INSUFFICIENT_CREDITS``). A job
-that breaks the upscaling limits for this upload's size is created already ``ERROR``. A job
-that exists is charged only if it FINISHES.
-"""
+"""Creating an enhancement job: validate, price, reserve credits, queue."""
 
 from __future__ import annotations
 

@@ -1,12 +1,8 @@
 """Credits: the documented pricing and a per-period ledger with reservations.
 
 Pricing [docs]: only the most expensive active feature of an input is charged, costs never add
-up. Each field's feature and cost come from the emulator's own table (``pricing``), not the
+up. Each field's feature and cost come from the emulator's own table (``_pricing``), not the
 client's generated one; an input with no field set is the default enhancement, 1 credit.
-
-The ledger reserves a job's cost when it is created and charges it when the job FINISHES; a job
-that ends ERROR only releases its reservation. A create whose cost exceeds the remaining credits
-minus the reservations of unfinished jobs is refused, so the balance can never go negative.
 """
 
 from __future__ import annotations

@@ -3,12 +3,6 @@
 Deliberately independent of the client's generated ``enhancement_parameters`` table: the
 client estimates, the server charges, and tests that compare the two compare two
 implementations (a pricing mistake on either side shows up as a disagreement).
-
-Pricing [docs]: credits per feature; when several features are active only the most expensive
-is charged (costs never add up). Which input field belongs to which feature is [inferred] from
-the docs' table (colour / restoration / background / AI upscaling). A field this table does not
-know (a newer schema) is priced like the most expensive feature [assumption]: the emulator then
-never under-charges a client that under-estimates.
 """
 
 from __future__ import annotations

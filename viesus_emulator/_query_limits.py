@@ -2,22 +2,6 @@
 
 Checks run cheapest first, each one bounding the input of the next, so that any document is
 answered within ~100 ms or refused (``benchmarks/hostile_documents.py`` measures it):
-
-1. body size (HTTP 413 before the body is read whole) — in ``graphql_http``;
-2. tokens, counted by the parser itself (``parse(max_tokens=...)``);
-3. depth of the field nesting, fragments followed, and fields after expanding every
-   fragment spread (one walk that visits each fragment ONCE and remembers its size);
-4. root fields (aliases and fragment occurrences count each), and fields sharing one
-   response key in one selection set (validation compares those pairwise);
-5. schema validation (graphql-core; its rules are memoised per fragment);
-6. a result-size estimate that multiplies list fields by their possible length.
-
-A document whose spreads double at every level (``...F1 ...F1`` in F0, ``...F2 ...F2`` in
-F1, ...) costs time linear in its own size, although its expansion is exponential: the
-expansion is what is limited.
-
-The numbers are the emulator's own; the real service documents none [assumption]. Each limit
-is a field of :class:`QueryLimits` and is listed with its default in the emulator README.
 """
 
 from __future__ import annotations

@@ -1,14 +1,4 @@
-"""A deadline for reading each request, which uvicorn does not have.
-
-uvicorn's ``timeout_keep_alive`` covers only the idle time between requests, and ASGI
-middleware runs once the headers are parsed, so a client that trickles its headers or its body
-(slowloris) keeps its connection for ever. This is uvicorn's h11 protocol with a deadline: a
-request must arrive within ``read_timeout`` seconds of its first byte (of the connection, for
-the first request), plus one second per ``MIN_RATE`` bytes received, so a large upload at any
-usable speed is never cut while a trickle is. Past the deadline the client gets a 408 (if no
-answer was started) and the connection is closed; a connection that sent nothing is just
-closed. The idle time after an answer is left to the keep-alive timeout.
-"""
+"""A deadline for reading each request, which uvicorn does not have."""
 
 from __future__ import annotations
 

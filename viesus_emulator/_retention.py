@@ -1,16 +1,4 @@
-"""Retention: uploads and their jobs are deleted some time after their last activity.
-
-A server left running must not grow without bound. An upload and every job made from it are
-kept for ``EmulatorConfig.retention`` seconds after the latest of: the upload's creation and
-end, and each of its jobs' creation and end. Then the stored files are deleted and the
-records dropped; from then on their ids answer exactly like ids that never existed:
-``upload(id)`` and ``enhancedImage(id)`` are null, mutations naming them are ``NOT_FOUND``,
-their signed URLs are 404 [assumption: the service documents a retention period for
-``fullUrl`` but neither its length nor how expired records answer].
-
-An upload with a job still QUEUED, or whose completion or PDF analysis is running, is never
-swept.
-"""
+"""Retention: uploads and their jobs are deleted some time after their last activity."""
 
 from __future__ import annotations
 

@@ -1,11 +1,4 @@
-"""Starting and stopping an emulator: ``async with Emulator(config) as emu`` or in a thread.
-
-The async handle runs uvicorn inside the caller's event loop on a socket bound before start,
-so the port is known at once (port 0 picks a free one). The threaded variant runs the same in
-a private loop of a background thread, for synchronous code (CLI tests, benchmarks).
-Stopping ends the server, cancels workers and webhook deliveries, and removes the temporary
-data directory; nothing is left pending.
-"""
+"""Starting and stopping an emulator: ``async with Emulator(config) as emu`` or in a thread."""
 
 from __future__ import annotations
 

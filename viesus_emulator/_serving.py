@@ -1,10 +1,7 @@
-"""Serve an ASGI app with uvicorn inside the caller's event loop (emulator, webhook listener).
+"""Serve the emulator's ASGI app with uvicorn inside the caller's event loop (``_runner``).
 
-The socket is bound here, before uvicorn starts: a busy port raises a plain ``OSError``
-(uvicorn itself would ``sys.exit``), ``port=0`` is known at once, and the socket is created
-with ``IPPROTO_TCP`` so asyncio sets ``TCP_NODELAY`` on accepted connections (without it every
-small response waits ~40 ms for Nagle + delayed ACK). uvicorn's signal handlers are off: the
-host application owns Ctrl-C.
+A copy of ``viesus/_webhooks/`` (the client's embedded server, formerly ``viesus/_serving.py``;
+exact path: the lead), kept apart because the emulator imports nothing from ``viesus``.
 """
 
 from __future__ import annotations

@@ -3,12 +3,6 @@
 Tests use them to prove properties a client must have ("no duplicate job after a lost
 response", "N requests for M jobs"); benchmarks use them to count requests and faults and to
 compute the server's makespan from the per-job times.
-
-The document is a stable contract (``"version": 1``; keys are only ever added, and a
-snapshot test guards them): see "GET /stats" in the emulator README. It is bounded: names
-chosen by clients (operation names, root fields of invalid documents) are kept for at most
-``MAX_NAMES`` distinct values, the rest are counted under ``"(other)"``; jobs and uploads are
-the ones still retained.
 """
 
 from __future__ import annotations

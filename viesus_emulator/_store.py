@@ -2,7 +2,7 @@
 
 Records are plain mutable dataclasses owned by the event loop (only coroutines on the server's
 loop change them; engine threads get bytes and return bytes). GraphQL never sees a record
-directly: ``views`` turns one into the dict of GraphQL field values at resolve time.
+directly: ``_views`` turns one into the dict of GraphQL field values at resolve time.
 """
 
 from __future__ import annotations

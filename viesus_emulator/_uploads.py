@@ -1,13 +1,4 @@
-"""Upload operations: fetch from a URL, signed upload (reserve, PUT, complete).
-
-Decisions where the docs are silent (README "Assumptions"):
-- A URL that cannot be fetched, or bytes that are not a supported image, give an Upload in
-  status ``UPLOAD_FAILED`` (HTTP 200, no GraphQL error) with ``metadata.error {code, message}``:
-  the record exists and a client can show why. Only a malformed URL is a ``BAD_USER_INPUT``.
-- ``completeSignedUpload`` before the bytes arrived is a GraphQL error ``UPLOAD_NOT_RECEIVED``
-  (the upload stays pending: PUT again, then complete). Completing twice returns the same
-  record (idempotent, safe to retry).
-"""
+"""Upload operations: fetch from a URL, signed upload (reserve, PUT, complete)."""
 
 from __future__ import annotations
 

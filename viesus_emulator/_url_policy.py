@@ -1,20 +1,5 @@
 """Which addresses the emulator's own outgoing requests may reach (URL uploads, background
 images, webhook deliveries): the guard against server-side request forgery.
-
-- Only ``http`` and ``https``.
-- The host is resolved and EVERY address it resolves to is checked; the connection then goes
-  to the checked address (no second lookup that a rebinding DNS server could answer
-  differently). The check sits in the connection layer (an httpcore network backend), so
-  every redirect hop is checked the same way as the first URL.
-- Refused unless allowed: loopback, private (RFC 1918, ULA), link-local, shared (CGNAT),
-  unspecified, multicast, reserved and documentation ranges — every address that is not
-  globally routable — and IPv4-mapped IPv6 forms of them.
-- Cloud metadata endpoints (169.254.169.254 and its IPv6 / vendor variants) are refused
-  unless ``allow_private_urls`` is explicitly True.
-
-Default (``allow_private_urls=None``): non-global addresses are allowed only when the server
-itself is bound to a loopback address (then only local users can reach it, and tests fetch
-from local servers) [assumption: the real service refuses them; it is not documented].
 """
 
 from __future__ import annotations

@@ -1,11 +1,4 @@
-"""Checks of an ``EnhancedImageInput`` before a job exists, and of the upscaling limits.
-
-What the arguments alone show to be wrong is a GraphQL error ``BAD_USER_INPUT``: no job, no
-charge. What depends on the image (the documented AI upscaling limits against the upload's
-pixel size) creates the job already ended ``ERROR`` with ``UPSCALING_LIMIT_EXCEEDED``: the
-record exists (and is listed under its upload), nothing is charged. Ranges come from the
-emulator's own table (``pricing.FIELDS``), written from the docs.
-"""
+"""Checks of an ``EnhancedImageInput`` before a job exists, and of the upscaling limits."""
 
 from __future__ import annotations
 

@@ -1,11 +1,4 @@
-"""Webhook deliveries: signed POSTs with retries, as background tasks of the server's loop.
-
-Body: ``{"id", "event", "data", "created"}`` as compact JSON; header
-``x-viesus-cloud-signature`` = lowercase hex HMAC-SHA256 of the raw body keyed with the
-webhook's secret [docs]. A non-2xx answer or a transport error is retried after each of the
-configured delays (exponential by default: 1, 2, 4, 8 s) [assumption: the service's own
-policy is not documented]. Each event has a unique id; every retry resends the same bytes.
-"""
+"""Webhook deliveries: signed POSTs with retries, as background tasks of the server's loop."""
 
 from __future__ import annotations
 

@@ -1,11 +1,4 @@
-"""The worker pool: ``workers`` slots process queued jobs, the engine runs in threads.
-
-A job waits in QUEUED (the schema has no "processing" status) until a slot takes it. The slot
-runs the engine in a thread and waits until the modelled processing time
-(``processing_seconds * time_scale``) has passed, whichever is longer, then ends the job
-FINISHED (charged) or ERROR (free) and emits ``enhanced_image.status_update``.
-``viesusDuration`` is the job's real processing time in ms, from slot to end [assumption].
-"""
+"""The worker pool: ``workers`` slots process queued jobs, the engine runs in threads."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
-"""One emulator instance's state and services, shared by the HTTP app, resolvers and workers.
+"""The world of one emulator instance: its records and services (``EmulatorState``).
 
-Tests reach it as ``emu.state``: the records (``store``), the credit ``ledger``, the
-``stats``, the webhook ``dispatcher`` and the ``faults`` (assignable at run time).
+Shared by the HTTP app, resolvers and workers; tests reach it as ``emu.state``: the records
+(``store``), the credit ``ledger``, the ``stats``, the webhook ``dispatcher`` and the
+``faults`` (assignable at run time). Not an upload's or a job's ``status``.
 """
 
 from __future__ import annotations

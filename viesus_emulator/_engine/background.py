@@ -1,18 +1,4 @@
-"""Portrait background handling: BLUR, REMOVE (alpha) and REPLACE.
-
-The subject mask comes from GrabCut on a <=384 px copy (GrabCut costs ~0.7 s there and grows
-with the pixel count; the mask is smooth enough to upscale). It is seeded from the largest face:
-the face core is certain foreground, a "person" rectangle around and below the face (shoulders,
-torso) is probable foreground, the rest probable/certain background. Without a face a central
-rectangle is the probable subject. `cv2.setRNGSeed(seed)` precedes each call: GrabCut's
-k-means initialisation is otherwise not repeatable within a process.
-
-The upscaled mask is feathered (a hard cut-out looks pasted). BLUR uses a mask-normalised blur
-so the sharp subject does not bleed a halo into the blurred background; `backgroundRemovalBlur`
-(default 0.5) sets the radius, up to ~4 % of the short side. REMOVE returns the mask as alpha
-(JPEG inputs are then written as PNG: JPEG has no alpha). REPLACE scales the replacement image
-to cover the frame (centre crop) and composites the subject onto it.
-"""
+"""Portrait background handling: BLUR, REMOVE (alpha) and REPLACE."""
 
 from __future__ import annotations
 

@@ -1,37 +1,4 @@
-"""`mode: ENHANCE`: automatic colour and contrast correction, scaled by `customColorConfig`.
-
-The steps, in the order a retoucher would take them:
-1. auto-levels on luminance (0.5/99.5 percentiles, one map for all channels: no new cast),
-   only as far as the range is actually compressed (a photo that already spans black to white
-   is left alone), with the stretch capped so noise in a nearly flat image is not blown up.
-   It runs first because a washed-out photo carries a grey veil that would mislead step 2;
-2. white balance that survives warm scenes. Plain grey-world ("the mean is grey") turned an
-   orange space suit, a cup of coffee or a warm garage into a cast to remove (the astronaut's
-   skin went green). Three estimators that a dominant colour does not fool are combined by a
-   per-channel median: grey-edge (the mean of the image's GRADIENTS is grey, van de Weijer et
-   al. 2007), near-grey pixels (the mean of the pixels that are almost neutral, refined
-   iteratively) and white-patch on the highlights (the brightest unclipped 2 % are white). The
-   correction is partial and bounded: its strength falls when the estimators disagree or the
-   "cast" is too strong to be the light's, the gains stay within [0.75, 1.35], and skin
-   protection backs it off when it would pull skin-coloured pixels out of the skin-tone range
-   (towards green or grey);
-3. shadow lift and highlight roll-off, only for images that are dark or bright overall,
-   luminance curves applied as an RGB ratio, which keeps hue;
-4. local contrast: CLAHE on a smoothed copy of L, whose difference is added back, so texture
-   gains contrast while noise is not amplified;
-5. a little vibrance: chroma boosted most where saturation is low.
-Then, with faces: `skinToneAdjFac` lowers saturation inside faces, `addflashfac` brightens faces
-darker than a target ("fill flash").
-
-`customColorConfig` factors are 0-1 with 0.5 = the automatic strength; each correction is
-multiplied by 2 x factor: highlightfac -> highlight roll-off, shadowfac -> shadow lift (both also
-scale the local contrast), colorfac -> white balance and vibrance. Auto-levels are not scaled:
-they only undo a compressed range.
-
-Measured on the photographs bundled with scikit-image (tests/engine/test_quality.py): a photo
-degraded by a colour cast, low contrast, noise, downscaling and JPEG blocking comes out closer to
-the original (mean CIEDE2000) on every photo, and an undegraded photo moves by at most 5.
-"""
+"""`mode: ENHANCE`: automatic colour and contrast correction, scaled by `customColorConfig`."""
 
 from __future__ import annotations
 

@@ -1,16 +1,4 @@
-"""Noise reduction (`noiseReductionProfiling*`) and JPEG artifact removal (`AUTO_AI`).
-
-Noise: the noise level is ESTIMATED first (Immerkaer's Laplacian-difference estimator, on the
-flatter three quarters of the image so edges do not count as noise), and the filter strength
-follows it: a clean photo is left alone instead of being smeared. Luminance gets non-local
-means (fast, detail-preserving: it beat colour NLM on PSNR and is ~5x faster); chroma, where
-the eye tolerates blur, gets a Gaussian blur. `noiseReductionProfilingMonochromeStrength` scales
-the luminance filter, `noiseReductionProfilingStrength` the chroma filter (and the luminance
-one too when the monochrome strength is not given).
-
-Artifacts: blockiness (8 px grid discontinuities) and, for JPEGs, the quantisation tables say
-how much to smooth; a small bilateral filter then removes blocks and ringing but keeps edges.
-"""
+"""Noise reduction (`noiseReductionProfiling*`) and JPEG artifact removal (`AUTO_AI`)."""
 
 from __future__ import annotations
 

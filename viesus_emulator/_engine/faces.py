@@ -1,11 +1,4 @@
-"""Face and eye detection with OpenCV's bundled Haar cascades, and soft face masks.
-
-Why Haar: the cascades ship inside `opencv-python-headless` 4.x (5.x ships none, hence the
-`<5` pin), work offline, and take ~130 ms on a <=800 px copy. An empty classifier silently
-finds nothing, so loading is asserted and fails loudly (`EngineSetupError`).
-Classifiers are kept per thread: the server runs jobs in worker threads and OpenCV does not
-promise that one CascadeClassifier may be used concurrently.
-"""
+"""Face and eye detection with OpenCV's bundled Haar cascades, and soft face masks."""
 
 from __future__ import annotations
 

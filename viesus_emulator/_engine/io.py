@@ -1,19 +1,4 @@
-"""Decoding to a NumPy working copy and encoding back, keeping the metadata that matters.
-
-Why this module is careful:
-- EXIF orientation is APPLIED to the pixels (faces and eyes are only found upright) and the
-  orientation tag is rewritten to 1, so pixels and tag never disagree.
-- A NumPy round trip drops EXIF, ICC and DPI: they are carried explicitly and passed to `save`
-  only when present (JPEG raises TypeError on `dpi=None`).
-- The ICC profile is kept when its colour space still matches the output (RGB profile on RGB,
-  GRAY on greyscale); a CMYK input is converted to RGB naively and loses its CMYK profile.
-- 16-bit inputs are reduced to 8 bit (scaled, not clipped): the whole engine works in 8 bit.
-  Greyscale stays greyscale. Alpha is kept. Multi-frame files keep their first frame only.
-- Writers: JPEG quality 92; PNG compress_level 1 (5x faster than the default, a bit larger);
-  TIFF uncompressed (Pillow 13 fails writing compressed TIFF with an EXIF sub-IFD); WebP has no
-  DPI field, so DPI goes into the EXIF resolution tags (written for every format when EXIF
-  exists, so the two never disagree).
-"""
+"""Decoding to a NumPy working copy and encoding back, keeping the metadata that matters."""
 
 from __future__ import annotations
 

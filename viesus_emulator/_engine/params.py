@@ -2,11 +2,6 @@
 
 The server passes only the fields the client set, with the GraphQL (camelCase) names; enum
 values arrive as strings (or enum members with a `.value`), strengths as Decimal/float/int.
-
-Leniency, on purpose: GraphQL has already validated types and enum names, so anything odd here
-is treated as "not set" (an unknown enum value, a non-numeric strength) and strengths are
-clamped to the documented 0.0-1.0. Only the pixel limits are errors (see `upscale`).
-`preset` is accepted and ignored: the service's presets are not documented.
 """
 
 from __future__ import annotations

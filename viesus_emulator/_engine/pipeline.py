@@ -1,20 +1,4 @@
-"""`enhance`: decode, run the requested steps in a fixed order, encode.
-
-Order and why:
-1. limits first (cheap, before any pixel work);
-2. artifact removal before everything (blocks would otherwise be amplified by contrast and
-   sharpening), then noise reduction (the colour statistics are steadier on clean pixels);
-3. colour/contrast correction (`mode: ENHANCE`);
-4. faces are detected once, on the corrected image, and shared by face tones, face details,
-   red eye and the background mask;
-5. red eye, face details; background (at input resolution: GrabCut cost does not grow with
-   the upscaling factor);
-6. upscaling, then grain at the OUTPUT resolution (upscaled grain would look like blotches).
-
-Assumption [inferred]: with no parameter at all (or only `preset`, whose values are not
-documented) the service applies its default enhancement; the emulator runs `mode: ENHANCE`.
-Everything is deterministic for a given `seed` (grain noise and GrabCut are seeded).
-"""
+"""`enhance`: decode, run the requested steps in a fixed order, encode."""
 
 from __future__ import annotations
 

@@ -2,12 +2,6 @@
 
 `probe` never decodes pixels: Pillow's `Image.open` is lazy and reads only the header, so a
 50000x50000 PNG bomb is rejected from its IHDR chunk before a single byte is inflated.
-
-The decision table:
-- 0 bytes, or a known image signature Pillow cannot parse (truncated header) -> CORRUPT_INPUT;
-- PDF, text, GIF, BMP, anything else -> UNSUPPORTED_FORMAT (the emulator does not rasterise
-  PDFs: the service's PDF analysis is not modelled by the engine);
-- more than MAX_INPUT_PIXELS -> IMAGE_TOO_LARGE.
 """
 
 from __future__ import annotations

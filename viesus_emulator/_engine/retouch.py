@@ -1,16 +1,4 @@
-"""Local retouching: face details, red-eye correction, film grain.
-
-- Face details (`enhanceFaceDetails: ENHANCE`): an unsharp mask whose radius follows the face
-  size, blended through a feathered face ellipse so the sharpening has no visible border.
-- Red eye (`redEyeCorrectionsMode: AUTO`): only inside detected eyes, only pixels that are
-  strictly red (R well above both G and B, and bright enough): a wrong red-eye "fix" on lips
-  or a red scarf is worse than none. Red is replaced by the G/B mean (desaturated, the pupil's
-  natural darkness kept). `redEyeCorrectionsStrength` (default 0.85) is how much red goes,
-  `redEyeCorrectionsEyeStrength` (default 0.5) how much the corrected pupil is darkened.
-- Grain (`noiseAdditionProfilingStrength`): seeded Gaussian luminance grain, weighted towards
-  mid-tones as film grain is (a quarter of it in pure black or white); generated in row strips so a
-  100+ MP upscaled output never needs a full-size float noise field.
-"""
+"""Local retouching: face details, red-eye correction, film grain."""
 
 from __future__ import annotations
 

@@ -1,12 +1,4 @@
-"""A model of the service's documented 2-180 s processing time, for the emulator's queue.
-
-The engine itself takes well under two seconds; the emulator sleeps for the modelled time
-(times the server's --time-scale) so clients meet realistic latencies. The shape is inferred:
-a fixed 2 s overhead, a cost per input megapixel for reading, writing and every pixel-wise
-feature, a fixed cost for detection-based features, and per OUTPUT megapixel for upscaling
-(x4 and background handling are the heaviest, as their credit price of 4 suggests).
-Monotone in the pixel count (for given params) and in the set of features; clamped to [2, 180].
-"""
+"""A model of the service's documented 2-180 s processing time, for the emulator's queue."""
 
 from __future__ import annotations
 

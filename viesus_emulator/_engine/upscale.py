@@ -1,14 +1,4 @@
-"""Upscaling: the output size, the documented limits, and the resampling itself.
-
-Limits [docs]: input at most 3,000 px a side, enlargement at most 4x, output at most 11,996 px
-a side. 2,999-3,000 px x4 gives 11,996-12,000 px: whether the service clamps or rejects is
-unknown; the emulator REJECTS (LIMITS_EXCEEDED) rather than silently returning another size
-[inferred]. When both `upscalingFactor` and `upscalingCustomWidth` are set, the explicit width
-wins [inferred]. A custom width below the input width downsizes (area resampling).
-
-No super-resolution weights are available offline, so "AI upscaling" is Lanczos followed by a
-mild unsharp mask (sharper with x4), which is the honest, fast default on a CPU.
-"""
+"""Upscaling: the output size, the documented limits, and the resampling itself."""
 
 from __future__ import annotations
 

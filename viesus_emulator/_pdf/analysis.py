@@ -1,18 +1,4 @@
-"""PDF uploads: accepted like images, then analysed in a queue of their own.
-
-A stored upload whose first KiB holds ``%PDF-`` ends ``UPLOAD_FINISHED`` (mimetype
-``application/pdf``, no width/height) with ``subStatus: METADATA_ANALYZING`` and goes into the
-analysis queue: ``workers`` analyses at once, each reading the PDF in a thread
-(``pdf_scan.scan``) and lasting at least its modelled time (``analysis_seconds`` times the
-server's ``time_scale``). It ends ``METADATA_ANALYZED_SUCCESSFULLY`` with the counts and
-estimates in ``metadata`` (``pdf_pricing.metadata``), or ``METADATA_ANALYZED_FAILED`` with
-``metadata.error {code, message}``. Each change of ``subStatus`` is an
-``upload.sub_status_update`` webhook event [docs: the event name and the upload as data].
-
-``analyzePdf`` re-runs the analysis: refused with ``PDF_ANALYSIS_RUNNING`` while one is queued
-or running, ``UNSUPPORTED_FORMAT`` for an upload that is not a PDF [assumption: the docs name
-the mutation, not its refusals].
-"""
+"""PDF uploads: accepted like images, then analysed in a queue of their own."""
 
 from __future__ import annotations
 

@@ -1,14 +1,4 @@
-"""``createEnhancedImage`` on a PDF upload: admission (price, refusals) and the job's work.
-
-Admission happens before a record exists, like for images: a field a PDF job does not accept
-is ``BAD_USER_INPUT`` (``pdf_pricing.REFUSED_FIELDS``); a PDF whose analysis is running or
-failed is ``PDF_NOT_ANALYZED`` (``extensions.subStatus`` says which; re-run a failed one
-with ``analyzePdf``). The price is the analysed estimate of the requested combination
-(``pdf_pricing.job_cost``), reserved like any job and charged when it FINISHES.
-
-The work (``run``) rewrites the PDF in a thread into the results directory; its modelled
-time is the sum of the modelled times of the images it changes (``pdf_rewrite``).
-"""
+"""``createEnhancedImage`` on a PDF upload: admission (price, refusals) and the job's work."""
 
 from __future__ import annotations
 

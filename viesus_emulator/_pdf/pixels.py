@@ -1,21 +1,4 @@
-"""Reading an image XObject's pixels safely, and writing enhanced pixels back into it.
-
-Why not pikepdf's ``PdfImage.as_pil_image``: it hands the whole stream to qpdf's decoder, and
-a Flate stream declaring 100x100 px may still inflate to gigabytes. Here every decode is
-bounded by the size the image *declares* (already checked against the pixel limit):
-- ``/FlateDecode`` without predictor: ``zlib`` with ``max_length`` = the declared raster size;
-- ``/FlateDecode`` with a PNG predictor (10-15) whose parameters match the image: the stream
-  IS a PNG's IDAT, so it is wrapped into a PNG and Pillow decodes it (Pillow stops inflating
-  when the declared raster is full);
-- ``/DCTDecode``: the stream is a JPEG file; its header must declare the same size;
-- no filter: the raw bytes, at least the declared size.
-Anything else (TIFF predictor, LZW, chains of filters, ...) is not *enhanceable*.
-
-Writing back: a JPEG result goes in as ``/DCTDecode`` unchanged (no second lossy encode), a
-lossless result as ``/FlateDecode`` raw samples. Width and Height change with upscaling; the
-colour space stays (the engine keeps RGB as RGB and grey as grey), so ICC profiles, soft masks
-(mapped onto the same unit square, any size) and the placement on the page stay as they were.
-"""
+"""Reading an image XObject's pixels safely, and writing enhanced pixels back into it."""
 
 from __future__ import annotations
 

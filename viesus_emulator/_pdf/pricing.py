@@ -1,18 +1,4 @@
-"""What enhancing a PDF costs and which parameters reach which embedded image.
-
-Pricing [assumption, the docs only say the analysis reports the estimate]: a PDF job is priced
-like one single-image job per embedded image it changes. Each image gets the requested
-features it is eligible for (``pdf_records.Eligibility``) and costs, like a single image, the
-most expensive of those (``pricing.cost_of`` on the parameters it really gets); an image that
-gets nothing is left untouched and costs nothing. The estimate of a combination of features is
-that sum, and a job is charged exactly the estimate of its combination. No parameter at all is
-the default enhancement, colour (``mode: ENHANCE``), as for single images.
-
-Only some parameters make sense per embedded image [assumption]: background removal (it would
-cut photos out of the page), ``preset`` (undocumented contents), ``upscalingCustomWidth``
-(one width for images of every size) and ``upscalingCustomDPI`` (the placed size, not a DPI
-tag, decides a PDF image's resolution) are refused for PDFs with ``BAD_USER_INPUT``.
-"""
+"""What enhancing a PDF costs and which parameters reach which embedded image."""
 
 from __future__ import annotations
 

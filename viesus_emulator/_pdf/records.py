@@ -1,11 +1,8 @@
 """What the emulator keeps about an uploaded PDF: analysis state, the images found, limits.
 
-Kept apart from the PDF library (``pikepdf`` is imported only by ``pdf_scan`` and
-``pdf_rewrite``, inside threads): ``store`` imports these records, and ``import
+Kept apart from the PDF library (``pikepdf`` is imported only by ``_pdf.scan`` and
+``_pdf.rewrite``, inside threads): ``_store`` imports these records, and ``import
 viesus_emulator`` stays as cheap as before.
-
-Sub-statuses [docs: pdf-enhancement]: ``METADATA_ANALYZING`` while the analysis is queued or
-running, then ``METADATA_ANALYZED_SUCCESSFULLY`` or ``METADATA_ANALYZED_FAILED``.
 """
 
 from __future__ import annotations

@@ -1,13 +1,4 @@
-"""The enhancement of a PDF: every eligible embedded image through the single-image engine.
-
-Runs in a worker thread. The PDF is opened again with qpdf, each image the analysis found is
-looked up by its object number, enhanced with the parameters it is eligible for
-(``pdf_pricing.image_params``) by ``engine.enhance`` (the same code as for single images) and
-written back into the same XObject (``pdf_pixels.write_back``). Nothing else changes: page
-content streams, fonts, text, annotations and the page tree are saved as they were, so every
-page shows the same text at the same place, with better (and, with upscaling, larger) images.
-An image drawn on several pages is enhanced once.
-"""
+"""The enhancement of a PDF: every eligible embedded image through the single-image engine."""
 
 from __future__ import annotations
 

@@ -1,19 +1,4 @@
-"""The analysis of an uploaded PDF: open it, find every raster image drawn on its pages.
-
-Runs in a worker thread (pikepdf is imported here, not at server start). The walk follows each
-page's content stream with the current transformation matrix (``q``/``Q``/``cm``), into form
-XObjects (their ``/Matrix`` and resources, nested up to a limit, cycles refused), and records
-every ``Do`` of an image XObject with the size it is placed at. One image drawn twice is one
-image (two placements); its effective resolution is the lowest over its placements (the
-largest print decides whether it needs upscaling). Inline images (``BI ... EI``, by the PDF
-spec's advice only small ones) are counted but never enhanced. A ``Do`` of an object that is
-missing (what qpdf's repair of a truncated file leaves) fails the analysis as PDF_DAMAGED.
-
-Each enhanceable image is also decoded once (bounded by its declared size, see
-``pdf_pixels``), so a damaged stream fails the analysis instead of the paid enhancement.
-Errors: ``PdfProblem`` with PDF_DAMAGED, PDF_ENCRYPTED, PDF_NO_IMAGES, PDF_TOO_MANY_PAGES,
-PDF_TOO_MANY_IMAGES, PDF_IMAGE_TOO_LARGE, PDF_ANALYSIS_TIMEOUT.
-"""
+"""The analysis of an uploaded PDF: open it, find every raster image drawn on its pages."""
 
 from __future__ import annotations
 
