@@ -19,27 +19,27 @@ def _enum(value: Any, allowed: frozenset[str]) -> str | None:
     return None
 
 
-def _unit(value: Any) -> float | None:
-    """A strength in [0, 1], or None when not set or not a number."""
+def _number(value: Any) -> float | None:
+    """The value as a float, or None when not set or not a number (a bool is not one)."""
     if value is None or isinstance(value, bool):
         return None
     try:
-        number = float(value)
+        return float(value)
     except (TypeError, ValueError):
         return None
-    if math.isnan(number):
+
+
+def _unit(value: Any) -> float | None:
+    """A strength in [0, 1], or None when not set or not a number."""
+    number = _number(value)
+    if number is None or math.isnan(number):
         return None
     return min(1.0, max(0.0, number))
 
 
 def _int(value: Any) -> int | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    if not math.isfinite(number):
+    number = _number(value)
+    if number is None or not math.isfinite(number):
         return None
     return round(number)
 
