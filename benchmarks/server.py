@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 
 from viesus_emulator import Emulator, EmulatorConfig
-from viesus_emulator.serving import Serving, bind_socket
+from viesus_emulator._serving import Serving, bind_socket
 
 KEY = "bench"
 HOP_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection"})

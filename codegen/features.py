@@ -1,5 +1,9 @@
 """Which credit feature each ``EnhancedImageInput`` field belongs to.
 
+A deliberate copy of the emulator's table (``viesus_emulator/_pricing.py``: ``CREDITS`` and
+the feature of each top-level field in ``FIELDS``): codegen imports no runtime package, so it
+cannot read the original; ``tests/emulator/test_pricing_tables.py`` keeps the two equal.
+
 The credit table is documented (colour 1, restoration 1, background 4, upscaling 4; only the
 most expensive active feature is charged); which *parameter* belongs to which feature is
 ``[inferred]`` from the parameter names (facts page, "Credits"). This table is a build input:

@@ -11,7 +11,8 @@ import pytest
 
 from tests.emulator.conftest import Api, jpeg
 from tests.emulator.peer import Peer
-from viesus_emulator import Emulator, uploads
+from viesus_emulator import Emulator
+from viesus_emulator import _uploads as uploads
 
 URL_UPLOAD = (
     "mutation($u: String!) { createUploadFromUrl(input: {url: $u}) { id status metadata } }"

@@ -15,8 +15,8 @@ import pytest
 from tests.emulator.conftest import FAST, JOB_FIELDS, Api, jpeg
 from tests.emulator.peer import Peer
 from viesus_emulator import Emulator, EmulatorConfig
-from viesus_emulator.retention import sweep
-from viesus_emulator.store import utcnow
+from viesus_emulator._retention import sweep
+from viesus_emulator._store import utcnow
 
 RETENTION = 3600.0
 

@@ -10,7 +10,7 @@ import pytest
 
 from tests.emulator.conftest import Api, jpeg
 from viesus_emulator import Emulator, FaultConfig
-from viesus_emulator.faults import FaultInjector
+from viesus_emulator._faults import FaultInjector
 
 CREDITS = "{ credits { usedCreditsThisPeriod } }"
 

@@ -17,8 +17,9 @@ from starlette.responses import Response
 from typer.testing import CliRunner
 
 from tests.emulator.conftest import FAST, Api, jpeg
-from viesus_emulator import Emulator, EmulatorConfig, command
-from viesus_emulator.serving import Serving
+from viesus_emulator import Emulator, EmulatorConfig
+from viesus_emulator import _command as command
+from viesus_emulator._serving import Serving
 
 
 def cli() -> typer.Typer:

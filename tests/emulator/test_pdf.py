@@ -29,9 +29,9 @@ from tests.pdf_samples import (
     text_only,
 )
 from viesus_emulator import Emulator, EmulatorConfig
-from viesus_emulator.pdf_pricing import FEATURE_OF_FIELD, REFUSED_FIELDS
-from viesus_emulator.pdf_records import PdfLimits
-from viesus_emulator.pricing import FIELDS, cost_of
+from viesus_emulator._pdf.pricing import FEATURE_OF_FIELD, REFUSED_FIELDS
+from viesus_emulator._pdf.records import PdfLimits
+from viesus_emulator._pricing import FIELDS, cost_of
 
 PDF = "application/pdf"
 ANALYZED = "METADATA_ANALYZED_SUCCESSFULLY"

@@ -13,9 +13,9 @@ import pytest
 from PIL import Image
 
 from tests.pdf_samples import _image, _page, photo, photobook
-from viesus_emulator.pdf_records import Eligibility, PdfLimits, PdfProblem
-from viesus_emulator.pdf_rewrite import rewrite
-from viesus_emulator.pdf_scan import multiply, scan
+from viesus_emulator._pdf.records import Eligibility, PdfLimits, PdfProblem
+from viesus_emulator._pdf.rewrite import rewrite
+from viesus_emulator._pdf.scan import multiply, scan
 
 
 def save(pdf: pikepdf.Pdf, path: Path) -> Path:
@@ -167,7 +167,7 @@ def test_a_truncated_file_is_damaged_even_when_qpdf_can_repair_its_structure(
 def test_the_server_modules_load_no_pdf_library() -> None:
     """pikepdf is imported by the analysis threads only, not at server start."""
     code = (
-        "import sys, viesus_emulator.resolvers, viesus_emulator.worker, viesus_emulator.store; "
+        "import sys, viesus_emulator._resolvers, viesus_emulator._worker, viesus_emulator._store; "
         "print('pikepdf' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -15,7 +15,7 @@ from graphql import get_introspection_query, parse
 
 from tests.emulator.conftest import Api
 from viesus_emulator import Emulator, QueryLimits
-from viesus_emulator.query_limits import measure
+from viesus_emulator._query_limits import measure
 
 CREDITS = "credits { usedCreditsThisPeriod }"
 

@@ -16,7 +16,8 @@ import httpx
 import pytest
 
 from tests.emulator.conftest import FAST, Api, jpeg
-from viesus_emulator import Emulator, EmulatorConfig, runner
+from viesus_emulator import Emulator, EmulatorConfig
+from viesus_emulator import _runner as runner
 
 CREDITS = {"query": "{ credits { remainingCreditsThisPeriod } }"}
 

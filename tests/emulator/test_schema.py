@@ -14,7 +14,7 @@ from graphql import (
 )
 
 from tests.emulator.conftest import Api
-from viesus_emulator.schema import executable_schema, packaged_sdl
+from viesus_emulator._schema import executable_schema, packaged_sdl
 
 COMMITTED_SDL = Path(__file__).parents[2] / "schema" / "viesus.graphql"
 

@@ -11,7 +11,7 @@ import pytest
 
 from tests.emulator.conftest import Api, jpeg
 from viesus_emulator import Emulator
-from viesus_emulator.url_policy import GuardedBackend, UrlPolicy
+from viesus_emulator._url_policy import GuardedBackend, UrlPolicy
 
 NOWHERE = "no-such-host.invalid"
 URL_UPLOAD = (

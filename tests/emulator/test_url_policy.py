@@ -17,8 +17,8 @@ import pytest
 from tests.emulator.conftest import FAST, Api, jpeg
 from tests.emulator.peer import Peer
 from viesus_emulator import Emulator, EmulatorConfig
-from viesus_emulator.store import WebhookRecord, utcnow
-from viesus_emulator.url_policy import GuardedBackend, UrlPolicy, UrlRefused
+from viesus_emulator._store import WebhookRecord, utcnow
+from viesus_emulator._url_policy import GuardedBackend, UrlPolicy, UrlRefused
 
 PUBLIC_BIND = "0.0.0.0"
 

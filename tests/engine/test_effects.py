@@ -17,7 +17,7 @@ from tests.engine.helpers import (
     scene,
     sharpness,
 )
-from viesus_emulator.engine import enhance
+from viesus_emulator._engine import enhance
 
 # --- upscaling ------------------------------------------------------------------------------
 
@@ -270,7 +270,7 @@ def test_background_replace_composites_onto_the_given_image(
 def test_background_replace_needs_a_readable_image(
     astronaut_png: bytes, background: bytes | None
 ) -> None:
-    from viesus_emulator.engine import EngineError
+    from viesus_emulator._engine import EngineError
 
     with pytest.raises(EngineError) as caught:
         enhance(astronaut_png, {"backgroundRemovalMode": "REPLACE"}, background=background)

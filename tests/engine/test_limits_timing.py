@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.engine.helpers import encode, scene
-from viesus_emulator.engine import (
+from viesus_emulator._engine import (
     EngineError,
     ImageInfo,
     check_installation,

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image, ImageCms, ImageOps
 
 from tests.engine.helpers import U8, encode, open_image, pixels, scene
-from viesus_emulator.engine import enhance
+from viesus_emulator._engine import enhance
 
 NO_PIXEL_CHANGE = {"upscalingCustomDPI": 300}  # a parameter that touches metadata only
 

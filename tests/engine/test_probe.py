@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from tests.engine.helpers import encode, png_header_only, scene
-from viesus_emulator.engine import MAX_INPUT_PIXELS, EngineError, enhance, probe
+from viesus_emulator._engine import MAX_INPUT_PIXELS, EngineError, enhance, probe
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ import pytest
 
 from examples.photos import PHOTOS, degradation_for, degrade, load, shrink
 from tests.engine.helpers import U8, encode, pixels
-from viesus_emulator.engine import enhance
+from viesus_emulator._engine import enhance
 
 color = pytest.importorskip("skimage.color")
 

@@ -27,7 +27,7 @@ from viesus import (
     Viesus,
 )
 from viesus_emulator import Emulator, FaultConfig
-from viesus_emulator.pdf_records import ANALYSIS_FAILED, PdfLimits
+from viesus_emulator._pdf.records import ANALYSIS_FAILED, PdfLimits
 
 X2 = EnhanceOptions(upscaling_factor="X2")
 

@@ -28,7 +28,7 @@ from viesus import (
 )
 from viesus._journal.states import ItemState
 from viesus_emulator import Emulator
-from viesus_emulator.pdf_records import ANALYZING
+from viesus_emulator._pdf.records import ANALYZING
 
 X2 = EnhanceOptions(upscaling_factor="X2")
 IMAGE_X2 = 4  # what the parameter table charges an image for X2 (the emulator agrees)

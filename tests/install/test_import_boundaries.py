@@ -105,5 +105,5 @@ def test_emulator_imports_nothing_from_viesus() -> None:
         "from viesus_emulator import Emulator\n"
     )
     loaded = loaded_after(code)
-    assert {"viesus_emulator.runner", "viesus_emulator.app", "viesus_emulator.command"} <= loaded
+    assert {"viesus_emulator._runner", "viesus_emulator._app", "viesus_emulator._command"} <= loaded
     assert sorted(m for m in loaded if m == "viesus" or m.startswith("viesus.")) == []
