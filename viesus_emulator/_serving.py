@@ -1,7 +1,8 @@
 """Serve the emulator's ASGI app with uvicorn inside the caller's event loop (``_runner``).
 
-A copy of ``viesus/_webhooks/`` (the client's embedded server, formerly ``viesus/_serving.py``;
-exact path: the lead), kept apart because the emulator imports nothing from ``viesus``.
+A copy of ``viesus/_webhooks/serving.py`` (the client's embedded server), kept apart because
+the emulator imports nothing from ``viesus``; ``tests/install/test_cross_wall_copies.py``
+compares them.
 """
 
 from __future__ import annotations

@@ -32,8 +32,7 @@ class Target:
 @contextlib.asynccontextmanager
 async def _local_emulator() -> AsyncIterator[str]:
     try:
-        from viesus_emulator import EmulatorConfig
-        from viesus_emulator.runner import Emulator
+        from viesus_emulator import Emulator, EmulatorConfig
     except ModuleNotFoundError as exc:
         problem = missing_extra(exc, "--local")
         if problem is None:

@@ -1,4 +1,4 @@
-"""``viesus serve``: the emulator's own command (``viesus_emulator.command``).
+"""``viesus serve``: the emulator's own command (``viesus_emulator.serve``).
 
 That module imports only typer and the emulator's configuration; the server itself (ariadne,
 NumPy, OpenCV) is imported when the command runs. Without the ``emulator`` extra the import
@@ -8,6 +8,6 @@ naming ``pip install 'viesus-toolkit[emulator]'``.
 
 from __future__ import annotations
 
-from viesus_emulator.command import serve
+from viesus_emulator import serve
 
 __all__ = ["serve"]

@@ -1,4 +1,4 @@
-# The original; viesus_emulator/serving.py is a deliberate copy (the emulator imports no viesus).
+# The original; viesus_emulator/_serving.py is a deliberate copy (the emulator imports no viesus).
 """Serve an ASGI app with uvicorn inside the caller's event loop (emulator, webhook listener).
 
 The socket is bound here, before uvicorn starts: a busy port raises a plain ``OSError``
