@@ -5,7 +5,7 @@
 - ``docs-generated``: the docs' loop with the raw generated client: 16 images at a time, each
   uploaded, created, polled every 3 s (scaled) with one request per job, downloaded;
 - ``docs-gql``: the same loop with ``gql`` (the docs' own example client, schema fetched);
-- ``facade``: ``Viesus.enhance_many`` with default settings (schedule scaled to the emulator);
+- ``facade``: ``AsyncViesus.enhance_many`` with default settings (schedule scaled to the emulator);
 - ``facade-webhooks``: the same with ``listen_for_webhooks()``;
 - ``facade-baseline``: ``facade`` with another checkout's ``viesus`` (``--baseline DIR``: the
   orchestrator runs this file as a script with that checkout first on ``PYTHONPATH``).
@@ -219,10 +219,10 @@ async def facade(
     *,
     webhooks: bool,
 ) -> tuple[int, int]:
-    from viesus import EnhanceOptions, PollSchedule, Viesus
+    from viesus import AsyncViesus, EnhanceOptions, PollSchedule
     from viesus._jobs import Job
 
-    class Timed(Viesus):
+    class Timed(AsyncViesus):
         """Notes when each wait ends (a timestamp, not a count)."""
 
         async def wait_job(self, job_id: str, timeout: float | None) -> Job:

@@ -59,14 +59,14 @@ def reset_peak() -> None:
 
 async def step(name: str, path: Path, warm: Path, endpoint: str, base: str) -> int:
     """Run ``name`` on ``warm`` (imports, buffers, pools), then on ``path``: peak RSS rise, KiB."""
-    from viesus import Viesus, read_image_header
+    from viesus import AsyncViesus, read_image_header
     from viesus._batching import BatchSize
     from viesus._downloads import download_part
     from viesus._journal.keys import hash_file
     from viesus._retries import RetryPolicy
     from viesus._uploads import LocalFile, upload_files
 
-    async with Viesus(api_key=KEY, endpoint=endpoint) as viesus:
+    async with AsyncViesus(api_key=KEY, endpoint=endpoint) as viesus:
 
         async def once(file: Path) -> None:
             if name == "header + hash":

@@ -1,14 +1,15 @@
 """viesus-toolkit: typed, frugal, resumable access to the VIESUS Cloud image-enhancement API.
 
-The public face is small (httpx-style): the client, its options and results, the errors, and
-the webhook helpers. The generated typed client is ``viesus.api`` on a ``Viesus`` instance, or
+The public face is small (httpx-style): the clients (``Viesus``, synchronous, and
+``AsyncViesus``), their options and results, the errors, and the webhook helpers. The generated
+typed client is ``.api`` on a client, or
 the ``viesus_client`` package; the emulator is ``viesus_emulator``.
 """
 
 import importlib
 from typing import TYPE_CHECKING
 
-from viesus._client import EnhanceOptions, Viesus
+from viesus._client import AsyncViesus, EnhanceOptions
 from viesus._errors import (
     AuthenticationError,
     BudgetExceeded,
@@ -34,6 +35,7 @@ from viesus._errors import (
 from viesus._jobs import Job
 from viesus._polling import PollSchedule
 from viesus._retries import RetryPolicy
+from viesus._sync_client import Viesus
 
 # Loaded on first use (PEP 562), so ``import viesus`` does not pay for journals, PDFs,
 # PostgreSQL or webhooks a program may never touch; type checkers see plain imports.
@@ -88,6 +90,7 @@ def __dir__() -> list[str]:
 __version__ = "0.1.0"
 
 __all__ = [
+    "AsyncViesus",
     "AuthenticationError",
     "BatchPlan",
     "BudgetExceeded",

@@ -1,4 +1,4 @@
-"""``Viesus``: the client most users need, over the generated typed client.
+"""``AsyncViesus``: the client most users need, over the generated typed client.
 
 One ``httpx.AsyncClient`` (keep-alive pool, retries under it) is shared by the generated client
 (``viesus.api``), uploads, downloads, the poller and the pipeline. The API key goes only on
@@ -45,7 +45,7 @@ from viesus._retries import RetryingTransport, RetryPolicy
 from viesus_client.client import ViesusApiClient
 from viesus_client.input_types import EnhancedImageInput
 
-# What only some methods need loads when they first run (``from viesus import Viesus`` stays
+# What only some methods need loads when they first run (``from viesus import AsyncViesus`` stays
 # close to the cost of httpx + pydantic + graphql-core): the pipeline and journals, PDFs,
 # webhooks and the batch-document builders.
 if TYPE_CHECKING:
@@ -65,14 +65,14 @@ log = logging.getLogger("viesus._client")
 DEFAULT_ENDPOINT = "https://api.viesus.cloud/graphql"
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 
-__all__ = ["DEFAULT_ENDPOINT", "EnhanceOptions", "Viesus"]
+__all__ = ["DEFAULT_ENDPOINT", "AsyncViesus", "EnhanceOptions"]
 
 # Options as a caller may pass them: EnhanceOptions (or the generated EnhancedImageInput it
 # extends), or a dict with GraphQL or snake_case names.
 Options = EnhancedImageInput | Mapping[str, Any] | None
 
 
-class Viesus:
+class AsyncViesus:
     """Async client for VIESUS Cloud (or the local emulator).
 
     ``api_key`` and ``endpoint`` default to ``VIESUS_API_KEY`` and ``VIESUS_ENDPOINT``.
@@ -124,7 +124,7 @@ class Viesus:
         self.poller = Poller(self._fetch_jobs, batch_size=poll_batch_size, schedule=poll_schedule)
 
     def __repr__(self) -> str:
-        return f"Viesus(endpoint={redact_url(self.endpoint)!r})"
+        return f"AsyncViesus(endpoint={redact_url(self.endpoint)!r})"
 
     async def __aenter__(self) -> Self:
         return self

@@ -11,7 +11,7 @@ all still analysing, at the growing intervals of the client's poll schedule), re
 failed analysis once after a backoff, and gives ``PdfAnalysisFailed`` naming the file if it
 fails again. ``enhance_many`` uses it between the upload and the budget check
 (:mod:`viesus._pipeline`): a PDF is priced by its analysis before anything is created;
-``analyze`` (``Viesus.analyze_pdf``) uploads one PDF and returns its analysis.
+``analyze`` (``AsyncViesus.analyze_pdf``) uploads one PDF and returns its analysis.
 
 Assumptions where the docs are silent (``[assumption]``):
 - ``metadata`` keys beyond ``statistics`` and ``totalCredits``: ``PdfAnalysis`` reads what the
@@ -198,7 +198,7 @@ def local_pdf(source: Path) -> LocalFile:
 
 
 class AnalysisClient(Protocol):
-    """What waiting for analyses needs from the client (:class:`viesus.Viesus` has it)."""
+    """What waiting for analyses needs from the client (:class:`viesus.AsyncViesus` has it)."""
 
     api: ViesusApiClient
     http: httpx.AsyncClient

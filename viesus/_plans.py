@@ -1,4 +1,4 @@
-"""What a batch would do, decided by the batch's own checks: ``Viesus.plan_many``.
+"""What a batch would do, decided by the batch's own checks: ``AsyncViesus.plan_many``.
 
 A dry run that guessed separately from the real run would disagree with it (an outside
 review saw "39 of 42 would be sent; 156 credits" before a run that enhanced 24 and charged

@@ -51,7 +51,7 @@ _FILTER = RedactingFilter()
 
 
 def install_log_redaction() -> None:
-    """Attach the filter to httpx's loggers (idempotent); done when a ``Viesus`` is created."""
+    """Attach the filter to httpx's loggers (idempotent); done when a ``AsyncViesus`` is created."""
     for name in ("httpx", "httpcore"):
         logger = logging.getLogger(name)
         if _FILTER not in logger.filters:

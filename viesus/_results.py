@@ -11,9 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from viesus._errors import EnhancementFailed, ViesusError
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 Status = Literal["finished", "skipped", "failed"]
 
@@ -38,9 +41,29 @@ class EnhanceResult:
     # ((width, height) of the input, (width, height) sent) when ``downscale=True`` fitted it
     downscaled: tuple[tuple[int, int], tuple[int, int]] | None = None
 
+    def __repr__(self) -> str:
+        shown = [f"source={self.source!r}", f"status={self.status!r}"]
+        if self.output_path is not None:
+            shown.append(f"output_path={str(self.output_path)!r}")
+        if self.job_id is not None:
+            shown.append(f"job_id={self.job_id!r}")
+        shown.append(f"credits={self.credits}")
+        if self.error is not None:
+            shown.append(f"reason={self.reason!r}")
+        return f"{type(self).__name__}({', '.join(shown)})"
+
     @property
     def ok(self) -> bool:
         return self.status != "failed"
+
+    def preview(self, height: int = 320) -> Image.Image:
+        """The input beside the enhanced output, ``height`` px high (a PIL image: a notebook
+        shows it). ``ValueError`` for a result without an output."""
+        if self.output_path is None:
+            raise ValueError(f"{self.source}: {self.status}, no output to preview")
+        from viesus._preview import before_after
+
+        return before_after(self.source, self.output_path, height)
 
     @property
     def reason(self) -> str | None:
@@ -52,9 +75,9 @@ class EnhanceResult:
         return str(self.error)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, repr=False)
 class FinishedResult(EnhanceResult):
-    """A result with a job and a written file (what ``Viesus.enhance`` returns)."""
+    """A result with a job and a written file (what ``AsyncViesus.enhance`` returns)."""
 
     output_path: Path
     job_id: str

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from viesus import PollSchedule, RetryPolicy, Viesus
+from viesus import AsyncViesus, PollSchedule, RetryPolicy
 from viesus_emulator import Emulator, EmulatorConfig, FaultConfig
 
 API_KEY = "test-key-9f3b"
@@ -65,14 +65,14 @@ async def emulator() -> AsyncIterator[Emulator]:
         yield emu
 
 
-def make_client(emu: Emulator, **kwargs: object) -> Viesus:
+def make_client(emu: Emulator, **kwargs: object) -> AsyncViesus:
     options: dict[str, object] = {"poll_schedule": FAST_POLL, "retry": FAST_RETRY}
     options.update(kwargs)
-    return Viesus(api_key=API_KEY, endpoint=emu.endpoint, **options)  # type: ignore[arg-type]
+    return AsyncViesus(api_key=API_KEY, endpoint=emu.endpoint, **options)  # type: ignore[arg-type]
 
 
 @pytest.fixture
-async def viesus(emulator: Emulator) -> AsyncIterator[Viesus]:
+async def viesus(emulator: Emulator) -> AsyncIterator[AsyncViesus]:
     async with make_client(emulator) as client:
         yield client
 

@@ -22,12 +22,12 @@ from PIL import Image, ImageFile
 
 from tests.facade.conftest import requests_for
 from viesus import (
+    AsyncViesus,
     BudgetExceeded,
     EnhanceOptions,
     InsufficientCredits,
     InvalidInput,
     LimitExceeded,
-    Viesus,
 )
 from viesus._api_errors import graphql_error
 from viesus._errors import InvalidOption
@@ -50,7 +50,7 @@ def uploads_sent(emu: Emulator) -> int:
 
 
 async def test_dict_options_are_priced_and_capped_like_enhance_options(
-    emulator: Emulator, viesus: Viesus, photos: Callable[..., list[Path]], tmp_path: Path
+    emulator: Emulator, viesus: AsyncViesus, photos: Callable[..., list[Path]], tmp_path: Path
 ) -> None:
     with pytest.raises(BudgetExceeded) as caught:
         await viesus.enhance(
@@ -123,7 +123,7 @@ def test_options_of_another_type_are_refused() -> None:
 
 
 async def test_misspelled_dict_option_charges_nothing(
-    emulator: Emulator, viesus: Viesus, photos: Callable[..., list[Path]], tmp_path: Path
+    emulator: Emulator, viesus: AsyncViesus, photos: Callable[..., list[Path]], tmp_path: Path
 ) -> None:
     with pytest.raises(InvalidOption, match="upscaling_factor"):
         await viesus.enhance(photos(1)[0], {"upscaling_factr": "X2"}, tmp_path / "o")
@@ -136,7 +136,11 @@ async def test_misspelled_dict_option_charges_nothing(
 
 @pytest.mark.parametrize("bad", [None, 42, b"photo.jpg"])
 async def test_a_source_that_is_not_a_path_or_url_is_invalid_input(
-    emulator: Emulator, viesus: Viesus, photos: Callable[..., list[Path]], tmp_path: Path, bad: Any
+    emulator: Emulator,
+    viesus: AsyncViesus,
+    photos: Callable[..., list[Path]],
+    tmp_path: Path,
+    bad: Any,
 ) -> None:
     with pytest.raises(InvalidInput) as caught:
         async for _ in viesus.enhance_many([photos(1)[0], bad], None, tmp_path / "o"):
@@ -149,7 +153,7 @@ async def test_a_source_that_is_not_a_path_or_url_is_invalid_input(
         await viesus.enhance(bad, None, tmp_path / "o")
 
 
-async def test_a_single_string_given_as_the_sources_is_refused(viesus: Viesus) -> None:
+async def test_a_single_string_given_as_the_sources_is_refused(viesus: AsyncViesus) -> None:
     with pytest.raises(InvalidInput, match=r"enhance\(\)"):
         async for _ in viesus.enhance_many("photo.jpg"):
             pass
@@ -159,7 +163,7 @@ async def test_a_single_string_given_as_the_sources_is_refused(viesus: Viesus) -
 
 
 async def test_output_folder_that_is_a_file_is_refused_before_uploading(
-    emulator: Emulator, viesus: Viesus, photos: Callable[..., list[Path]], tmp_path: Path
+    emulator: Emulator, viesus: AsyncViesus, photos: Callable[..., list[Path]], tmp_path: Path
 ) -> None:
     not_a_folder = tmp_path / "out"
     not_a_folder.write_text("I am a file")
@@ -240,7 +244,7 @@ def png_with(width: int, height: int, idat: bytes, exif_after_idat: bytes | None
 
 
 async def test_huge_image_is_refused_even_without_upscaling(
-    emulator: Emulator, viesus: Viesus, tmp_path: Path
+    emulator: Emulator, viesus: AsyncViesus, tmp_path: Path
 ) -> None:
     huge = tmp_path / "huge.png"
     huge.write_bytes(png_with(50_000, 50_000, zlib.compress(b"\x00" * 64)))

@@ -1,4 +1,4 @@
-"""``Viesus._call`` keeps a redacted cause when an answer does not match the schema (issue 8).
+"""``AsyncViesus._call`` keeps a redacted cause when an answer does not match the schema (issue 8).
 
 Reproduced first: schema drift surfaced as ``ViesusError("unexpected ValidationError")``, with
 no word of which field failed.
@@ -11,7 +11,7 @@ import socket
 import httpx
 import pytest
 
-from viesus import RetryPolicy, ServerError, UnexpectedResponse, Viesus
+from viesus import AsyncViesus, RetryPolicy, ServerError, UnexpectedResponse
 
 
 def answering(data: object) -> httpx.MockTransport:
@@ -27,7 +27,7 @@ async def test_schema_drift_names_the_field_and_the_problem_not_the_value() -> N
             "remainingCreditsThisPeriod": "plenty-s3cret",
         }
     }
-    async with Viesus(
+    async with AsyncViesus(
         api_key="k", endpoint="http://api.test/graphql", transport=answering(drifted)
     ) as viesus:
         with pytest.raises(UnexpectedResponse) as caught:
@@ -50,7 +50,7 @@ def refused_port() -> int:
 async def test_a_refused_connection_names_the_endpoint_redacted_and_the_reason() -> None:
     port = refused_port()
     endpoint = f"http://lab:pw-s3cret@127.0.0.1:{port}/graphql?token=t0k3n"
-    async with Viesus(
+    async with AsyncViesus(
         api_key="key-s3cret", endpoint=endpoint, retry=RetryPolicy(max_attempts=1)
     ) as viesus:
         with pytest.raises(ServerError) as caught:
@@ -90,7 +90,7 @@ async def test_transport_errors_say_what_happened_in_words(
     def fail(request: httpx.Request) -> httpx.Response:
         raise error
 
-    async with Viesus(
+    async with AsyncViesus(
         api_key="k",
         endpoint="http://api.test/graphql",
         transport=httpx.MockTransport(fail),

@@ -11,12 +11,12 @@ from PIL import Image
 
 from tests.facade.conftest import make_client, requests_for
 from viesus import (
+    AsyncViesus,
     BudgetExceeded,
     EnhanceOptions,
     EnhanceResult,
     InvalidInput,
     LimitExceeded,
-    Viesus,
 )
 from viesus_emulator import Emulator, FaultConfig
 
@@ -24,13 +24,13 @@ X2 = EnhanceOptions.model_validate({"upscalingFactor": "X2"})
 
 
 async def collect(
-    viesus: Viesus, sources: list[Path], out: Path, **kw: object
+    viesus: AsyncViesus, sources: list[Path], out: Path, **kw: object
 ) -> list[EnhanceResult]:
     return [r async for r in viesus.enhance_many(sources, X2, out, **kw)]  # type: ignore[arg-type]
 
 
 async def test_enhance_one_file(
-    viesus: Viesus, emulator: Emulator, photos: Callable[..., list[Path]], tmp_path: Path
+    viesus: AsyncViesus, emulator: Emulator, photos: Callable[..., list[Path]], tmp_path: Path
 ) -> None:
     (photo,) = photos(1, (120, 80))
     result = await viesus.enhance(photo, X2, out_dir=tmp_path / "out")
@@ -107,7 +107,7 @@ async def test_server_limit_on_root_fields_makes_batches_smaller(
 
 
 async def test_limits_and_budget_are_checked_before_anything_is_spent(
-    viesus: Viesus, emulator: Emulator, photos: Callable[..., list[Path]], tmp_path: Path
+    viesus: AsyncViesus, emulator: Emulator, photos: Callable[..., list[Path]], tmp_path: Path
 ) -> None:
     big = photos(1, (3001, 20))[0]
     (result,) = await collect(viesus, [big], tmp_path / "out")
@@ -123,7 +123,7 @@ async def test_limits_and_budget_are_checked_before_anything_is_spent(
 
 
 async def test_existing_outputs_are_not_overwritten(
-    viesus: Viesus, photos: Callable[..., list[Path]], tmp_path: Path
+    viesus: AsyncViesus, photos: Callable[..., list[Path]], tmp_path: Path
 ) -> None:
     (photo,) = photos(1)
     out = tmp_path / "out"

@@ -1,4 +1,4 @@
-"""``Viesus.analyze_pdf`` and ``Viesus.enhance_pdf`` against the emulator's real PDF support."""
+"""``AsyncViesus.analyze_pdf`` and ``enhance_pdf`` against the emulator's real PDF support."""
 
 from __future__ import annotations
 
@@ -19,12 +19,12 @@ from tests.pdf_samples import (
     render_page,
 )
 from viesus import (
+    AsyncViesus,
     BudgetExceeded,
     EnhanceOptions,
     InvalidInput,
     PdfAnalysis,
     PdfAnalysisFailed,
-    Viesus,
 )
 from viesus_emulator import Emulator, FaultConfig
 from viesus_emulator._pdf.records import ANALYSIS_FAILED, PdfLimits
@@ -44,7 +44,7 @@ def root_fields(emu: Emulator) -> dict[str, int]:
 
 
 async def test_analyze_pdf_reports_what_is_embedded(
-    viesus: Viesus, emulator: Emulator, tmp_path: Path
+    viesus: AsyncViesus, emulator: Emulator, tmp_path: Path
 ) -> None:
     data = photobook()
     analysis = await viesus.analyze_pdf(write(tmp_path, "book.pdf", data))
@@ -92,7 +92,7 @@ def test_the_model_tolerates_unknown_keys_and_odd_values() -> None:
 
 
 async def test_enhance_pdf_doubles_eligible_images_and_charges_the_estimate(
-    viesus: Viesus, emulator: Emulator, tmp_path: Path
+    viesus: AsyncViesus, emulator: Emulator, tmp_path: Path
 ) -> None:
     source = write(tmp_path, "book.pdf", photobook())
     charged_before = emulator.stats()["credits"]["charged"]
@@ -113,7 +113,7 @@ async def test_enhance_pdf_doubles_eligible_images_and_charges_the_estimate(
 
 
 async def test_the_default_enhancement_shows_on_the_rendered_page(
-    viesus: Viesus, tmp_path: Path
+    viesus: AsyncViesus, tmp_path: Path
 ) -> None:
     source = write(tmp_path, "book.pdf", photobook())
     result = await viesus.enhance_pdf(source, None, tmp_path / "out")
@@ -129,7 +129,7 @@ async def test_the_default_enhancement_shows_on_the_rendered_page(
 
 
 async def test_a_damaged_pdf_is_retriggered_once_then_a_typed_error_names_it(
-    viesus: Viesus, emulator: Emulator, tmp_path: Path
+    viesus: AsyncViesus, emulator: Emulator, tmp_path: Path
 ) -> None:
     source = write(tmp_path, "broken.pdf", damaged())
     with pytest.raises(PdfAnalysisFailed) as caught:
@@ -143,7 +143,7 @@ async def test_a_damaged_pdf_is_retriggered_once_then_a_typed_error_names_it(
 
 
 async def test_a_failed_analysis_that_succeeds_when_retriggered(
-    viesus: Viesus, emulator: Emulator, tmp_path: Path
+    viesus: AsyncViesus, emulator: Emulator, tmp_path: Path
 ) -> None:
     analyses = emulator.state.workers.pdf
     analyses.limits = PdfLimits(max_pages=1)  # the first analysis fails
@@ -166,7 +166,7 @@ async def test_a_failed_analysis_that_succeeds_when_retriggered(
 
 
 async def test_over_budget_is_refused_before_any_create(
-    viesus: Viesus, emulator: Emulator, tmp_path: Path
+    viesus: AsyncViesus, emulator: Emulator, tmp_path: Path
 ) -> None:
     source = write(tmp_path, "book.pdf", photobook())
     with pytest.raises(BudgetExceeded) as caught:
@@ -178,7 +178,7 @@ async def test_over_budget_is_refused_before_any_create(
 
 
 async def test_inputs_are_checked_before_anything_is_uploaded(
-    viesus: Viesus, emulator: Emulator, tmp_path: Path
+    viesus: AsyncViesus, emulator: Emulator, tmp_path: Path
 ) -> None:
     not_pdf = write(tmp_path, "photo.pdf", b"\xff\xd8\xff not a pdf")
     with pytest.raises(InvalidInput, match=r"photo\.pdf"):

@@ -19,12 +19,12 @@ from tests.emulator.peer import running_peer
 from tests.facade.conftest import make_client, requests_for
 from tests.pdf_samples import PHOTOBOOK, TEXTS, damaged, images_by_name, page_texts, photobook
 from viesus import (
+    AsyncViesus,
     BudgetExceeded,
     EnhanceOptions,
     EnhanceResult,
     Journal,
     PdfAnalysisFailed,
-    Viesus,
 )
 from viesus._journal.states import ItemState
 from viesus_emulator import Emulator
@@ -48,13 +48,13 @@ def book(folder: Path, name: str = "book.pdf", data: bytes | None = None) -> Pat
 
 
 async def run(
-    viesus: Viesus, sources: list[Path], out: Path, **kwargs: object
+    viesus: AsyncViesus, sources: list[Path], out: Path, **kwargs: object
 ) -> list[EnhanceResult]:
     return [r async for r in viesus.enhance_many(sources, X2, out, **kwargs)]  # type: ignore[arg-type]
 
 
 async def test_pdfs_and_images_in_one_batch_are_enhanced_and_charged_their_estimates(
-    viesus: Viesus, emulator: Emulator, photos: Callable[..., list[Path]], tmp_path: Path
+    viesus: AsyncViesus, emulator: Emulator, photos: Callable[..., list[Path]], tmp_path: Path
 ) -> None:
     images = photos(2)
     pdfs = [book(tmp_path / "in", "book.pdf"), book(tmp_path / "in", "album.pdf")]
@@ -90,7 +90,7 @@ async def test_pdfs_and_images_in_one_batch_are_enhanced_and_charged_their_estim
 
 
 async def test_a_damaged_pdf_fails_with_a_typed_error_naming_it_and_the_batch_goes_on(
-    viesus: Viesus, emulator: Emulator, photos: Callable[..., list[Path]], tmp_path: Path
+    viesus: AsyncViesus, emulator: Emulator, photos: Callable[..., list[Path]], tmp_path: Path
 ) -> None:
     (image,) = photos(1)
     broken = book(tmp_path / "in", "broken.pdf", damaged())
@@ -113,7 +113,7 @@ async def test_a_damaged_pdf_fails_with_a_typed_error_naming_it_and_the_batch_go
 
 
 async def test_a_batch_over_budget_with_its_pdf_is_refused_before_any_create(
-    viesus: Viesus, emulator: Emulator, photos: Callable[..., list[Path]], tmp_path: Path
+    viesus: AsyncViesus, emulator: Emulator, photos: Callable[..., list[Path]], tmp_path: Path
 ) -> None:
     (image,) = photos(1)
     pdf = book(tmp_path / "in")
@@ -197,7 +197,7 @@ async def test_an_analysed_pdf_is_created_from_its_journalled_estimate_without_a
 
 
 async def test_pdf_urls_are_analysed_and_a_pdf_behind_another_name_is_refused_free(
-    viesus: Viesus, emulator: Emulator, tmp_path: Path
+    viesus: AsyncViesus, emulator: Emulator, tmp_path: Path
 ) -> None:
     async with running_peer() as peer:
         named = peer.add_file("album.pdf", photobook(), "application/pdf")

@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from tests.facade.conftest import API_KEY, emulator_config, make_client, requests_for
-from viesus import EnhanceOptions, EnhanceResult, Viesus
+from viesus import AsyncViesus, EnhanceOptions, EnhanceResult
 from viesus._api_errors import graphql_error
 from viesus._errors import JournalError
 from viesus._journal.keys import item_key, key_fingerprint
@@ -75,7 +75,7 @@ class Tamper(httpx.AsyncBaseTransport):
 
 
 async def run(
-    viesus: Viesus, sources: list[Path], out: Path, journal: Path | None = None
+    viesus: AsyncViesus, sources: list[Path], out: Path, journal: Path | None = None
 ) -> list[EnhanceResult]:
     return [r async for r in viesus.enhance_many(sources, X2, out, journal=journal)]
 

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests.facade.conftest import API_KEY, emulator_config, make_client, requests_for
-from viesus import EnhanceOptions, EnhanceResult, PollSchedule, Viesus
+from viesus import AsyncViesus, EnhanceOptions, EnhanceResult, PollSchedule
 from viesus_emulator import Emulator, FaultConfig
 
 X2 = EnhanceOptions.model_validate({"upscalingFactor": "X2"})
@@ -23,7 +23,7 @@ SLOW_POLL = PollSchedule(first=30.0, cap=60.0, safety_interval=60.0)
 
 
 async def run_until(
-    viesus: Viesus, sources: list[Path], out: Path, journal: Path, stop_after: int
+    viesus: AsyncViesus, sources: list[Path], out: Path, journal: Path, stop_after: int
 ) -> list[EnhanceResult]:
     """Consume ``stop_after`` results, then abandon the batch (as a crash or Ctrl-C would)."""
     got: list[EnhanceResult] = []
@@ -116,7 +116,7 @@ async def test_webhook_deliveries_make_waits_read_at_once(
 
 
 async def test_receiver_rejects_tampered_wrongly_signed_and_replayed_deliveries(
-    viesus: Viesus,
+    viesus: AsyncViesus,
 ) -> None:
     secret = "whsec-test-1"
     receiver = viesus.webhook_receiver(secret)
@@ -169,7 +169,7 @@ async def test_debug_logs_of_a_whole_run_hold_no_secret(
 
 
 async def test_register_and_remove_webhook_through_the_client(
-    viesus: Viesus, emulator: Emulator
+    viesus: AsyncViesus, emulator: Emulator
 ) -> None:
     registered = await viesus.register_webhook("http://127.0.0.1:9/hook")
     secret = registered.secret.get_secret_value()

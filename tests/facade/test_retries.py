@@ -104,7 +104,7 @@ async def test_attempts_are_bounded() -> None:
 
 async def test_retries_are_logged_at_info_without_secrets(caplog: pytest.LogCaptureFixture) -> None:
     client, _ = client_with([httpx.Response(503), httpx.Response(200, json={"data": {}})])
-    install_log_redaction()  # as every Viesus does: httpx's own request lines carry URLs
+    install_log_redaction()  # as every AsyncViesus does: httpx's own request lines carry URLs
     caplog.set_level(logging.DEBUG)
     async with client:
         await client.post(

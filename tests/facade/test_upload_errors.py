@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.emulator.peer import Peer, running_peer
-from viesus import UnsupportedUpload, UploadFailed, UploadFetchFailed, UploadTooLarge, Viesus
+from viesus import AsyncViesus, UnsupportedUpload, UploadFailed, UploadFetchFailed, UploadTooLarge
 from viesus._errors import GraphQLRequestError, ServerError
 from viesus._upload_errors import (
     error_of_failed_upload,
@@ -41,7 +41,7 @@ def png_claiming(width: int, height: int) -> bytes:
 
 
 async def test_url_uploads_the_service_refuses_carry_its_reason(
-    emulator: Emulator, viesus: Viesus, peer: Peer, tmp_path: Path
+    emulator: Emulator, viesus: AsyncViesus, peer: Peer, tmp_path: Path
 ) -> None:
     text = peer.add_file("notes.jpg", b"just some text\n", "image/jpeg")
     huge = peer.add_file("huge.png", png_claiming(50_000, 50_000), "image/png")

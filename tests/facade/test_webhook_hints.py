@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from tests.facade.conftest import make_client, requests_for
-from viesus import EnhanceOptions, PollSchedule, ServerError, Viesus, ViesusError
+from viesus import AsyncViesus, EnhanceOptions, PollSchedule, ServerError, ViesusError
 from viesus._webhooks.registration import LISTENER_ROOT, ListenerTag, machine_tag
 from viesus_client.input_types import CreateWebhookInput
 from viesus_emulator import Emulator
@@ -106,12 +106,12 @@ def listener_url(name: str, pid: int) -> str:
     return f"http://127.0.0.1:9/{LISTENER_ROOT}/{machine_tag()}/{name}/{pid}/0000"
 
 
-async def registered_urls(viesus: Viesus) -> set[str]:
+async def registered_urls(viesus: AsyncViesus) -> set[str]:
     return {w.url for w in (await viesus.api.list_webhooks()).webhooks}
 
 
 async def test_listener_removes_only_what_dead_listeners_of_its_name_left(
-    emulator: Emulator, viesus: Viesus
+    emulator: Emulator, viesus: AsyncViesus
 ) -> None:
     gone = dead_pid()
     keep = {
@@ -136,7 +136,7 @@ async def test_listener_removes_only_what_dead_listeners_of_its_name_left(
 
 
 async def test_crashed_listeners_never_fill_the_webhook_limit(
-    emulator: Emulator, viesus: Viesus, photos: Callable[..., list[Path]], tmp_path: Path
+    emulator: Emulator, viesus: AsyncViesus, photos: Callable[..., list[Path]], tmp_path: Path
 ) -> None:
     for _ in range(5):  # five crashed processes, each left its webhook behind
         await viesus.api.create_webhook(

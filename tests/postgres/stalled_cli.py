@@ -14,7 +14,7 @@ import signal
 import threading
 from typing import Any
 
-from viesus import SharedBatch, Viesus
+from viesus import AsyncViesus, SharedBatch
 from viesus._cli import main
 
 log = logging.getLogger("tests.postgres.stalled_cli")
@@ -31,10 +31,10 @@ def stop_once(sources: list[str]) -> None:
     signal.pthread_kill(threading.get_ident(), signal.SIGSTOP)
 
 
-_enhance_many = Viesus.enhance_many
+_enhance_many = AsyncViesus.enhance_many
 
 
-def enhance_many(self: Viesus, *args: Any, **kwargs: Any) -> Any:
+def enhance_many(self: AsyncViesus, *args: Any, **kwargs: Any) -> Any:
     batch = kwargs.get("batch")
     if isinstance(batch, SharedBatch):
         kwargs["batch"] = dataclasses.replace(batch, before_create=stop_once)
@@ -42,5 +42,5 @@ def enhance_many(self: Viesus, *args: Any, **kwargs: Any) -> Any:
 
 
 if __name__ == "__main__":
-    Viesus.enhance_many = enhance_many  # type: ignore[method-assign]
+    AsyncViesus.enhance_many = enhance_many  # type: ignore[method-assign]
     main()

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from tests.pdf_samples import photobook
-from viesus import EnhanceOptions, InvalidInput, SharedBatch, Viesus
+from viesus import AsyncViesus, EnhanceOptions, InvalidInput, SharedBatch
 from viesus_emulator import Emulator
 
 
 async def test_a_shared_batch_refuses_a_pdf_before_anything_is_queued_or_sent(
-    viesus: Viesus,
+    viesus: AsyncViesus,
     emulator: Emulator,
     photos: Callable[[int], list[Path]],
     tmp_path: Path,

@@ -12,13 +12,13 @@ import pytest
 
 from tests.facade.conftest import make_client
 from viesus import (
+    AsyncViesus,
     BudgetExceeded,
     ConfigurationError,
     EnhanceOptions,
     EnhanceResult,
     LeaseTimes,
     SharedBatch,
-    Viesus,
 )
 from viesus._errors import JournalError
 from viesus._journal.postgres.journal import PostgresJournal
@@ -29,7 +29,7 @@ FAST = LeaseTimes(duration=5.0, renew_every=0.5, create_window=2.0)
 
 
 async def run(
-    client: Viesus, sources: list[Path], out: Path, dsn: str, name: str, **kwargs: object
+    client: AsyncViesus, sources: list[Path], out: Path, dsn: str, name: str, **kwargs: object
 ) -> list[EnhanceResult]:
     batch = SharedBatch("b", lease=FAST, claim_size=2, worker_id=name)
     return [
@@ -46,7 +46,7 @@ async def run(
 
 
 async def test_batch_needs_a_shared_journal_and_a_shared_journal_needs_a_batch(
-    viesus: Viesus, photos: Callable[[int], list[Path]], tmp_path: Path
+    viesus: AsyncViesus, photos: Callable[[int], list[Path]], tmp_path: Path
 ) -> None:
     sources = photos(1)
     with pytest.raises(ConfigurationError, match="batch= names a batch in a shared journal"):
@@ -60,7 +60,7 @@ async def test_batch_needs_a_shared_journal_and_a_shared_journal_needs_a_batch(
 
 
 async def test_a_missing_driver_says_how_to_install_it(
-    viesus: Viesus, photos: Callable[[int], list[Path]], tmp_path: Path,
+    viesus: AsyncViesus, photos: Callable[[int], list[Path]], tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
     monkeypatch.setitem(sys.modules, "psycopg", None)  # import psycopg -> ImportError

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from viesus import EnhanceOptions, LeaseTimes, PollSchedule, RetryPolicy, SharedBatch, Viesus
+from viesus import AsyncViesus, EnhanceOptions, LeaseTimes, PollSchedule, RetryPolicy, SharedBatch
 
 FAST_POLL = PollSchedule(first=0.05, factor=1.5, cap=0.3, jitter=0.2, error_backoff=0.05)
 FAST_RETRY = RetryPolicy(max_attempts=5, base=0.02, cap=0.2, max_retry_after=2.0)
@@ -29,7 +29,7 @@ async def work(spec: dict[str, Any]) -> None:
         outage_limit=spec.get("outage_limit", 60.0),
     )
     results = 0
-    async with Viesus(
+    async with AsyncViesus(
         api_key=spec["api_key"],
         endpoint=spec["endpoint"],
         poll_schedule=FAST_POLL,

@@ -13,7 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-from viesus import EnhanceOptions, PollSchedule, RetryPolicy, Viesus
+from viesus import AsyncViesus, EnhanceOptions, PollSchedule, RetryPolicy
 
 FAST_POLL = PollSchedule(first=0.05, factor=1.5, cap=0.5, jitter=0.2, error_backoff=0.05)
 FAST_RETRY = RetryPolicy(max_attempts=5, base=0.02, cap=0.2, max_retry_after=2.0)
@@ -30,7 +30,7 @@ async def main(argv: list[str]) -> int:
     parser.add_argument("sources", nargs="+")
     args = parser.parse_args(argv)
     options = EnhanceOptions.model_validate(json.loads(args.options))
-    async with Viesus(
+    async with AsyncViesus(
         api_key=args.key,
         endpoint=args.endpoint,
         retry=FAST_RETRY,

@@ -1,6 +1,6 @@
 """``viesus credits``, ``viesus jobs show ID``, ``viesus webhooks list|create|delete``.
 
-Thin commands over the public client (``Viesus`` and its generated ``viesus.api``). Signed
+Thin commands over the public client (``AsyncViesus`` and its generated ``viesus.api``). Signed
 URLs (a finished job's ``fullUrl``) carry access tokens in their query string: they are shown
 without it. A new webhook's secret is printed once, because the service shows it only once.
 """
@@ -14,7 +14,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from viesus import Viesus, ViesusError
+from viesus import AsyncViesus, ViesusError
 from viesus._cli.connection import Target, connect
 from viesus._cli.records import without_query
 
@@ -33,7 +33,7 @@ jobs_app = typer.Typer(help="Look at enhancement jobs.", no_args_is_help=True)
 webhooks_app = typer.Typer(help="List, create and delete webhooks.", no_args_is_help=True)
 
 
-def run(target: Target, action: Callable[[Viesus], Awaitable[T]]) -> T:
+def run(target: Target, action: Callable[[AsyncViesus], Awaitable[T]]) -> T:
     async def go() -> T:
         async with connect(target) as viesus:
             return await action(viesus)
@@ -55,7 +55,7 @@ def credits(
 ) -> None:
     """Credits used and remaining this period."""
 
-    async def action(viesus: Viesus) -> dict[str, Any]:
+    async def action(viesus: AsyncViesus) -> dict[str, Any]:
         c = await viesus.credits()
         return {
             "remaining": c.remaining_credits_this_period,
@@ -77,7 +77,7 @@ def jobs_show(
 ) -> None:
     """One job's status, duration and error code."""
 
-    async def action(viesus: Viesus) -> dict[str, Any]:
+    async def action(viesus: AsyncViesus) -> dict[str, Any]:
         found = (await viesus.api.get_enhanced_image(job_id)).enhanced_image
         if found is None:
             raise ViesusError(f"job {job_id}: not found (check the id and the account)")
@@ -99,7 +99,7 @@ def webhooks_list(
 ) -> None:
     """The account's webhooks (at most 5)."""
 
-    async def action(viesus: Viesus) -> list[dict[str, Any]]:
+    async def action(viesus: AsyncViesus) -> list[dict[str, Any]]:
         hooks = (await viesus.api.list_webhooks()).webhooks
         return [
             {"id": h.id, "url": without_query(h.url), "created_at": h.created_at} for h in hooks
@@ -126,7 +126,7 @@ def webhooks_create(
 ) -> None:
     """Register a webhook; prints its secret once (store it: the service never shows it again)."""
 
-    async def action(viesus: Viesus) -> tuple[str, str]:
+    async def action(viesus: AsyncViesus) -> tuple[str, str]:
         made = await viesus.register_webhook(url, replace=replace)
         return made.id, made.secret.get_secret_value()
 
@@ -144,7 +144,7 @@ def webhooks_delete(
 ) -> None:
     """Delete a webhook."""
 
-    async def action(viesus: Viesus) -> bool:
+    async def action(viesus: AsyncViesus) -> bool:
         return await viesus.remove_webhook(webhook_id)
 
     if not run(Target(api_key, endpoint, local), action):

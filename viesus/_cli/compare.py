@@ -12,6 +12,7 @@ from pathlib import Path
 
 from viesus._cli.pdf_command import can_render_pdfs, first_page
 from viesus._cli.sources import is_url
+from viesus._preview import thumbnail
 
 ROW_HEIGHT = 240
 GAP = 8
@@ -20,14 +21,12 @@ LABEL = 22
 
 def contact_sheet(pairs: Sequence[tuple[str, Path]], destination: Path) -> Path:
     """Write the sheet of ``(source, output)`` pairs to ``destination`` (PNG)."""
-    from PIL import Image, ImageDraw, ImageOps
+    from PIL import Image, ImageDraw
 
     def thumb(path: str | Path) -> Image.Image:
-        if str(path).lower().endswith(".pdf"):  # a photobook: its first page
-            upright = first_page(Path(path)).convert("RGB")
-        else:
-            with Image.open(path) as opened:
-                upright = ImageOps.exif_transpose(opened).convert("RGB")
+        if not str(path).lower().endswith(".pdf"):
+            return thumbnail(path, ROW_HEIGHT)
+        upright = first_page(Path(path)).convert("RGB")  # a photobook: its first page
         width = max(1, round(upright.width * ROW_HEIGHT / upright.height))
         return upright.resize((width, ROW_HEIGHT), Image.Resampling.LANCZOS)
 

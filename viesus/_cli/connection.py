@@ -1,4 +1,4 @@
-"""Open a ``Viesus`` client for a command: against the configured endpoint, or ``--local``.
+"""Open a ``AsyncViesus`` client for a command: against the configured endpoint, or ``--local``.
 
 ``--local`` starts the emulator in this process on a free 127.0.0.1 port (its processing time
 scaled down so a demo takes seconds) and points the client at it with the emulator's key: the
@@ -12,7 +12,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from viesus import Viesus
+from viesus import AsyncViesus
 from viesus._cli.errors import UsageProblem, missing_extra
 from viesus._cli.settings import api_key_from, endpoint_from
 
@@ -52,7 +52,7 @@ async def _local_emulator() -> AsyncIterator[str]:
 @contextlib.asynccontextmanager
 async def connect(
     target: Target, *, configured_endpoint: str | None = None, batch_size: int = 50
-) -> AsyncIterator[Viesus]:
+) -> AsyncIterator[AsyncViesus]:
     """A connected client (and the local emulator behind it with ``--local``)."""
     async with contextlib.AsyncExitStack() as stack:
         if target.local:
@@ -66,6 +66,6 @@ async def connect(
                 "(or use --local to run against an in-process emulator)"
             )
         client = await stack.enter_async_context(
-            Viesus(api_key=key, endpoint=endpoint, batch_size=batch_size)
+            AsyncViesus(api_key=key, endpoint=endpoint, batch_size=batch_size)
         )
         yield client

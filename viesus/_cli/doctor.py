@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import httpx
 import typer
 
-from viesus import AuthenticationError, Viesus, ViesusError
+from viesus import AsyncViesus, AuthenticationError, ViesusError
 from viesus._cli.connection import Target, connect
 from viesus._cli.errors import EXIT_FAILED
 from viesus._cli.settings import api_key_from
@@ -84,7 +84,7 @@ async def _checks(target: Target) -> bool:
     return ok
 
 
-async def _reachable(viesus: Viesus, key: dict[str, str]) -> int | None:
+async def _reachable(viesus: AsyncViesus, key: dict[str, str]) -> int | None:
     """The HTTP status of a trivial query sent with the key (``None``: no answer, said why).
     With the key, a 401/403 means the key was refused, not that the server wants one."""
     try:
@@ -97,7 +97,7 @@ async def _reachable(viesus: Viesus, key: dict[str, str]) -> int | None:
     return response.status_code
 
 
-async def _schema(viesus: Viesus, key: dict[str, str]) -> bool:
+async def _schema(viesus: AsyncViesus, key: dict[str, str]) -> bool:
     from graphql import get_introspection_query
 
     try:

@@ -25,7 +25,7 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from viesus import EnhanceOptions, EnhanceResult, Viesus
+from viesus import AsyncViesus, EnhanceOptions, EnhanceResult
 from viesus._cli.compare import contact_sheet
 from viesus._cli.connection import Target, connect
 from viesus._cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageProblem
@@ -136,7 +136,7 @@ async def enhance_async(
 
 
 async def make_plan(
-    viesus: Viesus,
+    viesus: AsyncViesus,
     found: Discovered,
     options: EnhanceOptions,
     config: Configuration,

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from viesus import EnhanceOptions, PdfAnalysis, Viesus
+from viesus import AsyncViesus, EnhanceOptions, PdfAnalysis
 from viesus._cli.account import ApiKey, Endpoint, Json, Local, run, show
 from viesus._cli.connection import Target
 
@@ -86,7 +86,7 @@ def analyze(
     """Upload a PDF (free) and print the service's analysis: pages, images, eligible counts
     and the estimated credits per feature combination. Nothing is created or charged."""
 
-    async def action(viesus: Viesus) -> dict[str, Any]:
+    async def action(viesus: AsyncViesus) -> dict[str, Any]:
         return summary(await viesus.analyze_pdf(source))
 
     data = run(Target(api_key, endpoint, local), action)

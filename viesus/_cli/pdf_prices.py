@@ -1,6 +1,6 @@
 """PDF sources (photobooks) in the plan: priced by the service's analysis.
 
-A dry run uploads each PDF (free) and reads ``Viesus.analyze_pdf``: the estimate is the
+A dry run uploads each PDF (free) and reads ``AsyncViesus.analyze_pdf``: the estimate is the
 service's. A real run sends PDFs through ``enhance_many`` with the images, so they share the
 journal (resume, never pay twice) and one ``--max-credits`` budget.
 """
@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from viesus import (
+    AsyncViesus,
     EnhanceOptions,
-    Viesus,
     ViesusError,
 )
 from viesus._cli.pdf_command import summary
@@ -24,7 +24,7 @@ def is_pdf(source: str) -> bool:
     return source.lower().split("?", 1)[0].endswith(".pdf")
 
 
-async def price_pdfs(viesus: Viesus, plan: Plan, options: EnhanceOptions) -> Plan:
+async def price_pdfs(viesus: AsyncViesus, plan: Plan, options: EnhanceOptions) -> Plan:
     """The plan with each PDF still to pay priced by the service's analysis (or refused with
     its reason)."""
     items, pdfs = [], dict(plan.pdfs)

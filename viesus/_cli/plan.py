@@ -2,7 +2,7 @@
 would still cost; and the checks on it before anything is spent (budget, remaining credits,
 the confirmation).
 
-The decisions are the facade's own (``Viesus.plan_many``: the real run's checks and journal
+The decisions are the facade's own (``AsyncViesus.plan_many``: the real run's checks and journal
 reading, stopped before any request), so a dry run and the real run agree source by source,
 and the credits are only what the journal does not show paid. PDFs are priced by the
 service's analysis of the document (``pdfs.price_pdfs``: uploading a PDF is free, and its

@@ -19,7 +19,7 @@ from typing import Any
 
 from rich.console import Console
 
-from viesus import EnhanceOptions, EnhanceResult, Journal, LeaseTimes, SharedBatch, Viesus
+from viesus import AsyncViesus, EnhanceOptions, EnhanceResult, Journal, LeaseTimes, SharedBatch
 from viesus._cli.errors import EXIT_INTERRUPTED
 from viesus._cli.journal import JOURNAL_NAME, JournalChoice
 from viesus._cli.progress import Events, ProgressView
@@ -79,7 +79,7 @@ def _sqlite_files(path: Path) -> list[Path]:
 
 
 async def all_results(
-    viesus: Viesus,
+    viesus: AsyncViesus,
     sources: Sequence[str],
     options: EnhanceOptions,
     config: Configuration,
@@ -120,7 +120,7 @@ def _lease_times(seconds: float) -> LeaseTimes:
 
 
 async def run_batch(
-    viesus: Viesus,
+    viesus: AsyncViesus,
     sources: Sequence[str],
     options: EnhanceOptions,
     config: Configuration,

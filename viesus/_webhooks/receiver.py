@@ -2,7 +2,7 @@
 
 Mount it in Starlette/FastAPI or serve it with :class:`~viesus._webhooks.listener.WebhookListener`.
 It answers so that senders behave (200 stops retries, 5xx asks for one), and it does nothing
-with an event but call ``on_event``: the client treats events as hints (see ``Viesus``).
+with an event but call ``on_event``: the client treats events as hints (see ``AsyncViesus``).
 """
 
 from __future__ import annotations
