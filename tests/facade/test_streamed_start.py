@@ -21,7 +21,7 @@ import viesus._pipeline._tuning as tuning
 from tests.facade.conftest import make_client, requests_for
 from tests.facade.test_pdf_batch import IMAGE_X2, PDF_X2, book, run
 from viesus import BudgetExceeded
-from viesus._preflight import ImageHeader, read_image_header
+from viesus._image_headers import ImageHeader, read_image_header
 from viesus_emulator import Emulator
 
 CHUNK = 4  # sources checked per worker-thread trip in these tests (64 by default)

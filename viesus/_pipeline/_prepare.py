@@ -12,6 +12,7 @@ from pathlib import Path
 from viesus._downloads import remove_parts, sha256_of
 from viesus._downscale import fitted
 from viesus._errors import InvalidInput, LimitExceeded, OutputExists, ServerError, ViesusError
+from viesus._image_headers import read_image_header
 from viesus._journal import hash_file, source_id
 from viesus._output_names import collision_key, disambiguated, mirrored_output, result_extension
 from viesus._pdf import PDF_MIMETYPE, combination_key, is_pdf_url
@@ -25,7 +26,7 @@ from viesus._pipeline._state import (
     Item,
 )
 from viesus._plans import PlannedItem
-from viesus._preflight import check_limits, read_image_header
+from viesus._preflight import check_limits
 from viesus._redact import redact_url
 from viesus._results import EnhanceResult
 from viesus._sources import is_url

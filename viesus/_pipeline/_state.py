@@ -9,10 +9,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from viesus._errors import BudgetExceeded, InsufficientCredits, JournalError, ViesusError
+from viesus._image_headers import ImageHeader
 from viesus._journal import hash_params, key_fingerprint
 from viesus._pipeline import _tuning as tuning
 from viesus._pipeline._client import PipelineClient
-from viesus._preflight import ImageHeader, estimate_credits
+from viesus._preflight import estimate_credits
 from viesus._redact import redact_url
 from viesus._results import EnhanceResult
 from viesus._sources import repeated

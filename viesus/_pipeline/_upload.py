@@ -9,10 +9,11 @@ from pathlib import Path
 
 from viesus._downscale import FOLDER, write_downscaled
 from viesus._errors import InvalidInput, LimitExceeded, ServerError, ViesusError
+from viesus._image_headers import ImageHeader
 from viesus._pdf import PDF_MIMETYPE, PdfAnalysisFailed, await_analyses
 from viesus._pipeline import _tuning as tuning
 from viesus._pipeline._state import BatchState, Item, reason
-from viesus._preflight import ImageHeader, check_limits
+from viesus._preflight import check_limits
 from viesus._states import ItemState
 from viesus._uploads import LocalFile, UploadResult, upload_files, upload_urls
 
