@@ -220,29 +220,32 @@ def check_output_folder(folder: Path) -> None:
     """
     try:
         folder.mkdir(parents=True, exist_ok=True)
-    except FileExistsError:
+    except (FileExistsError, NotADirectoryError):
         raise InvalidInput(str(folder), _not_a_folder(folder)) from None
-    except NotADirectoryError:
-        raise InvalidInput(str(folder), _not_a_folder(folder)) from None
-    except PermissionError:
-        raise InvalidInput(
-            str(folder), "permission denied creating the output folder; choose another"
-        ) from None
     except OSError as exc:
-        raise InvalidInput(
-            str(folder), f"the output folder cannot be created ({exc.strerror})"
+        raise _folder_error(
+            folder,
+            exc,
+            "permission denied creating the output folder; choose another",
+            "the output folder cannot be created",
         ) from None
     try:
         with tempfile.NamedTemporaryFile(dir=folder, prefix=".viesus-write-check-"):
             pass
-    except PermissionError:
-        raise InvalidInput(
-            str(folder), "no permission to write in the output folder; choose another"
-        ) from None
     except OSError as exc:
-        raise InvalidInput(
-            str(folder), f"results cannot be written to the output folder ({exc.strerror})"
+        raise _folder_error(
+            folder,
+            exc,
+            "no permission to write in the output folder; choose another",
+            "results cannot be written to the output folder",
         ) from None
+
+
+def _folder_error(folder: Path, exc: OSError, denied: str, failed: str) -> InvalidInput:
+    """``denied`` for a permission error, else ``failed`` with the system's reason."""
+    if isinstance(exc, PermissionError):
+        return InvalidInput(str(folder), denied)
+    return InvalidInput(str(folder), f"{failed} ({exc.strerror})")
 
 
 def _not_a_folder(folder: Path) -> str:

@@ -133,31 +133,27 @@ async def _clear_to_send(batch: BatchState, pending: list[Item]) -> list[Item] |
     """The items whose create may be sent now, their intents durable; ``None`` (every item
     failed) when the journal cannot be written. An item another journal writer took is left
     to it."""
-    for item in [i for i in pending if i.key in batch.book.stale]:
-        batch.fail(item, taken_over(item))  # an earlier write of it was refused
-    pending = [i for i in pending if i.key not in batch.book.stale]
+    pending = _left_to_others(batch, pending, batch.book.stale)  # an earlier write refused
     for item in pending:
         batch.book.intend_create(item.key)
     try:
         stale = await batch.book.flush()  # durable BEFORE any create is sent
+        pending = _left_to_others(batch, pending, stale)
+        if batch.before_create is not None and pending:
+            refused = await asyncio.to_thread(batch.before_create, [i.key for i in pending])
+            pending = _left_to_others(batch, pending, refused)
     except JournalError as exc:
         for item in pending:
             batch.fail(item, exc)
         return None
-    for item in [i for i in pending if i.key in stale]:
-        batch.fail(item, taken_over(item))
-    pending = [i for i in pending if i.key not in stale]
-    if batch.before_create is not None and pending:
-        try:
-            refused = await asyncio.to_thread(batch.before_create, [i.key for i in pending])
-        except JournalError as exc:
-            for item in pending:
-                batch.fail(item, exc)
-            return None
-        for item in [i for i in pending if i.key in refused]:
-            batch.fail(item, taken_over(item))
-        pending = [i for i in pending if i.key not in refused]
     return pending
+
+
+def _left_to_others(batch: BatchState, items: list[Item], taken: set[ItemKey]) -> list[Item]:
+    """``items`` but those whose key another journal writer has taken (each fails here)."""
+    for item in [i for i in items if i.key in taken]:
+        batch.fail(item, taken_over(item))
+    return [i for i in items if i.key not in taken]
 
 
 def jobs_on_upload(outcome: Outcome) -> tuple[list[Job], str | None]:
