@@ -13,8 +13,12 @@ from urllib.parse import urlsplit, urlunsplit
 REDACTED = "REDACTED"
 
 
-def endpoint_without_secrets(url: str) -> str:
-    """``url`` without userinfo, query string or fragment (``REDACTED`` if it does not parse)."""
+# A copy of ``redact_url`` in viesus/_redact.py (the original), kept identical: the build step
+# imports no runtime package. tests/codegen/test_redact_copy.py compares the two.
+def redact_url(url: str) -> str:
+    """``url`` without userinfo, query string or fragment (where signed URLs keep tokens);
+    ``REDACTED`` if it does not parse (a port that is no number, say). A dropped query
+    string is marked ``?REDACTED``. Copied, line for line, in ``codegen/redact.py``."""
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -25,12 +29,15 @@ def endpoint_without_secrets(url: str) -> str:
         host = f"[{host}]"  # IPv6 literal
     if port is not None:
         host = f"{host}:{port}"
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+    tail = "?" + REDACTED if parts.query else ""
+    return urlunsplit((parts.scheme, host, parts.path, "", "")) + tail
+
+
+def endpoint_without_secrets(url: str) -> str:
+    """For the SDL header: like :func:`redact_url`, without marking a dropped query string."""
+    return redact_url(url).removesuffix("?" + REDACTED)
 
 
 def shown_endpoint(url: str) -> str:
-    """For error messages: like ``endpoint_without_secrets``, marking a dropped query string."""
-    shown = endpoint_without_secrets(url)
-    if shown != REDACTED and urlsplit(url).query:
-        return f"{shown}?{REDACTED}"
-    return shown
+    """For error messages: :func:`redact_url` (a dropped query string is marked)."""
+    return redact_url(url)

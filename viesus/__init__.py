@@ -40,11 +40,12 @@ from viesus._sync_client import Viesus
 # Loaded on first use (PEP 562), so ``import viesus`` does not pay for journals, PDFs,
 # PostgreSQL or webhooks a program may never touch; type checkers see plain imports.
 if TYPE_CHECKING:
+    from viesus._image_headers import read_image_header
     from viesus._journal.postgres.settings import LeaseTimes
     from viesus._journal.sqlite import Journal
     from viesus._pdf import PdfAnalysis, PdfAnalysisFailed, PdfStatistics
     from viesus._plans import BatchPlan, PlannedItem
-    from viesus._preflight import check_limits, estimate_credits, read_image_header
+    from viesus._preflight import check_limits, estimate_credits
     from viesus._results import EnhanceResult, FinishedResult
     from viesus._shared_batch import SharedBatch
     from viesus._webhooks.listener import WebhookListener
@@ -67,7 +68,7 @@ _MODULE_OF = {
     "WebhookReceiver": "viesus._webhooks.receiver",
     "check_limits": "viesus._preflight",
     "estimate_credits": "viesus._preflight",
-    "read_image_header": "viesus._preflight",
+    "read_image_header": "viesus._image_headers",
     "unwrap": "viesus._webhooks.signature",
     "verify_signature": "viesus._webhooks.signature",
 }

@@ -14,7 +14,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from viesus._errors import LimitExceeded
-from viesus._preflight import MAX_UPSCALE_INPUT_SIDE, MAX_UPSCALE_OUTPUT_SIDE, ImageHeader
+from viesus._image_headers import ImageHeader
+from viesus._preflight import MAX_UPSCALE_INPUT_SIDE, MAX_UPSCALE_OUTPUT_SIDE
 from viesus._preflight import check_limits as _check_limits
 from viesus_client.input_types import EnhancedImageInput
 

@@ -1,4 +1,5 @@
-"""``EnhanceOptions``, and turning whatever a caller passes as options into it, or refusing.
+"""``EnhanceOptions``: what a caller passes as options converted, and validated against the
+generated table (names, types, ranges, enum values), or refused.
 
 The generated ``EnhancedImageInput`` ignores names it does not know (pydantic's default), so
 ``upscaling_factr="X2"`` used to vanish and a default enhancement was charged instead. Options
@@ -13,19 +14,21 @@ from __future__ import annotations
 import difflib
 import typing
 from collections.abc import Mapping
+from decimal import Decimal
+from enum import Enum
 from typing import TYPE_CHECKING, Any, Unpack
 
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from pydantic.fields import FieldInfo
 
 from viesus._errors import InvalidInput, InvalidOption, UnknownOption
-from viesus._preflight import validate_options
+from viesus_client.enhancement_parameters import PARAMETERS, Parameter
 from viesus_client.input_types import EnhancedImageInput
 
 if TYPE_CHECKING:
     from viesus_client.input_types import EnhancedImageInputArgs
 
-__all__ = ["EnhanceOptions", "as_options"]
+__all__ = ["EnhanceOptions", "as_options", "option_value", "validate_options"]
 
 
 class EnhanceOptions(EnhancedImageInput):
@@ -156,3 +159,58 @@ def _shown(value: object) -> object:
     if isinstance(value, str) and len(value) <= 40:
         return repr(value)
     return f"<{type(value).__name__}>"
+
+
+def validate_options(options: EnhancedImageInput) -> None:
+    """Check every set option against the generated table: ranges, enum values, positivity.
+
+    pydantic already checked the types; this checks what the SDL can only say in words
+    (``0.0-1.0``), including the nested ``customColorConfig`` fields. Raises ``InvalidOption``
+    (an ``InvalidInput``) naming the option by its Python and GraphQL names, the value and the
+    allowed range.
+    """
+    for parameter in PARAMETERS:
+        value = option_value(options, parameter.python_name)
+        if value is not None:
+            _check_parameter(parameter, value)
+
+
+def _check_parameter(parameter: Parameter, value: Any) -> None:
+    def reject(allowed: str) -> InvalidOption:
+        return InvalidOption(parameter.python_name, parameter.graphql_path, value, allowed)
+
+    if parameter.kind == "enum":
+        raw = value.value if isinstance(value, Enum) else value
+        if raw not in parameter.enum_values:
+            raise reject("one of " + ", ".join(parameter.enum_values))
+        return
+    if parameter.kind not in ("decimal", "int", "float"):
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        raise reject(f"a number ({parameter.kind})")
+    number = Decimal(value) if isinstance(value, int | float) else value
+    if not number.is_finite():
+        raise reject("a finite number")
+    low, high = parameter.minimum, parameter.maximum
+    if parameter.kind == "int" and low is None:
+        low = Decimal(1)  # pixel widths and DPI: a positive whole number
+    if (low is not None and number < low) or (high is not None and number > high):
+        raise reject(_range_text(low, high))
+
+
+def _range_text(low: Decimal | None, high: Decimal | None) -> str:
+    if low is not None and high is not None:
+        return f"from {low} to {high}"
+    if low is not None:
+        return f"at least {low}"
+    return f"at most {high}"
+
+
+def option_value(options: EnhancedImageInput, python_name: str) -> Any:
+    """The value of a (possibly dotted, nested) option, or ``None`` when unset."""
+    value: Any = options
+    for part in python_name.split("."):
+        value = getattr(value, part, None)
+        if value is None:
+            return None
+    return value

@@ -1,38 +1,30 @@
-"""Checks that run before any credit is spent: file header, option ranges, limits, cost.
+"""Checks before any credit is spent: AI upscaling limits, cost, budget, sources, output folder.
 
-Every check here is local and cheap. A job the service would refuse, or one that would cost
-more than the caller allowed, is stopped before the upload, so a mistake costs nothing. The
-rules come from the generated ``PARAMETERS`` table (ranges, enum values, feature credits), so a
-schema change reaches them by regenerating, and from the documented AI upscaling limits.
+Local and cheap: a job the service would refuse, or one over the caller's budget, stops before
+the upload. Headers: :mod:`viesus._image_headers`; option ranges: :mod:`viesus._options`.
 """
 
 from __future__ import annotations
 
 import math
 import os
-import struct
 import tempfile
-import warnings
 from collections.abc import Iterable
-from dataclasses import dataclass
-from decimal import Decimal
 from enum import Enum
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from viesus._errors import (
     BudgetExceeded,
     InsufficientCredits,
     InvalidInput,
-    InvalidOption,
     LimitExceeded,
 )
-from viesus_client.enhancement_parameters import BY_GRAPHQL_PATH, PARAMETERS, Parameter
+from viesus._image_headers import ImageHeader
+from viesus._options import option_value
+from viesus_client.enhancement_parameters import BY_GRAPHQL_PATH, PARAMETERS
 from viesus_client.enums import EnhancedImageParametersUpscalingFactor
 from viesus_client.input_types import EnhancedImageInput
-
-if TYPE_CHECKING:
-    from PIL import Image, ImageFile
 
 __all__ = [
     "DEFAULT_ENHANCEMENT_CREDITS",
@@ -40,14 +32,11 @@ __all__ = [
     "MAX_UPSCALE_FACTOR",
     "MAX_UPSCALE_INPUT_SIDE",
     "MAX_UPSCALE_OUTPUT_SIDE",
-    "ImageHeader",
     "check_budget",
     "check_limits",
     "check_output_folder",
     "check_sources",
     "estimate_credits",
-    "read_image_header",
-    "validate_options",
 ]
 
 # AI upscaling limits [docs]. 3000 x 4 = 12000 > 11996: the output rule is the binding one, and
@@ -72,275 +61,6 @@ _UPSCALE_FACTORS: Final = {
     EnhancedImageParametersUpscalingFactor.X4.value: 4,
 }
 
-# Pillow format name -> (mimetype, extension) for the formats the service takes [docs].
-_SUPPORTED_FORMATS: Final = {
-    "JPEG": ("image/jpeg", "jpg"),
-    "PNG": ("image/png", "png"),
-    "TIFF": ("image/tiff", "tif"),
-    "WEBP": ("image/webp", "webp"),
-}
-_PDF_MAGIC: Final = b"%PDF-"
-_PNG_MAGIC: Final = b"\x89PNG\r\n\x1a\n"
-_ORIENTATION_TAG: Final = 0x0112
-_MAX_PNG_CHUNKS: Final = 10_000  # a chunk walk ends here even on a hostile file
-
-
-@dataclass(frozen=True)
-class ImageHeader:
-    """What the file's header says, read without decoding a pixel.
-
-    ``width``/``height`` are the stored pixel dimensions (``None`` for a PDF, whose images are
-    analysed by the service). ``orientation`` is the EXIF orientation tag (1 = upright; 5-8 mean
-    a viewer shows the picture rotated by 90 degrees, i.e. with width and height swapped).
-    """
-
-    format: str
-    mimetype: str
-    extension: str
-    width: int | None
-    height: int | None
-    orientation: int = 1
-
-
-def read_image_header(path: Path) -> ImageHeader:
-    """Read format and size from the header of ``path`` (JPEG, PNG, TIFF, WebP; PDF by magic).
-
-    Pillow's ``Image.open`` is lazy: it parses the header and stops, so a 50000 x 50000 PNG is
-    answered in microseconds. Pillow's decompression-bomb guard refuses to *open* such a file;
-    that guard protects a decode that never happens here, so the header is then read by the
-    format's own parser instead, and the size limits (``check_limits``) reject the file with
-    the real numbers.
-
-    Width and height are reported as stored, not swapped by EXIF orientation. The AI upscaling
-    limits apply to both sides alike, so a swap does not change their outcome; only
-    ``upscalingCustomWidth`` depends on which side is the width, and the service is assumed to
-    interpret it against the stored width, as it reports ``Upload.width`` [inferred].
-
-    Raises ``InvalidInput`` naming the file and the fix when it is missing, unreadable, not an
-    image or in an unsupported format.
-    """
-    try:
-        with path.open("rb") as stream:
-            if stream.read(len(_PDF_MAGIC)) == _PDF_MAGIC:
-                return ImageHeader("PDF", "application/pdf", "pdf", None, None)
-            stream.seek(0)
-            webp = _webp_header(stream)
-            if webp is not None:
-                return webp
-            stream.seek(0)
-            return _read_raster_header(stream, path)
-    except FileNotFoundError:
-        raise InvalidInput(str(path), "no such file; check the path") from None
-    except IsADirectoryError:
-        raise InvalidInput(str(path), "is a directory, not an image file") from None
-    except PermissionError:
-        raise InvalidInput(str(path), "permission denied; make the file readable") from None
-
-
-def _read_raster_header(stream: IO[bytes], path: Path) -> ImageHeader:
-    from PIL import Image, UnidentifiedImageError  # loaded on the first image, not at import
-
-    formats = tuple(_SUPPORTED_FORMATS)
-    unsupported = (
-        "is not a supported image (JPEG, PNG, TIFF, WebP or PDF) or its header is damaged; "
-        "convert it to JPEG or PNG"
-    )
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            try:
-                image = Image.open(stream, formats=formats)
-            except Image.DecompressionBombError:
-                image = _open_without_bomb_check(stream, formats)
-        with image:
-            size = _stored_size(image)
-            fmt = image.format or ""
-            orientation = _orientation(image, stream)
-    except (UnidentifiedImageError, SyntaxError, ValueError, OSError, EOFError):
-        raise InvalidInput(str(path), unsupported) from None
-    if fmt not in _SUPPORTED_FORMATS:
-        raise InvalidInput(str(path), unsupported)
-    mimetype, extension = _SUPPORTED_FORMATS[fmt]
-    width, height = size
-    if width <= 0 or height <= 0:
-        raise InvalidInput(str(path), f"header says {width}x{height} pixels; the file is damaged")
-    return ImageHeader(fmt, mimetype, extension, width, height, orientation)
-
-
-def _stored_size(image: ImageFile.ImageFile) -> tuple[int, int]:
-    """Width and height as stored. Pillow reports a TIFF whose EXIF orientation is 5-8 with
-    the sides already swapped (it transposes on load); the TIFF tags hold the stored ones."""
-    tags = getattr(image, "tag_v2", None)
-    if image.format == "TIFF" and tags is not None:
-        width, height = tags.get(256), tags.get(257)
-        if isinstance(width, int) and isinstance(height, int):
-            return width, height
-    return image.size
-
-
-def _open_without_bomb_check(stream: IO[bytes], formats: tuple[str, ...]) -> ImageFile.ImageFile:
-    """Parse the header with the matching Pillow plugin, skipping only the size guard."""
-    from PIL import Image, UnidentifiedImageError
-
-    Image.init()
-    stream.seek(0)
-    prefix = stream.read(16)
-    for name in formats:
-        factory, accept = Image.OPEN[name]
-        if accept is None or accept(prefix) is True:
-            stream.seek(0)
-            return factory(stream, "")
-    raise UnidentifiedImageError("no plugin accepts the header")
-
-
-def _orientation(image: Image.Image, stream: IO[bytes]) -> int:
-    """EXIF orientation (1 when absent or unreadable), read without decoding any pixel.
-
-    For PNG, Pillow's ``getexif()`` loads, i.e. decodes, the whole image to reach an ``eXIf``
-    chunk stored after the pixel data (+125 MB peak for a 97 MB PNG), so PNG chunks are walked
-    here instead, seeking over the pixel data. The other formats keep EXIF in their header.
-    """
-    try:
-        if image.format == "PNG":
-            return _png_orientation(stream)
-        value = image.getexif().get(_ORIENTATION_TAG, 1)
-    except Exception:  # a broken EXIF block must not make a readable image unusable
-        return 1
-    return _valid_orientation(value)
-
-
-def _valid_orientation(value: object) -> int:
-    """An EXIF orientation tag's value if it is one of the eight; 1 (as stored) otherwise."""
-    return value if isinstance(value, int) and 1 <= value <= 8 else 1
-
-
-def _png_orientation(stream: IO[bytes]) -> int:
-    """Orientation from the PNG's ``eXIf`` chunk, wherever it is; pixel data is skipped."""
-    stream.seek(len(_PNG_MAGIC))
-    for _ in range(_MAX_PNG_CHUNKS):
-        head = stream.read(8)
-        if len(head) < 8:
-            return 1
-        length, kind = struct.unpack(">I4s", head)
-        if kind == b"eXIf":
-            return _exif_orientation(stream.read(length))
-        if kind == b"IEND":
-            return 1
-        stream.seek(length + 4, os.SEEK_CUR)  # data + CRC
-    return 1
-
-
-def _webp_header(stream: IO[bytes]) -> ImageHeader | None:
-    """A WebP's size and orientation from its RIFF chunks; ``None`` if not a readable WebP.
-
-    Pillow's WebP plugin reads the whole file into memory to open it (+175 MB peak for a
-    92 MB WebP, measured), so the few header bytes are parsed here: ``VP8 `` (lossy) and
-    ``VP8L`` (lossless) frame headers, ``VP8X`` (extended) canvas size, and its ``EXIF``
-    chunk, which the format stores after the image data (seeked over, never read).
-    """
-    head = stream.read(12)
-    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WEBP":
-        return None
-    size: tuple[int, int] | None = None
-    for _ in range(_MAX_PNG_CHUNKS):
-        chunk = stream.read(8)
-        if len(chunk) < 8:
-            break
-        kind, length = chunk[:4], struct.unpack("<I", chunk[4:])[0]
-        start = stream.tell()
-        data = stream.read(min(length, 30))
-        if kind == b"VP8X" and len(data) >= 10:
-            size = (
-                1 + int.from_bytes(data[4:7], "little"),
-                1 + int.from_bytes(data[7:10], "little"),
-            )
-            if not data[0] & 0x08:  # no EXIF chunk
-                break
-        elif kind == b"VP8 " and size is None and len(data) >= 10 and data[3:6] == b"\x9d\x01\x2a":
-            width, height = (side & 0x3FFF for side in struct.unpack("<HH", data[6:10]))
-            return _webp(width, height, 1) if width and height else None
-        elif kind == b"VP8L" and size is None and len(data) >= 5 and data[0] == 0x2F:
-            bits = int.from_bytes(data[1:5], "little")
-            return _webp(1 + (bits & 0x3FFF), 1 + ((bits >> 14) & 0x3FFF), 1)
-        elif kind == b"EXIF" and size is not None:
-            stream.seek(start)
-            return _webp(*size, _exif_orientation(stream.read(length)))
-        stream.seek(start + length + (length & 1))
-    return None if size is None else _webp(*size, 1)
-
-
-def _webp(width: int, height: int, orientation: int) -> ImageHeader:
-    mimetype, extension = _SUPPORTED_FORMATS["WEBP"]
-    return ImageHeader("WEBP", mimetype, extension, width, height, orientation)
-
-
-def _exif_orientation(data: bytes) -> int:
-    """Orientation from a raw EXIF block (a PNG ``eXIf`` or WebP ``EXIF`` chunk)."""
-    from PIL import Image
-
-    try:
-        exif = Image.Exif()
-        exif.load(data)
-        value = exif.get(_ORIENTATION_TAG, 1)
-    except Exception:  # a broken EXIF block must not make a readable image unusable
-        return 1
-    return _valid_orientation(value)
-
-
-def validate_options(options: EnhancedImageInput) -> None:
-    """Check every set option against the generated table: ranges, enum values, positivity.
-
-    pydantic already checked the types; this checks what the SDL can only say in words
-    (``0.0-1.0``), including the nested ``customColorConfig`` fields. Raises ``InvalidOption``
-    (an ``InvalidInput``) naming the option by its Python and GraphQL names, the value and the
-    allowed range.
-    """
-    for parameter in PARAMETERS:
-        value = _value_at(options, parameter.python_name)
-        if value is not None:
-            _check_parameter(parameter, value)
-
-
-def _check_parameter(parameter: Parameter, value: Any) -> None:
-    def reject(allowed: str) -> InvalidOption:
-        return InvalidOption(parameter.python_name, parameter.graphql_path, value, allowed)
-
-    if parameter.kind == "enum":
-        raw = value.value if isinstance(value, Enum) else value
-        if raw not in parameter.enum_values:
-            raise reject("one of " + ", ".join(parameter.enum_values))
-        return
-    if parameter.kind not in ("decimal", "int", "float"):
-        return
-    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
-        raise reject(f"a number ({parameter.kind})")
-    number = Decimal(value) if isinstance(value, int | float) else value
-    if not number.is_finite():
-        raise reject("a finite number")
-    low, high = parameter.minimum, parameter.maximum
-    if parameter.kind == "int" and low is None:
-        low = Decimal(1)  # pixel widths and DPI: a positive whole number
-    if (low is not None and number < low) or (high is not None and number > high):
-        raise reject(_range_text(low, high))
-
-
-def _range_text(low: Decimal | None, high: Decimal | None) -> str:
-    if low is not None and high is not None:
-        return f"from {low} to {high}"
-    if low is not None:
-        return f"at least {low}"
-    return f"at most {high}"
-
-
-def _value_at(options: EnhancedImageInput, python_name: str) -> Any:
-    """The value of a (possibly dotted, nested) option, or ``None`` when unset."""
-    value: Any = options
-    for part in python_name.split("."):
-        value = getattr(value, part, None)
-        if value is None:
-            return None
-    return value
-
 
 def check_limits(source: str, header: ImageHeader, options: EnhancedImageInput) -> None:
     """Reject an image the service would refuse, before anything is uploaded.
@@ -357,8 +77,8 @@ def check_limits(source: str, header: ImageHeader, options: EnhancedImageInput) 
     """
     if header.width is None or header.height is None:
         return
-    factor_name = _value_at(options, "upscaling_factor")
-    custom_width = _value_at(options, "upscaling_custom_width")
+    factor_name = option_value(options, "upscaling_factor")
+    custom_width = option_value(options, "upscaling_custom_width")
     if factor_name is not None or custom_width is not None:
         _check_upscaling(source, header.width, header.height, factor_name, custom_width)
     pixels = header.width * header.height
@@ -445,7 +165,7 @@ def estimate_credits(options: EnhancedImageInput) -> int:
     """
     cost = 0
     for parameter in PARAMETERS:
-        if _value_at(options, parameter.python_name) is None:
+        if option_value(options, parameter.python_name) is None:
             continue
         parent = parameter.graphql_path.split(".", 1)[0]
         cost = max(cost, BY_GRAPHQL_PATH.get(parent, parameter).credits)
@@ -500,29 +220,32 @@ def check_output_folder(folder: Path) -> None:
     """
     try:
         folder.mkdir(parents=True, exist_ok=True)
-    except FileExistsError:
+    except (FileExistsError, NotADirectoryError):
         raise InvalidInput(str(folder), _not_a_folder(folder)) from None
-    except NotADirectoryError:
-        raise InvalidInput(str(folder), _not_a_folder(folder)) from None
-    except PermissionError:
-        raise InvalidInput(
-            str(folder), "permission denied creating the output folder; choose another"
-        ) from None
     except OSError as exc:
-        raise InvalidInput(
-            str(folder), f"the output folder cannot be created ({exc.strerror})"
+        raise _folder_error(
+            folder,
+            exc,
+            "permission denied creating the output folder; choose another",
+            "the output folder cannot be created",
         ) from None
     try:
         with tempfile.NamedTemporaryFile(dir=folder, prefix=".viesus-write-check-"):
             pass
-    except PermissionError:
-        raise InvalidInput(
-            str(folder), "no permission to write in the output folder; choose another"
-        ) from None
     except OSError as exc:
-        raise InvalidInput(
-            str(folder), f"results cannot be written to the output folder ({exc.strerror})"
+        raise _folder_error(
+            folder,
+            exc,
+            "no permission to write in the output folder; choose another",
+            "results cannot be written to the output folder",
         ) from None
+
+
+def _folder_error(folder: Path, exc: OSError, denied: str, failed: str) -> InvalidInput:
+    """``denied`` for a permission error, else ``failed`` with the system's reason."""
+    if isinstance(exc, PermissionError):
+        return InvalidInput(str(folder), denied)
+    return InvalidInput(str(folder), f"{failed} ({exc.strerror})")
 
 
 def _not_a_folder(folder: Path) -> str:

@@ -13,14 +13,19 @@ REDACTED = "REDACTED"
 
 
 def redact_url(url: str) -> str:
-    """``url`` without userinfo, query string or fragment (where signed URLs keep tokens)."""
+    """``url`` without userinfo, query string or fragment (where signed URLs keep tokens);
+    ``REDACTED`` if it does not parse (a port that is no number, say). A dropped query
+    string is marked ``?REDACTED``. Copied, line for line, in ``codegen/redact.py``."""
     try:
         parts = urlsplit(url)
+        port = parts.port
     except ValueError:
         return REDACTED
     host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
+    if ":" in host:
+        host = f"[{host}]"  # IPv6 literal
+    if port is not None:
+        host = f"{host}:{port}"
     tail = "?" + REDACTED if parts.query else ""
     return urlunsplit((parts.scheme, host, parts.path, "", "")) + tail
 

@@ -44,12 +44,9 @@ class Viesus:
     arrive; ``progress=True`` shows a bar (a terminal or a notebook)."""
 
     def __init__(self, api_key: str | None = None, endpoint: str | None = None, **kwargs: Any):
+        # Built here (its asyncio primitives bind to a loop on first use, on the client's).
+        self._client = AsyncViesus(api_key, endpoint, **kwargs)
         self._loop = LoopThread()
-        try:
-            self._client = self._loop.call(_make(api_key, endpoint, kwargs))
-        except BaseException:
-            self._loop.stop()
-            raise
         self._finalizer = weakref.finalize(self, _shut_down, self._loop, self._client)
 
     def __repr__(self) -> str:
@@ -187,10 +184,6 @@ class Viesus:
         finally:
             if self._loop.running:
                 self._loop.call(stream.aclose())
-
-
-async def _make(api_key: str | None, endpoint: str | None, kwargs: dict[str, Any]) -> AsyncViesus:
-    return AsyncViesus(api_key, endpoint, **kwargs)
 
 
 async def _next(stream: AsyncGenerator[T, None]) -> T:

@@ -64,3 +64,11 @@ def test_nested_lists_are_refused(tmp_path: Path) -> None:
     listing.write_text("@other.txt\n")
     with pytest.raises(UsageProblem, match="nested lists"):
         discover([f"@{listing}"])
+
+
+@pytest.mark.parametrize("url", ["HTTP://example.com/X.JPG", "Https://example.com/y.png"])
+def test_a_scheme_in_any_case_is_a_url_not_a_path(url: str) -> None:
+    from viesus._journal.keys import source_id
+
+    assert discover([url]).sources == [url]
+    assert source_id(url).startswith("url:")  # the journal agrees: one definition

@@ -66,7 +66,10 @@ def test_a_client_never_closed_leaves_no_warning_at_exit(server: Server) -> None
     stdout, stderr = process.communicate(timeout=60)
     assert process.returncode == 0, stderr
     assert stdout.strip().isdigit()
-    assert stderr == ""  # -X dev shows unclosed resources, never-awaited coroutines, ...
+    # -X dev shows unclosed resources, never-awaited coroutines, tasks destroyed pending...;
+    # asyncio's debug notes on slow callbacks ("Executing <Task ...> took 0.1 s") are no warning
+    shown = [line for line in stderr.splitlines() if not line.startswith("Executing <")]
+    assert shown == []
 
 
 def readme_example() -> str:

@@ -31,12 +31,12 @@ from viesus import (
 )
 from viesus._api_errors import graphql_error
 from viesus._errors import InvalidOption
+from viesus._image_headers import read_image_header
 from viesus._options import as_options
 from viesus._preflight import (
     MAX_INPUT_PIXELS,
     check_limits,
     check_output_folder,
-    read_image_header,
 )
 from viesus_client.exceptions import GraphQLClientGraphQLError
 from viesus_emulator import Emulator
@@ -259,7 +259,7 @@ async def test_huge_image_is_refused_even_without_upscaling(
 
 
 def test_pixel_limit_applies_to_a_size_known_only_after_a_url_upload() -> None:
-    from viesus._preflight import ImageHeader
+    from viesus._image_headers import ImageHeader
 
     header = ImageHeader("JPEG", "image/jpeg", "jpg", 20_000, 10_000)
     with pytest.raises(LimitExceeded, match="200,000,000, the limit is 178,956,970"):
@@ -325,7 +325,7 @@ def test_no_format_decodes_pixels_for_its_header(
 PEAK_RSS_AFTER = """
 import sys
 from pathlib import Path
-from viesus._preflight import read_image_header
+from viesus._image_headers import read_image_header
 header = read_image_header(Path(sys.argv[1]))
 assert header.orientation == 3, header
 status = Path("/proc/self/status").read_text().splitlines()

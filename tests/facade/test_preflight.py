@@ -19,14 +19,9 @@ from viesus._errors import (
     InvalidOption,
     LimitExceeded,
 )
-from viesus._preflight import (
-    ImageHeader,
-    check_budget,
-    check_limits,
-    estimate_credits,
-    read_image_header,
-    validate_options,
-)
+from viesus._image_headers import ImageHeader, read_image_header
+from viesus._options import validate_options
+from viesus._preflight import check_budget, check_limits, estimate_credits
 from viesus_client.enhancement_parameters import PARAMETERS
 from viesus_client.input_types import CustomColorConfigInput, EnhancedImageInput
 

@@ -521,7 +521,7 @@ async def test_disk_full_while_saving_fails_that_item_only_and_a_rerun_downloads
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import viesus._pipeline as pipeline
+    import viesus._pipeline._completion as completion
     from viesus._downloads import download_part as real
 
     victims: list[Path] = []
@@ -532,7 +532,7 @@ async def test_disk_full_while_saving_fails_that_item_only_and_a_rerun_downloads
             raise OSError(errno.ENOSPC, "No space left on device")
         return await real(http, url, part, **kw)
 
-    monkeypatch.setattr(pipeline, "download_part", disk_full)
+    monkeypatch.setattr(completion, "download_part", disk_full)
     sources, out, journal = photos(3), tmp_path / "out", tmp_path / "j.sqlite"
     async with make_client(emulator) as viesus:
         first = await run(viesus, sources, out, journal)
@@ -543,7 +543,7 @@ async def test_disk_full_while_saving_fails_that_item_only_and_a_rerun_downloads
     assert "No space left on device" in (by_source["photo001.jpg"].reason or "")
     assert {by_source[n].status for n in ("photo000.jpg", "photo002.jpg")} == {"finished"}
 
-    monkeypatch.setattr(pipeline, "download_part", real)
+    monkeypatch.setattr(completion, "download_part", real)
     async with make_client(emulator) as viesus:
         second = await run(viesus, sources, out, journal)
     assert sorted(r.status for r in second) == ["finished", "skipped", "skipped"]

@@ -16,11 +16,12 @@ from pathlib import Path
 
 import pytest
 
-import viesus._pipeline as pipeline
+import viesus._pipeline._prepare as prepare
+import viesus._pipeline._tuning as tuning
 from tests.facade.conftest import make_client, requests_for
 from tests.facade.test_pdf_batch import IMAGE_X2, PDF_X2, book, run
 from viesus import BudgetExceeded
-from viesus._preflight import ImageHeader, read_image_header
+from viesus._image_headers import ImageHeader, read_image_header
 from viesus_emulator import Emulator
 
 CHUNK = 4  # sources checked per worker-thread trip in these tests (64 by default)
@@ -28,7 +29,7 @@ CHUNK = 4  # sources checked per worker-thread trip in these tests (64 by defaul
 
 @pytest.fixture(autouse=True)
 def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(pipeline, "PREPARE_CHUNK", CHUNK)
+    monkeypatch.setattr(tuning, "PREPARE_CHUNK", CHUNK)
 
 
 def uploads_sent(emu: Emulator) -> int:
@@ -53,7 +54,7 @@ async def test_the_first_create_goes_out_before_the_last_header_is_read(
             seen_job_first.append(emulator.stats()["jobs"]["total"] > 0)
         return read(path)
 
-    monkeypatch.setattr(pipeline, "read_image_header", last_waits_for_a_job)
+    monkeypatch.setattr(prepare, "read_image_header", last_waits_for_a_job)
     async with make_client(emulator, batch_size=2) as viesus:
         results = await run(viesus, sources, tmp_path / "out")
 

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from viesus._cli.pdf_command import can_render_pdfs, first_page
-from viesus._cli.sources import is_url
 from viesus._preview import thumbnail
+from viesus._sources import is_url
 
 ROW_HEIGHT = 240
 GAP = 8

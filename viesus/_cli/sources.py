@@ -19,13 +19,10 @@ from typing import BinaryIO, TextIO
 
 from viesus._cli.errors import UsageProblem
 from viesus._cli.text import printable
+from viesus._sources import is_url
 
 EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".pdf"})
 GLOB_CHARACTERS = frozenset("*?[")
-
-
-def is_url(text: str) -> bool:
-    return text.startswith(("http://", "https://"))
 
 
 def _wanted(path: Path) -> bool:

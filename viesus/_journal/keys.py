@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Final
 
 from viesus._journal.store import ItemKey
 from viesus._redact import redact_url
+from viesus._sources import is_url
 
 if TYPE_CHECKING:
     from viesus_client.input_types import EnhancedImageInput
@@ -53,10 +54,6 @@ def hash_params(options: EnhancedImageInput) -> str:
     payload = options.model_dump(mode="json", by_alias=True, exclude_unset=True)
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def is_url(source: str | Path) -> bool:
-    return isinstance(source, str) and source.split("://", 1)[0].lower() in ("http", "https")
 
 
 def source_id(source: str | Path) -> str:
