@@ -20,7 +20,6 @@ from collections.abc import (
     Mapping,
 )
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 import httpx
@@ -129,12 +128,7 @@ class AsyncViesus:
     async def __aenter__(self) -> Self:
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
     async def aclose(self) -> None:
@@ -279,11 +273,7 @@ class AsyncViesus:
                 Path(out_dir),
                 dsn=str(journal),
                 batch=shared_batch(batch),
-                overwrite=overwrite,
-                max_credits=max_credits,
-                timeout=timeout,
-                root=None if root is None else Path(root),
-                downscale=downscale,
+                **_run_settings(overwrite, max_credits, timeout, root, downscale),
             )
             async with contextlib.aclosing(shared) as results:
                 async for result in results:
@@ -301,11 +291,7 @@ class AsyncViesus:
             checked_options,
             Path(out_dir),
             journal=opened,
-            overwrite=overwrite,
-            max_credits=max_credits,
-            timeout=timeout,
-            root=None if root is None else Path(root),
-            downscale=downscale,
+            **_run_settings(overwrite, max_credits, timeout, root, downscale),
         )
         try:
             # aclosing: an abandoned batch stops its tasks *before* the journal closes.
@@ -513,6 +499,23 @@ class AsyncViesus:
             ) from None
         except Exception as exc:
             raise map_error(exc) from None
+
+
+def _run_settings(
+    overwrite: bool,
+    max_credits: int | None,
+    timeout: float | None,
+    root: str | Path | None,
+    downscale: bool,
+) -> dict[str, Any]:
+    """``enhance_many``'s run settings as the pipeline and the shared batch take them."""
+    return {
+        "overwrite": overwrite,
+        "max_credits": max_credits,
+        "timeout": timeout,
+        "root": None if root is None else Path(root),
+        "downscale": downscale,
+    }
 
 
 def validation_summary(exc: ValidationError, limit: int = 5) -> str:

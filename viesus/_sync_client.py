@@ -13,7 +13,6 @@ import contextlib
 import weakref
 from collections.abc import AsyncGenerator, Awaitable, Iterable, Iterator
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from viesus._client import AsyncViesus, Options
@@ -55,12 +54,7 @@ class Viesus:
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     def close(self) -> None:

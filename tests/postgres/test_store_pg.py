@@ -146,10 +146,11 @@ def test_workers_of_a_batch_must_agree_on_options_and_output(open_store: Opener)
 def test_another_endpoint_or_key_is_refused(open_store: Opener) -> None:
     store = open_store()
     store.bind(IDENTITY)  # the same again is fine
-    with pytest.raises(JournalError, match=r"runs against http://127\.0\.0\.1:1/graphql"):
+    expected = r"belongs to the endpoint http://127\.0\.0\.1:1/graphql"
+    with pytest.raises(JournalError, match=expected):
         store.bind(StoreIdentity("https://api.viesus.cloud/graphql", IDENTITY.key_fingerprint))
     with pytest.raises(
-        JournalError, match="fingerprint fp-0123456789ab; this worker's is fp-other"
+        JournalError, match="fingerprint fp-0123456789ab, this one fp-other"
     ):
         store.bind(StoreIdentity(IDENTITY.endpoint, "fp-other"))
 

@@ -279,137 +279,137 @@ def make_command(table: Sequence[ParameterRow]) -> tuple[Callable[..., int], lis
 
 
 def _fixed_parameters() -> list[inspect.Parameter]:
+    sources = inspect.Parameter(
+        "sources",
+        inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        default=typer.Argument(
+            ...,
+            help="Files, folders (recursive), globs, http(s) URLs, @list.txt, or - (stdin).",
+            show_default=False,
+        ),
+        annotation=list[str],
+    )
     keyword = inspect.Parameter.KEYWORD_ONLY
-
-    def option(name: str, annotation: Any, default: Any) -> inspect.Parameter:
-        return inspect.Parameter(name, keyword, default=default, annotation=annotation)
-
     return [
-        inspect.Parameter(
-            "sources",
-            inspect.Parameter.POSITIONAL_OR_KEYWORD,
-            default=typer.Argument(
-                ...,
-                help="Files, folders (recursive), globs, http(s) URLs, @list.txt, or - (stdin).",
-                show_default=False,
-            ),
-            annotation=list[str],
-        ),
-        option("out", Path | None, typer.Option(None, "--out", "-o", help="Output folder.")),
-        option(
-            "config",
-            Path | None,
-            typer.Option(None, "--config", help="TOML or JSON file: options and batch settings."),
-        ),
-        option(
-            "dry_run", bool, typer.Option(False, "--dry-run", help="Plan only; create nothing.")
-        ),
-        option(
-            "json", bool, typer.Option(False, "--json", help="With --dry-run: the plan as JSON.")
-        ),
-        option(
-            "max_credits",
-            int | None,
-            typer.Option(None, "--max-credits", min=0, help="Refuse a run costing more."),
-        ),
-        option(
-            "confirm_above",
-            int | None,
-            typer.Option(
-                None,
-                "--confirm-above",
-                min=0,
-                help="Ask before spending more credits than this (default 100).",
-            ),
-        ),
-        option("yes", bool, typer.Option(False, "--yes", "-y", help="Do not ask; confirm.")),
-        option(
-            "sidecar",
-            bool,
-            typer.Option(False, "--sidecar", help="Write NAME.viesus.json beside each output."),
-        ),
-        option(
-            "events_jsonl",
-            Path | None,
-            typer.Option(None, "--events-jsonl", help="Append machine-readable events here."),
-        ),
-        option(
-            "compare",
-            Path | None,
-            typer.Option(None, "--compare", help="Write a before/after contact sheet (PNG)."),
-        ),
-        option(
-            "overwrite",
-            bool,
-            typer.Option(False, "--overwrite", help="Replace existing output files."),
-        ),
-        option(
-            "downscale_to_fit",
-            bool,
-            typer.Option(
-                False,
-                "--downscale-to-fit",
-                help="Send inputs over the AI upscaling limit (3000 px) downscaled to fit "
-                "instead of refusing them (recorded in the report).",
-            ),
-        ),
-        option(
-            "batch_size",
-            int | None,
-            typer.Option(None, "--batch-size", min=1, help="Root fields per request (50)."),
-        ),
-        option(
-            "journal",
-            str | None,
-            typer.Option(
-                None,
-                "--journal",
-                envvar="VIESUS_JOURNAL",
-                show_envvar=False,
-                help="Journal file (default DIR/.viesus-journal.sqlite), or postgresql://USER@HOST"
-                "/DB with --batch to share a batch with other workers (default: VIESUS_JOURNAL;"
-                " a password in it is never printed).",
-            ),
-        ),
-        option(
-            "batch",
-            str | None,
-            typer.Option(
-                None,
-                "--batch",
-                help="Name of the batch shared in a postgresql:// journal; every worker started "
-                "with the same name, sources, options and --out joins it.",
-            ),
-        ),
-        option(
-            "lease",
-            float | None,
-            typer.Option(
-                None,
-                "--lease",
-                min=1.0,
-                help="Seconds a shared batch's claim lasts unless renewed (60); a dead "
-                "worker's items come back after it.",
-            ),
-        ),
-        option(
-            "local",
-            bool,
-            typer.Option(False, "--local", help="Run against an in-process emulator (offline)."),
-        ),
-        option(
-            "api_key",
-            str | None,
-            typer.Option(
-                None, "--api-key", help="API key (default: VIESUS_API_KEY; never printed)."
-            ),
-        ),
-        option(
-            "endpoint",
-            str | None,
-            typer.Option(None, "--endpoint", help="GraphQL endpoint (default: VIESUS_ENDPOINT)."),
+        sources,
+        *(
+            inspect.Parameter(name, keyword, default=default, annotation=annotation)
+            for name, annotation, default in _FIXED_OPTIONS
         ),
     ]
+
+
+_FIXED_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
+    ("out", Path | None, typer.Option(None, "--out", "-o", help="Output folder.")),
+    (
+        "config",
+        Path | None,
+        typer.Option(None, "--config", help="TOML or JSON file: options and batch settings."),
+    ),
+    ("dry_run", bool, typer.Option(False, "--dry-run", help="Plan only; create nothing.")),
+    ("json", bool, typer.Option(False, "--json", help="With --dry-run: the plan as JSON.")),
+    (
+        "max_credits",
+        int | None,
+        typer.Option(None, "--max-credits", min=0, help="Refuse a run costing more."),
+    ),
+    (
+        "confirm_above",
+        int | None,
+        typer.Option(
+            None,
+            "--confirm-above",
+            min=0,
+            help="Ask before spending more credits than this (default 100).",
+        ),
+    ),
+    ("yes", bool, typer.Option(False, "--yes", "-y", help="Do not ask; confirm.")),
+    (
+        "sidecar",
+        bool,
+        typer.Option(False, "--sidecar", help="Write NAME.viesus.json beside each output."),
+    ),
+    (
+        "events_jsonl",
+        Path | None,
+        typer.Option(None, "--events-jsonl", help="Append machine-readable events here."),
+    ),
+    (
+        "compare",
+        Path | None,
+        typer.Option(None, "--compare", help="Write a before/after contact sheet (PNG)."),
+    ),
+    (
+        "overwrite",
+        bool,
+        typer.Option(False, "--overwrite", help="Replace existing output files."),
+    ),
+    (
+        "downscale_to_fit",
+        bool,
+        typer.Option(
+            False,
+            "--downscale-to-fit",
+            help="Send inputs over the AI upscaling limit (3000 px) downscaled to fit "
+            "instead of refusing them (recorded in the report).",
+        ),
+    ),
+    (
+        "batch_size",
+        int | None,
+        typer.Option(None, "--batch-size", min=1, help="Root fields per request (50)."),
+    ),
+    (
+        "journal",
+        str | None,
+        typer.Option(
+            None,
+            "--journal",
+            envvar="VIESUS_JOURNAL",
+            show_envvar=False,
+            help="Journal file (default DIR/.viesus-journal.sqlite), or postgresql://USER@HOST"
+            "/DB with --batch to share a batch with other workers (default: VIESUS_JOURNAL;"
+            " a password in it is never printed).",
+        ),
+    ),
+    (
+        "batch",
+        str | None,
+        typer.Option(
+            None,
+            "--batch",
+            help="Name of the batch shared in a postgresql:// journal; every worker started "
+            "with the same name, sources, options and --out joins it.",
+        ),
+    ),
+    (
+        "lease",
+        float | None,
+        typer.Option(
+            None,
+            "--lease",
+            min=1.0,
+            help="Seconds a shared batch's claim lasts unless renewed (60); a dead "
+            "worker's items come back after it.",
+        ),
+    ),
+    (
+        "local",
+        bool,
+        typer.Option(False, "--local", help="Run against an in-process emulator (offline)."),
+    ),
+    (
+        "api_key",
+        str | None,
+        typer.Option(None, "--api-key", help="API key (default: VIESUS_API_KEY; never printed)."),
+    ),
+    (
+        "endpoint",
+        str | None,
+        typer.Option(None, "--endpoint", help="GraphQL endpoint (default: VIESUS_ENDPOINT)."),
+    ),
+)
+"""The command's own flags (name, annotation, typer default): a declarative table."""
 
 
 def _generated_parameters(flags: Sequence[Flag]) -> list[inspect.Parameter]:

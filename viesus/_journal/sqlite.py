@@ -12,11 +12,17 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from types import TracebackType
 from typing import IO, TYPE_CHECKING, Final, Self, TypeVar, cast
 
 from viesus._errors import JournalError
-from viesus._journal.store import ItemKey, ItemRecord, ItemState, StateChange, StoreIdentity
+from viesus._journal.store import (
+    ItemKey,
+    ItemRecord,
+    ItemState,
+    StateChange,
+    StoreIdentity,
+    check_identity,
+)
 
 if TYPE_CHECKING:
     import sqlite3
@@ -121,12 +127,7 @@ class Journal:
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     def __repr__(self) -> str:
@@ -156,18 +157,8 @@ class Journal:
                     ],
                 )
                 return
-            if stored[0] != identity.endpoint:
-                raise JournalError(
-                    f"the journal {self.path} belongs to the endpoint {stored[0]}, not "
-                    f"{identity.endpoint}: its job ids mean nothing there; use the same "
-                    "endpoint or another journal file"
-                )
-            if stored[1] != identity.key_fingerprint:
-                raise JournalError(
-                    f"the journal {self.path} was written with another API key (fingerprint "
-                    f"{stored[1]}, this one {identity.key_fingerprint}): its jobs belong to "
-                    "another account; use that key or another journal file"
-                )
+            recorded = StoreIdentity(str(stored[0]), str(stored[1]))
+            check_identity(recorded, identity, f"the journal {self.path}", "another journal file")
 
         self._transaction(bind)
 

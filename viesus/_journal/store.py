@@ -159,3 +159,19 @@ class JournalStore(Protocol):
     def close(self) -> None:
         """Release the store (connections, locks); every applied change is already durable."""
         ...
+
+
+def check_identity(stored: StoreIdentity, identity: StoreIdentity, journal: str, fix: str) -> None:
+    """Refuse a journal (``journal``: how to name it) bound to another endpoint or API key:
+    job ids of one mean nothing (or something else) on the other. ``fix``: the way out."""
+    if stored.endpoint != identity.endpoint:
+        raise JournalError(
+            f"{journal} belongs to the endpoint {stored.endpoint}, not {identity.endpoint}: "
+            f"its job ids mean nothing there; use that endpoint, or {fix}"
+        )
+    if stored.key_fingerprint != identity.key_fingerprint:
+        raise JournalError(
+            f"{journal} was written with another API key (fingerprint "
+            f"{stored.key_fingerprint}, this one {identity.key_fingerprint}): its jobs belong "
+            f"to another account; use that key, or {fix}"
+        )

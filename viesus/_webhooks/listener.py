@@ -6,7 +6,6 @@ For scripts and the CLI, which have no web app of their own to mount a receiver 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from types import TracebackType
 from typing import Self
 
 from viesus._webhooks.receiver import Receive, Scope, Send
@@ -75,10 +74,5 @@ class WebhookListener:
         await self.start()
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.stop()

@@ -7,7 +7,6 @@ import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from viesus._errors import JournalError
 from viesus._journal.postgres.budget import Budget
 from viesus._journal.postgres.session import (
     RECORD_COLUMNS,
@@ -15,7 +14,14 @@ from viesus._journal.postgres.session import (
     key_arrays,
     record_from_row,
 )
-from viesus._journal.store import ItemKey, ItemRecord, ItemState, StateChange, StoreIdentity
+from viesus._journal.store import (
+    ItemKey,
+    ItemRecord,
+    ItemState,
+    StateChange,
+    StoreIdentity,
+    check_identity,
+)
 
 if TYPE_CHECKING:
     from psycopg.rows import DictRow
@@ -39,18 +45,8 @@ class ItemWrites(Session):
                     (identity.endpoint, identity.key_fingerprint, self.batch),
                 )
                 return
-            if row["endpoint"] != identity.endpoint:
-                raise JournalError(
-                    f"batch {self.batch!r} runs against {row['endpoint']}, this worker against "
-                    f"{identity.endpoint}: jobs of one endpoint cannot be reconciled on "
-                    "another; use the batch's endpoint, or another batch name"
-                )
-            if row["key_fingerprint"] != identity.key_fingerprint:
-                raise JournalError(
-                    f"batch {self.batch!r} belongs to another API key (fingerprint "
-                    f"{row['key_fingerprint']}; this worker's is {identity.key_fingerprint}): "
-                    "one batch is one account; use its key, or another batch name"
-                )
+            recorded = StoreIdentity(row["endpoint"], row["key_fingerprint"])
+            check_identity(recorded, identity, f"batch {self.batch!r}", "another batch name")
 
         self._run(body)
 
