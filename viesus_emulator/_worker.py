@@ -7,7 +7,7 @@ import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from viesus_emulator import _codes as codes
 from viesus_emulator._engine import EngineError, EngineResult, enhance, processing_seconds
@@ -15,12 +15,10 @@ from viesus_emulator._files import StoreError, enhanced_filename, fetch_bytes
 from viesus_emulator._pdf import jobs as pdf_jobs
 from viesus_emulator._pdf.analysis import PdfAnalyses
 from viesus_emulator._pdf.records import PdfProblem
+from viesus_emulator._services import Services
 from viesus_emulator._store import ERROR, FINISHED, QUEUED, JobRecord, UploadRecord, utcnow
 from viesus_emulator._views import job_view
 from viesus_emulator._webhooks import ENHANCED_IMAGE_EVENT
-
-if TYPE_CHECKING:
-    from viesus_emulator._world import EmulatorState
 
 log = logging.getLogger("viesus_emulator.worker")
 
@@ -33,7 +31,7 @@ class JobFailed(Exception):
 
 
 class WorkerPool:
-    def __init__(self, state: EmulatorState) -> None:
+    def __init__(self, state: Services) -> None:
         self._state = state
         self._queue: asyncio.Queue[JobRecord] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []

@@ -7,7 +7,6 @@ import contextlib
 import logging
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from viesus_emulator import _codes as codes
 from viesus_emulator._pdf.pricing import metadata
@@ -23,12 +22,10 @@ from viesus_emulator._pdf.records import (
     ScanResult,
 )
 from viesus_emulator._pdf.scan import scan
+from viesus_emulator._services import Services
 from viesus_emulator._store import UPLOAD_FINISHED, UPLOAD_PENDING, UploadRecord, utcnow
 from viesus_emulator._views import upload_view
 from viesus_emulator._webhooks import UPLOAD_EVENT
-
-if TYPE_CHECKING:
-    from viesus_emulator._world import EmulatorState
 
 log = logging.getLogger("viesus_emulator.pdf")
 
@@ -55,7 +52,7 @@ async def is_pdf(path: Path) -> bool:
     return await asyncio.to_thread(_starts_like_pdf, path)
 
 
-def accept(state: EmulatorState, upload: UploadRecord, path: Path) -> None:
+def accept(state: Services, upload: UploadRecord, path: Path) -> None:
     """End a stored PDF upload FINISHED and queue its analysis (the caller emits the event)."""
     upload.path = path
     upload.status = UPLOAD_FINISHED
@@ -68,7 +65,7 @@ def accept(state: EmulatorState, upload: UploadRecord, path: Path) -> None:
     state.workers.pdf.submit(upload)
 
 
-def request_analysis(state: EmulatorState, upload_id: str) -> UploadRecord:
+def request_analysis(state: Services, upload_id: str) -> UploadRecord:
     """``analyzePdf``: queue a new analysis of a PDF upload that is not being analysed."""
     upload = state.store.uploads.get(upload_id)
     if upload is None:
@@ -94,7 +91,7 @@ def request_analysis(state: EmulatorState, upload_id: str) -> UploadRecord:
     return upload
 
 
-def _notify(state: EmulatorState, upload: UploadRecord) -> None:
+def _notify(state: Services, upload: UploadRecord) -> None:
     view = upload_view(upload, state.signer, state.config.download_url_ttl)
     state.dispatcher.emit(UPLOAD_EVENT, view)
 
@@ -105,7 +102,7 @@ class PdfAnalyses:
     ``limits`` and ``rule`` may be replaced at run time (tests shrink the limits).
     """
 
-    def __init__(self, state: EmulatorState) -> None:
+    def __init__(self, state: Services) -> None:
         self._state = state
         self._queue: asyncio.Queue[UploadRecord] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
