@@ -149,9 +149,7 @@ def test_another_endpoint_or_key_is_refused(open_store: Opener) -> None:
     expected = r"belongs to the endpoint http://127\.0\.0\.1:1/graphql"
     with pytest.raises(JournalError, match=expected):
         store.bind(StoreIdentity("https://api.viesus.cloud/graphql", IDENTITY.key_fingerprint))
-    with pytest.raises(
-        JournalError, match="fingerprint fp-0123456789ab, this one fp-other"
-    ):
+    with pytest.raises(JournalError, match="fingerprint fp-0123456789ab, this one fp-other"):
         store.bind(StoreIdentity(IDENTITY.endpoint, "fp-other"))
 
 
