@@ -12,10 +12,11 @@ import inspect
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 
+from tests.cli.conftest import _serve
 from tests.facade.conftest import API_KEY, FAST_POLL, FAST_RETRY, emulator_config, write_photo
 from viesus import (
     AsyncViesus,
@@ -30,13 +31,25 @@ from viesus_emulator import Emulator
 X2 = EnhanceOptions(upscaling_factor="X2")
 
 
-@pytest.fixture(scope="module")
-def emu() -> Iterator[Emulator]:
-    with Emulator(emulator_config()).running_in_thread() as running:
-        yield running
+class Service(Protocol):
+    """An emulator as these tests see it: in this process, or ``viesus serve`` in another."""
+
+    @property
+    def endpoint(self) -> str: ...
+
+    def stats(self) -> dict[str, Any]: ...
 
 
-def settings(emu: Emulator) -> dict[str, Any]:
+@pytest.fixture(scope="module", params=["in-process", "viesus serve"])
+def emu(request: pytest.FixtureRequest) -> Iterator[Service]:
+    if request.param == "in-process":
+        with Emulator(emulator_config()).running_in_thread() as running:
+            yield running
+    else:
+        yield from _serve("--time-scale", "0.01", "--workers", "4", "--api-key", API_KEY)
+
+
+def settings(emu: Service) -> dict[str, Any]:
     return {
         "api_key": API_KEY,
         "endpoint": emu.endpoint,
@@ -63,7 +76,7 @@ class Either:
 
 
 @pytest.fixture(params=["sync", "async"])
-async def either(request: pytest.FixtureRequest, emu: Emulator) -> AsyncIterator[Either]:
+async def either(request: pytest.FixtureRequest, emu: Service) -> AsyncIterator[Either]:
     if request.param == "sync":
         with Viesus(**settings(emu)) as client:
             yield Either(client)
@@ -77,11 +90,11 @@ def photos(folder: Path, count: int) -> list[Path]:
     return [write_photo(folder / f"p{i}.jpg", seed=i + 100) for i in range(count)]
 
 
-def jobs(emu: Emulator) -> int:
+def jobs(emu: Service) -> int:
     return int(emu.stats()["jobs"]["total"])
 
 
-async def test_enhance_then_wait(either: Either, emu: Emulator, tmp_path: Path) -> None:
+async def test_enhance_then_wait(either: Either, emu: Service, tmp_path: Path) -> None:
     (source,) = photos(tmp_path / "in", 1)
     result = await either("enhance", source, X2, tmp_path / "out")
     assert result.status == "finished"
@@ -92,7 +105,7 @@ async def test_enhance_then_wait(either: Either, emu: Emulator, tmp_path: Path) 
 
 
 async def test_enhance_many_resumes_without_paying_twice(
-    either: Either, emu: Emulator, tmp_path: Path
+    either: Either, emu: Service, tmp_path: Path
 ) -> None:
     sources = photos(tmp_path / "in", 5)
     journal = tmp_path / "out" / "journal.sqlite"
@@ -124,7 +137,7 @@ async def test_results_have_a_useful_repr_and_a_preview(either: Either, tmp_path
     assert picture.width > 2 * 96 * 100 // 64  # before and after side by side
 
 
-def test_eight_threads_share_one_client(emu: Emulator, tmp_path: Path) -> None:
+def test_eight_threads_share_one_client(emu: Service, tmp_path: Path) -> None:
     sources = photos(tmp_path / "in", 16)
     before = jobs(emu)
     results: list[EnhanceResult] = []
@@ -151,7 +164,7 @@ def test_eight_threads_share_one_client(emu: Emulator, tmp_path: Path) -> None:
     assert jobs(emu) - before == 16
 
 
-def test_inside_a_running_loop_as_in_a_notebook(emu: Emulator, tmp_path: Path) -> None:
+def test_inside_a_running_loop_as_in_a_notebook(emu: Service, tmp_path: Path) -> None:
     (source,) = photos(tmp_path / "in", 1)
 
     async def cell() -> EnhanceResult:
@@ -161,7 +174,7 @@ def test_inside_a_running_loop_as_in_a_notebook(emu: Emulator, tmp_path: Path) -
     assert asyncio.run(cell()).status == "finished"
 
 
-def test_close_stops_the_loop_and_later_calls_fail_clearly(emu: Emulator) -> None:
+def test_close_stops_the_loop_and_later_calls_fail_clearly(emu: Service) -> None:
     client = Viesus(**settings(emu))
     loop_threads = {t.name for t in threading.enumerate()}
     assert "viesus-loop" in loop_threads
@@ -171,7 +184,7 @@ def test_close_stops_the_loop_and_later_calls_fail_clearly(emu: Emulator) -> Non
         client.credits()
 
 
-def test_breaking_out_of_enhance_many_stops_the_batch(emu: Emulator, tmp_path: Path) -> None:
+def test_breaking_out_of_enhance_many_stops_the_batch(emu: Service, tmp_path: Path) -> None:
     sources = photos(tmp_path / "in", 12)
     with Viesus(**settings(emu)) as client:
         for _ in client.enhance_many(sources, X2, tmp_path / "out"):

@@ -13,7 +13,9 @@ import sys
 
 import pytest
 
-HEAVY = ("sqlite3", "PIL", "uvicorn", "viesus_emulator", "numpy", "cv2", "ariadne")
+# rich and click are not listed: httpx itself imports them (its command line, httpx/__init__)
+# whenever they are installed, as they are here for the CLI.
+HEAVY = ("sqlite3", "PIL", "uvicorn", "viesus_emulator", "numpy", "cv2", "ariadne", "typer")
 
 
 def loaded_after(code: str) -> set[str]:
