@@ -60,7 +60,7 @@ def reset_peak() -> None:
 async def step(name: str, path: Path, warm: Path, endpoint: str, base: str) -> int:
     """Run ``name`` on ``warm`` (imports, buffers, pools), then on ``path``: peak RSS rise, KiB."""
     from viesus import AsyncViesus, read_image_header
-    from viesus._batching import BatchSize
+    from viesus._aliased_requests import BatchSize
     from viesus._downloads import download_part
     from viesus._journal.keys import hash_file
     from viesus._retries import RetryPolicy

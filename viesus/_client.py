@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar
 import httpx
 from pydantic import ValidationError
 
+from viesus._aliased_requests import BatchSize, run_batches
 from viesus._api_errors import map_error
-from viesus._batching import BatchSize, run_batches
 from viesus._errors import (
     ConfigurationError,
     EnhancementFailed,

@@ -35,7 +35,7 @@ from typing import Any, Final, Protocol
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from viesus._batching import BatchSize, Outcome, run_batches
+from viesus._aliased_requests import BatchSize, Outcome, run_batches
 from viesus._errors import InvalidInput, ServerError, UnexpectedResponse, ViesusError
 from viesus._polling import Poller
 from viesus._redact import redact_url

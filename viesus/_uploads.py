@@ -21,7 +21,7 @@ from typing import TypeVar
 import httpx
 from pydantic import ValidationError
 
-from viesus._batching import BatchSize, Outcome, run_batches
+from viesus._aliased_requests import BatchSize, Outcome, run_batches
 from viesus._errors import InvalidInput, ServerError, ViesusError
 from viesus._redact import redact_url
 from viesus._retries import NO_RETRY, RetryPolicy, retrying

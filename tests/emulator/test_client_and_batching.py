@@ -10,7 +10,7 @@ import httpx
 from PIL import Image
 
 from tests.emulator.conftest import Api, jpeg
-from viesus._batching import BatchSize, run_batches
+from viesus._aliased_requests import BatchSize, run_batches
 from viesus_client import ViesusApiClient
 from viesus_client.custom_fields import SignedUploadUrlFields
 from viesus_client.custom_mutations import Mutation

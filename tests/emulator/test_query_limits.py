@@ -131,7 +131,7 @@ async def test_root_field_limit_has_a_default_announced_as_limit(api: Api, emu: 
     response = await api.post(f"{{ {aliases} }}")
     assert response.status_code == 400
     (error,) = errors_of(response)
-    # The contract viesus._batching relies on: the code and extensions.limit.
+    # The contract viesus._aliased_requests relies on: the code and extensions.limit.
     assert error["extensions"] == {"code": "TOO_MANY_ROOT_FIELDS", "limit": 100, "count": 101}
     ten_thousand = " ".join(f"a{i}: __typename" for i in range(10_000))
     assert (await api.post(f"{{ {ten_thousand} {aliases} }}")).status_code == 400

@@ -11,7 +11,7 @@ from graphql import OperationType, build_schema, parse, validate
 from syrupy.assertion import SnapshotAssertion
 
 from codegen.generate import SCHEMA
-from viesus._batching import BatchSize, run_batches
+from viesus._aliased_requests import BatchSize, run_batches
 from viesus._retries import RetryPolicy
 from viesus._selections import (
     aliased_document,

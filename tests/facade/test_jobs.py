@@ -43,7 +43,7 @@ def test_repr_hides_the_signed_download_url() -> None:
 
 
 def test_unknown_upload_status_keeps_the_item_alive() -> None:
-    from viesus._batching import Outcome
+    from viesus._aliased_requests import Outcome
     from viesus._uploads import _as_upload
 
     result = _as_upload(Outcome(data={"id": "u1", "status": "UPLOAD_SCANNING"}), "a.jpg")

@@ -7,7 +7,7 @@ from typing import Protocol
 
 import httpx
 
-from viesus._batching import BatchSize
+from viesus._aliased_requests import BatchSize
 from viesus._jobs import Job
 from viesus._polling import Poller
 from viesus._retries import RetryPolicy

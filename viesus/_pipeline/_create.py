@@ -10,7 +10,7 @@ from typing import TypeVar
 
 from pydantic import ValidationError
 
-from viesus._batching import Outcome, run_batches
+from viesus._aliased_requests import Outcome, run_batches
 from viesus._errors import JournalError, ServerError
 from viesus._jobs import ERROR, Job
 from viesus._journal.store import ItemKey

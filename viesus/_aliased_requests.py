@@ -1,4 +1,4 @@
-"""Many root fields per request: aliased batches with per-item results.
+"""Many root fields per request: aliased requests with per-item results.
 
 gql-style JSON-array batching is rejected by many servers; aliases inside one operation work on
 every server. ``run_batches`` sends ``batch_size`` aliased copies of a root field per request
@@ -37,7 +37,7 @@ from viesus_client.exceptions import (
     GraphQLClientInvalidResponseError,
 )
 
-log = logging.getLogger("viesus._batching")
+log = logging.getLogger("viesus._aliased_requests")
 
 T = TypeVar("T")
 TOO_MANY = frozenset({"TOO_MANY_ROOT_FIELDS", "MAX_ROOT_FIELDS_EXCEEDED", "QUERY_TOO_COMPLEX"})
