@@ -238,3 +238,15 @@ def test_ctrl_c_reports_every_source_and_credits_add_up(
     assert sum(this_runs) + first["credits"]["pending_this_run"] == charged(slow_server) == 4
     assert second["credits"]["charged_for_batch"] == 4
     assert jobs(slow_server) == 4
+
+
+def test_a_local_dry_run_after_a_local_run_plans_what_the_rerun_does(tmp_path: Path) -> None:
+    source, out = tmp_path / "in", tmp_path / "out"
+    write_photos(source, 2)
+    first = run_cli("enhance", str(source), "--out", str(out), "--local", "--yes")
+    assert first.returncode == 0, first.stderr
+    journal = (out / ".viesus-journal.sqlite").read_bytes()
+    dry = run_cli("enhance", str(source), "--out", str(out), "--local", "--dry-run", "--json")
+    assert dry.returncode == 0, dry.stderr  # the journal names the last emulator's endpoint
+    assert [i["action"] for i in json.loads(dry.stdout)["items"]] == ["done", "done"]
+    assert (out / ".viesus-journal.sqlite").read_bytes() == journal  # only read

@@ -15,10 +15,13 @@ the shared folder), the progress and the summary line cover this worker's items 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import json
+import shutil
 import sys
-from collections.abc import Callable, Sequence
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -81,7 +84,8 @@ async def enhance_async(
         ) as viesus:
             if target.local and out is not None and not dry_run:
                 forget_previous_local_server(out, choice.path)
-            plan = await make_plan(viesus, found, options, config, choice)
+            with local_plan_journal(choice.path if target.local and dry_run else None) as copy:
+                plan = await make_plan(viesus, found, options, config, copy or choice.path)
             events.emit("plan", **plan.as_json())
             if dry_run:
                 if as_json:
@@ -140,7 +144,7 @@ async def make_plan(
     found: Discovered,
     options: EnhanceOptions,
     config: Configuration,
-    choice: JournalChoice,
+    journal: Path | None,
 ) -> Plan:
     """The facade's own decisions for every source (``plan_many``: the real run's checks and
     the journal's records), PDFs priced by the service's analysis, the remaining credits."""
@@ -148,7 +152,7 @@ async def make_plan(
         found.sources,
         options,
         config.batch.out or Path("."),
-        journal=choice.path,
+        journal=journal,
         overwrite=config.batch.overwrite,
         root=found.root,
         downscale=config.batch.downscale_to_fit,
@@ -158,6 +162,24 @@ async def make_plan(
     if any(i.kind == "pdf" and i.pays and i.credits is None for i in batch.items):
         plan = await price_pdfs(viesus, plan, options)
     return plan
+
+
+@contextlib.contextmanager
+def local_plan_journal(journal: Path | None) -> Iterator[Path | None]:
+    """For a ``--local --dry-run``: a copy of the journal as the real run would find it after
+    forgetting the previous run's emulator (:func:`forget_previous_local_server`), so the plan
+    decides as that run will; the journal itself is left as it is."""
+    if journal is None or not journal.exists():
+        yield None
+        return
+    with tempfile.TemporaryDirectory(prefix="viesus-plan-") as folder:
+        copy = Path(folder) / journal.name
+        for companion in ("", "-wal"):
+            source = journal.with_name(journal.name + companion)
+            if source.exists():
+                shutil.copyfile(source, copy.with_name(copy.name + companion))
+        forget_previous_local_server(copy.parent, copy)
+        yield copy
 
 
 def _shared_scope(choice: JournalChoice) -> dict[str, str] | None:
