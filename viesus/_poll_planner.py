@@ -31,6 +31,8 @@ synchronous (``now`` is passed in), so it is tested on a modelled queue with a f
 
 from __future__ import annotations
 
+import json
+import logging
 import math
 import random
 from collections import deque
@@ -38,6 +40,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 INFINITY = math.inf
+# Every decision at DEBUG, one JSON object a line (``benchmarks/outside.py`` reads them back);
+# nothing is formatted unless that level is on.
+log = logging.getLogger("viesus._poll_planner")
 
 
 @dataclass(frozen=True)
@@ -210,6 +215,20 @@ class PollPlanner:
         it carried: the pace is counted from the completions the polls see, so polls that come
         too rarely see too few and would keep the pace as low as they found it (measured in
         the queue model: 100 jobs on 16 slots detected ~30 s late in 2 % of runs)."""
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "%s",
+                json.dumps(
+                    {
+                        "event": "answer",
+                        "first_looks": first_looks,
+                        "early": early,
+                        "looks": looks,
+                        "waiting": waiting,
+                        "optimism": self.optimism,
+                    }
+                ),
+            )
         if looks and not waiting:
             self.optimism = min(OPTIMISM_MAX, self.optimism * OPTIMISM_UP)
             return
@@ -303,6 +322,8 @@ class PollPlanner:
             batch = [job_id for _, job_id in due[: self.batch_size]]
             if any(job_id in self._fresh for job_id in batch):
                 self._last_first_look = now
+            if log.isEnabledFor(logging.DEBUG):
+                self._log_poll(now, batch, due, pace)
             return batch, now
         # Wake when the batch is full, when the oldest has waited enough, or when the last job
         # known to come before that has come (the scan above reaches beyond the horizon).
@@ -311,6 +332,32 @@ class PollPlanner:
             return [], min(fills_at, deadline)
         last_before_deadline = max(at for at in upcoming if at <= deadline)
         return [], min(fills_at, last_before_deadline)
+
+    def _log_poll(
+        self, now: float, batch: list[str], due: list[tuple[float, str]], pace: float | None
+    ) -> None:
+        plans = [self._fresh.get(job_id) or self._looked[job_id] for job_id in batch]
+        log.debug(
+            "%s",
+            json.dumps(
+                {
+                    "event": "poll",
+                    "t": round(now, 4),
+                    "jobs": len(batch),
+                    "first_looks": sum(job_id in self._fresh for job_id in batch),
+                    "pending": self.pending,
+                    "pace": pace,
+                    "optimism": self.optimism,
+                    "frontier": self._frontier,
+                    "frontier_at": round(self._frontier_at, 4),
+                    "highest_done": self._highest_done,
+                    "seqs": [min(p.seq for p in plans), max(p.seq for p in plans)],
+                    "ages": [round(now - p.added, 4) for p in plans],
+                    "deadline_in": round(due[0][0] - now, 4),
+                    "quickest": None if self._quickest == INFINITY else round(self._quickest, 4),
+                }
+            ),
+        )
 
     def _hold(self, plan: _Plan, due_at: float) -> float:
         """How long a due job may wait for company: short for young jobs (a per-job timer would
