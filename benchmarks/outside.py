@@ -148,7 +148,8 @@ def _quantiles(values: list[float]) -> list[float]:
 
 def planner_summary(log: Path, jobs: list[dict[str, Any]], scale: float) -> dict[str, Any]:
     """What the planner decided vs what the emulator did (times in real seconds)."""
-    polls, answers = [], []
+    polls: list[dict[str, Any]] = []
+    answers: list[dict[str, Any]] = []
     for line in log.read_text().splitlines():
         _, _, text = line.partition(" ")
         record = json.loads(text)
@@ -174,7 +175,7 @@ def planner_summary(log: Path, jobs: list[dict[str, Any]], scale: float) -> dict
         "first_looks": first_looks,
         "early_first_looks": early,
         "repeat_looks": sum(a["looks"] for a in answers) - first_looks,
-        "all_done_polls": sum(1 for a in answers if a["looks"] and not a["waiting"]),
+        "all_done_polls": sum(1 for a in answers if a["looks"] and a["waiting"] == 0),
         "pace_estimates_p5_50_95": _quantiles([p["pace"] for p in polls if p["pace"]]),
         "pace_measured": round((len(ends) - 1) / span, 2) if span == span and span else None,
         "optimism_p5_50_95": _quantiles([p["optimism"] for p in polls]),
