@@ -171,6 +171,10 @@ class PollPlanner:
             # (measured in benchmarks/outside.py: 939 of 1,000 first looks early, 2.47 looks
             # per job), so the count starts anew only once the window is empty.
             self._last_first_look = now
+            # The optimism is about the last queue's frontier: its tail, all done, raised it
+            # to the top, and a new wave started from there looked at 50 jobs at once, all
+            # early (measured in benchmarks/outside.py).
+            self.optimism = OPTIMISM_START
             if not self._done_at or now - self._done_at[-1] >= self.schedule.rate_window:
                 self._busy_since = now
             self._frontier, self._frontier_at = float(self._seq), now
