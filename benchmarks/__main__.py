@@ -30,6 +30,7 @@ from typing import Any
 import httpx
 
 from benchmarks.chart import draw_chart
+from benchmarks.outside import outside_server, planner_summary
 from benchmarks.report import write_report
 
 CONTENDERS = ("docs-generated", "docs-gql", "facade", "facade-webhooks")
@@ -125,6 +126,7 @@ def run_contender(
     scale: float,
     work: Path,
     baseline: Path | None = None,
+    planner_log: Path | None = None,
 ) -> dict[str, Any]:
     source_file = work / "sources.json"
     source_file.write_text(json.dumps(sources))
@@ -138,6 +140,7 @@ def run_contender(
             [str(baseline), str(baseline / "generated"), env.get("PYTHONPATH", "")]
         )
         program = [str(Path(__file__).with_name("contenders.py"))]
+    log_args = ["--planner-log", str(planner_log)] if planner_log is not None else []
     subprocess.run(
         [
             sys.executable,
@@ -153,6 +156,7 @@ def run_contender(
             str(result_file),
             "--time-scale",
             str(scale),
+            *log_args,
         ],
         check=True,
         env=env,
@@ -179,7 +183,13 @@ def run_contender(
         if j["id"] in result["detected"]
     ]
     wall = result["end"] - result["start"]
+    planner = (
+        planner_summary(planner_log, jobs, scale)
+        if planner_log is not None and planner_log.exists()
+        else None
+    )
     return {
+        "planner": planner,
         "ok": result["ok"],
         "failed": result["failed"],
         "jobs": len(jobs),
@@ -214,6 +224,20 @@ def main() -> None:
     parser.add_argument("--sources", nargs="+", default=list(SOURCES), choices=SOURCES)
     parser.add_argument("--contenders", nargs="+", default=list(CONTENDERS), choices=CONTENDERS)
     parser.add_argument("--time-scale", type=float, default=0.1)
+    parser.add_argument(
+        "--harness",
+        choices=("outside", "inprocess"),
+        default="outside",
+        help="outside (default): viesus serve, the proxy and a static source server in "
+        "processes of their own; inprocess: emulator and proxy in one process (the old set-up)",
+    )
+    parser.add_argument(
+        "--planner-log",
+        type=Path,
+        default=None,
+        help="folder: the facade contenders log the poll planner's decisions there, "
+        "summarised in the figures (--json)",
+    )
     parser.add_argument("--out", type=Path, default=None, help="default BENCHMARKS.md")
     parser.add_argument("--json", type=Path, default=None, help="also write the raw figures")
     parser.add_argument(
@@ -245,12 +269,14 @@ def main() -> None:
         root = Path(tmp)
         images = make_images(root / "images", max(sizes))
         for slots in args.slots:
-            with server(slots, args.time_scale, root / "images") as urls:
+            start_server = outside_server if args.harness == "outside" else server
+            with start_server(slots, args.time_scale, root / "images") as urls:
                 for source in args.sources:
                     for n in sizes:
                         chosen = images[:n]
+                        images_base = urls.get("images", f"{urls['base']}/bench/images/")
                         sources = (
-                            [f"{urls['base']}/bench/images/{p.name}" for p in chosen]
+                            [f"{images_base}{p.name}" for p in chosen]
                             if source == "url"
                             else [str(p) for p in chosen]
                         )
@@ -261,6 +287,10 @@ def main() -> None:
                         for name in names:
                             work = root / f"{slots}-{source}-{n}-{name}"
                             work.mkdir()
+                            log = None
+                            if args.planner_log is not None and name.startswith("facade"):
+                                args.planner_log.mkdir(parents=True, exist_ok=True)
+                                log = args.planner_log / f"{slots}-{source}-{n}-{name}.jsonl"
                             figures = run_contender(
                                 name,
                                 sources,
@@ -269,6 +299,7 @@ def main() -> None:
                                 args.time_scale,
                                 work,
                                 args.baseline,
+                                log,
                             )
                             runs.append(Run(name, source, n, slots, figures))
                             print(
@@ -279,6 +310,8 @@ def main() -> None:
                                 f"lag p95 {figures['lag_p95']:.1f} s",
                                 flush=True,
                             )
+                            if figures["planner"] is not None:
+                                print(json.dumps(figures["planner"]), flush=True)
     meta = {
         "command": ("python -m benchmarks " + " ".join(sys.argv[1:])).strip(),
         "scale": args.time_scale,
@@ -287,6 +320,7 @@ def main() -> None:
         f"{platform.python_version()}",
         "large": args.large,
         "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "harness": args.harness,
         "load": " / ".join(f"{x:.1f}" for x in os.getloadavg()),
     }
     chart = out.with_suffix(".png")

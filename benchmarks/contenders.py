@@ -10,6 +10,9 @@
 - ``facade-baseline``: ``facade`` with another checkout's ``viesus`` (``--baseline DIR``: the
   orchestrator runs this file as a script with that checkout first on ``PYTHONPATH``).
 
+``--planner-log FILE``: the poll planner's decisions at DEBUG, one JSON object a line after the
+epoch time (read back by :mod:`benchmarks.outside`).
+
 Writes JSON: when each job was seen done (epoch seconds), start and end of the run, CPU
 seconds (user + system) and peak RSS. Counting requests is the server side's business.
 """
@@ -341,7 +344,18 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--result", type=Path, required=True)
     parser.add_argument("--time-scale", type=float, required=True)
+    parser.add_argument(
+        "--planner-log", type=Path, default=None, help="the poll planner's decisions (JSON lines)"
+    )
     args = parser.parse_args()
+    if args.planner_log is not None:
+        import logging
+
+        handler = logging.FileHandler(args.planner_log, mode="w")
+        handler.setFormatter(logging.Formatter("%(created).4f %(message)s"))
+        planner = logging.getLogger("viesus._poll_planner")
+        planner.setLevel(logging.DEBUG)
+        planner.addHandler(handler)
     sources = json.loads(args.sources.read_text())
     args.out.mkdir(parents=True, exist_ok=True)
     result = asyncio.run(run(args.name, sources, args.endpoint, args.out, args.time_scale))

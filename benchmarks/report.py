@@ -160,7 +160,23 @@ def write_report(
     large: bool,
     measured: str,
     load: str | None = None,
+    harness: str = "inprocess",
 ) -> None:
+    if harness == "outside":
+        setup = [
+            "How it is measured (see `benchmarks/`, `benchmarks/outside.py`): as an outside",
+            "harness would, in separate processes: the emulator as shipped (`viesus serve`), a",
+            "counting proxy in front of it, URL sources served by `python -m http.server`, and",
+            "each contender. Every HTTP request a client sends (GraphQL, signed-upload PUT, result",
+            "download) passes the proxy, which counts it; the emulator counts GraphQL root fields.",
+        ]
+    else:
+        setup = [
+            "How it is measured (see `benchmarks/`, `--harness inprocess`): the emulator runs in",
+            "its own process behind a counting proxy in the same process, which also serves the",
+            "URL sources; every HTTP request a client sends (GraphQL, signed-upload PUT, result",
+            "download) passes the proxy, which counts it; the emulator counts GraphQL root fields.",
+        ]
     lines = [
         "# Benchmarks" + (" (large)" if large else ""),
         "",
@@ -170,11 +186,9 @@ def write_report(
         + (f" (load average {load} at the end)" if load else "")
         + ", so times and CPU are noisy; counts are not.",
         "",
-        "How it is measured (see `benchmarks/`): the emulator (ENHANCE on distinct 128 px JPEGs)",
-        "runs in its own process behind a counting proxy; every HTTP request a client sends",
-        "(GraphQL, signed-upload PUT, result download) passes the proxy, which counts it; the",
-        "emulator counts GraphQL root fields. Each contender runs in its own process: its CPU",
-        "time (user + system, imports excluded) and peak RSS are its own. Makespan is the",
+        *setup,
+        "ENHANCE on distinct 128 px JPEGs. Each contender runs in its own process: its CPU time",
+        "(user + system, imports excluded) and peak RSS are its own. Makespan is the",
         "server's, first job started to last job finished; detection lag is when the client saw",
         "a job done minus when the server finished it.",
         f"The emulator runs at time scale {scale}: lags are given in modelled service seconds",

@@ -1,29 +1,61 @@
 """A modelled VIESUS queue and a fake clock to drive :class:`PollPlanner` on (no real time).
 
-The queue is FIFO with ``slots`` slots; job ``i`` is created at ``created[i]`` and takes
-``durations[i]`` once it has a slot. ``simulate`` plays the planner against it event by event
-and reports looks per job, requests and detection lag (fake seconds), so tests assert counts.
+The queue has ``slots`` slots; job ``i`` is created at ``created[i]`` and takes
+``durations[i]`` once it has a slot. FIFO by default; ``ready[i]`` delays when a job may start
+(the service fetching a URL source), ``reorder`` lets the service take jobs out of creation
+order (a queued job is taken up to that many places early or late), and ``stalls`` are spans
+of time in which the service starts and ends nothing (a job due to end in one ends when it
+ends). Durations that change during a run model a pace that changes. ``simulate`` plays the
+planner against it event by event and reports looks per job, requests and detection lag (fake
+seconds), so tests assert counts.
 """
 
 from __future__ import annotations
 
 import heapq
 import math
+import random
 import statistics
 from dataclasses import dataclass
 
 from viesus._poll_planner import PollPlanner, PollSchedule
 
 
-def finish_times(created: list[float], durations: list[float], slots: int) -> list[float]:
-    """When each job ends in a FIFO queue of ``slots`` slots."""
+def finish_times(
+    created: list[float],
+    durations: list[float],
+    slots: int,
+    *,
+    ready: list[float] | None = None,
+    reorder: float = 0.0,
+    stalls: tuple[tuple[float, float], ...] | list[tuple[float, float]] = (),
+    rng: random.Random | None = None,
+) -> list[float]:
+    """When each job ends (FIFO of ``slots`` slots unless ``reorder``; see the module)."""
+    rng = rng or random.Random(0)
+    startable = [c + (ready[i] if ready else 0.0) for i, c in enumerate(created)]
+    by_time = sorted(range(len(created)), key=lambda i: startable[i])
+    place = {
+        i: n + (rng.uniform(-reorder, reorder) if reorder else 0.0) for n, i in enumerate(by_time)
+    }
+    order = sorted(range(len(created)), key=lambda i: place[i])
     free = [0.0] * slots
-    ends = []
-    for start_at, duration in zip(created, durations, strict=True):
-        start = max(start_at, heapq.heappop(free))
-        heapq.heappush(free, start + duration)
-        ends.append(start + duration)
+    ends = [0.0] * len(created)
+    for i in order:
+        start = _after_stalls(max(startable[i], heapq.heappop(free)), stalls)
+        end = _after_stalls(start + durations[i], stalls)
+        heapq.heappush(free, end)
+        ends[i] = end
     return ends
+
+
+def _after_stalls(
+    moment: float, stalls: tuple[tuple[float, float], ...] | list[tuple[float, float]]
+) -> float:
+    for begin, end in stalls:
+        if begin <= moment < end:
+            return end
+    return moment
 
 
 @dataclass
@@ -52,13 +84,19 @@ def simulate(
     latency: float = 0.05,
     webhooks: bool = False,
     lost_deliveries: frozenset[int] = frozenset(),
+    ready: list[float] | None = None,
+    reorder: float = 0.0,
+    stalls: tuple[tuple[float, float], ...] | list[tuple[float, float]] = (),
+    rng: random.Random | None = None,
 ) -> Outcome:
     """Run the planner until every job is seen done; ``latency``: seconds per poll request.
 
     With ``webhooks`` every job's end is delivered at once (except ``lost_deliveries``) as a
     hint, as the client's webhook receiver feeds the poller; the read that follows ends it.
     """
-    ends = finish_times(created, durations, slots)
+    ends = finish_times(
+        created, durations, slots, ready=ready, reorder=reorder, stalls=stalls, rng=rng
+    )
     planner = PollPlanner(schedule or PollSchedule(), batch_size, lambda now: webhooks)
     ids = [f"j{i}" for i in range(len(created))]
     index = {job_id: i for i, job_id in enumerate(ids)}
@@ -112,3 +150,12 @@ def simulate(
 def pipeline_creation(count: int, batch: int = 25, every: float = 0.2) -> list[float]:
     """Creation times as the facade's waves make them: ``batch`` jobs per create request."""
     return [(i // batch) * every for i in range(count)]
+
+
+def waves(
+    count: int, per_wave: int, every: float, batch: int = 50, gap: float = 0.2
+) -> list[float]:
+    """Creation in waves of ``per_wave`` jobs every ``every`` seconds (``batch`` per create
+    request): measured in the outside harness with URL sources, where the queue drains
+    between waves (``benchmarks/outside.py``; 100 jobs every ~3.5 real s at 16 slots)."""
+    return [(i // per_wave) * every + ((i % per_wave) // batch) * gap for i in range(count)]
