@@ -96,6 +96,15 @@ class UploadJob:
     height: int | None = None
 
 
+class UnsupportedType(UnsupportedUpload):
+    """A file type refused here, before any request (not by the service)."""
+
+    def __init__(self, source: str, reason: str) -> None:
+        InvalidInput.__init__(self, source, reason)
+        self.code: str | None = "UNSUPPORTED_FORMAT"
+        self.service_reason: str | None = None
+
+
 def checked_type(filename: str, mimetype: str | None) -> str:
     """The mimetype to declare for ``filename``, or ``UnsupportedUpload`` before any request."""
     extension = PurePosixPath(filename).suffix.lower().lstrip(".")
@@ -103,13 +112,9 @@ def checked_type(filename: str, mimetype: str | None) -> str:
     declared = (mimetype or "").split(";")[0].strip().lower()
     accepted = "JPEG, PNG, TIFF or WebP (.jpg, .png, .tif, .webp)"
     if expected is None:
-        raise UnsupportedUpload(
-            filename, "UNSUPPORTED_FORMAT", f"not a photo type the service takes: {accepted}"
-        )
+        raise UnsupportedType(filename, f"not a photo type the service takes: {accepted}")
     if declared and declared != expected:
-        raise UnsupportedUpload(
-            filename, "UNSUPPORTED_FORMAT", f"its type {declared} does not match .{extension}"
-        )
+        raise UnsupportedType(filename, f"its type {declared} does not match .{extension}")
     return expected
 
 
