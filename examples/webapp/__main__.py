@@ -39,7 +39,11 @@ async def main(host: str, port: int, public_url: str | None, max_bytes: int | No
     origins = (f"http://127.0.0.1:{port}", f"http://localhost:{port}")
     async with service(origins) as (endpoint, key), AsyncViesus(key, endpoint) as client:
         app = build_app(client, public_url=url, max_bytes=max_bytes)
-        server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+        # Open event streams never end by themselves: a stop waits 2 s for them, no longer.
+        config = uvicorn.Config(
+            app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=2
+        )
+        server = uvicorn.Server(config)
         print(f"web app: http://{host}:{port}/  (Ctrl-C to stop)", flush=True)
         await server.serve()
 

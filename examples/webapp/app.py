@@ -20,7 +20,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
-from starlette.routing import Mount, Route
+from starlette.routing import Route
 
 from viesus import (
     AsyncViesus,
@@ -28,6 +28,7 @@ from viesus import (
     InsufficientCredits,
     LimitExceeded,
     UnsupportedUpload,
+    UploadFailed,
     UploadJob,
     UploadTooLarge,
     ViesusError,
@@ -40,7 +41,9 @@ OPTIONS = EnhanceOptions(upscaling_factor="X2")
 
 def in_words(exc: ViesusError) -> dict[str, str]:
     """What the page shows: a kind (for styling) and the toolkit's own sentence."""
-    if isinstance(exc, LimitExceeded | UploadTooLarge):
+    if isinstance(exc, UploadFailed) and exc.service_reason:  # the service said why
+        kind = "refused by the service"
+    elif isinstance(exc, LimitExceeded | UploadTooLarge):
         kind = "too large"
     elif isinstance(exc, UnsupportedUpload):
         kind = "wrong type"
@@ -171,7 +174,7 @@ def build_app(
             Route("/api/uploads/{upload_id}/enhance", enhance, methods=["POST"]),
             Route("/api/events", stream),
             Route("/api/credits", credits),
-            Mount("/webhooks", app=receiver),
+            Route("/webhooks", receiver, methods=["POST"]),
         ],
         lifespan=lifespan,
     )

@@ -57,7 +57,9 @@ async def main(port: int, max_bytes: int | None, kill: str | None) -> None:
         app: ASGIApp = build_app(client, public_url=f"http://127.0.0.1:{port}", max_bytes=max_bytes)
         if kill == "before-create":
             app = KillBeforeCreate(app)
-        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=2
+        )
         await uvicorn.Server(config).serve()
 
 
