@@ -176,3 +176,21 @@ async def test_limits_and_credits_refuse_before_charging(
     emulator.state.ledger.set_allowance(3)  # less than the 4 credits of X2
     with pytest.raises(InsufficientCredits):
         await viesus.enhance_upload(upload_id, X2)
+
+
+def test_the_sync_client_has_the_flow(tmp_path: Path) -> None:
+    from tests.facade.conftest import API_KEY, FAST_POLL, emulator_config, write_photo
+    from viesus import Viesus
+
+    photo = write_photo(tmp_path / "p.jpg")
+    with (
+        Emulator(emulator_config()).running_in_thread() as emu,
+        Viesus(API_KEY, emu.endpoint, poll_schedule=FAST_POLL) as viesus,
+    ):
+        upload = viesus.create_browser_upload(photo.name, photo.stat().st_size, "image/jpeg")
+        put = httpx.put(upload.url, content=photo.read_bytes(), headers=upload.headers)
+        assert put.status_code == 200
+        made = viesus.enhance_upload(upload.upload_id, {"upscalingFactor": "X2"}, wait=True)
+        assert made.job.finished
+        assert viesus.enhance_upload(upload.upload_id, X2).adopted
+        assert jobs(emu) == (1, 0)
