@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.setup-stamp
 ENDPOINT ?= https://api.viesus.cloud/graphql
 
-.PHONY: setup test lint typecheck pytest generate generate-check pull schema-diff schema-check demo serve bench bench-large bench-import bench-memory soak fuzz clean
+.PHONY: setup test lint typecheck pytest generate generate-check pull schema-diff schema-check demo webapp serve bench bench-large bench-import bench-memory soak fuzz clean
 
 setup: $(STAMP)
 
@@ -58,6 +58,12 @@ demo: setup
 		--sidecar --compare $(DEMO_OUT)/before-after.png
 	@echo "results: $(CURDIR)/$(DEMO_OUT)/results"
 	@echo "before/after: $(CURDIR)/$(DEMO_OUT)/before-after.png"
+
+# The web-app example (examples/webapp/): pick photos in a browser, watch them upload and
+# enhance. Against VIESUS_ENDPOINT (+ VIESUS_API_KEY) if set, else an in-process emulator.
+WEBAPP_PORT ?= 8000
+webapp: setup
+	$(BIN)/python -m examples.webapp --port $(WEBAPP_PORT)
 
 serve: setup
 	$(BIN)/viesus serve

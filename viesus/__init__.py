@@ -40,6 +40,7 @@ from viesus._sync_client import Viesus
 # Loaded on first use (PEP 562), so ``import viesus`` does not pay for journals, PDFs,
 # PostgreSQL or webhooks a program may never touch; type checkers see plain imports.
 if TYPE_CHECKING:
+    from viesus._browser_uploads import BrowserUpload, UploadJob
     from viesus._image_headers import read_image_header
     from viesus._journal.postgres.settings import LeaseTimes
     from viesus._journal.sqlite import Journal
@@ -53,6 +54,8 @@ if TYPE_CHECKING:
     from viesus._webhooks.signature import WebhookEvent, unwrap, verify_signature
 
 _MODULE_OF = {
+    "BrowserUpload": "viesus._browser_uploads",
+    "UploadJob": "viesus._browser_uploads",
     "EnhanceResult": "viesus._results",
     "FinishedResult": "viesus._results",
     "Journal": "viesus._journal.sqlite",
@@ -94,6 +97,7 @@ __all__ = [
     "AsyncViesus",
     "AuthenticationError",
     "BatchPlan",
+    "BrowserUpload",
     "BudgetExceeded",
     "ClientClosed",
     "ConfigurationError",
@@ -122,6 +126,7 @@ __all__ = [
     "UnsupportedUpload",
     "UploadFailed",
     "UploadFetchFailed",
+    "UploadJob",
     "UploadTooLarge",
     "Viesus",
     "ViesusError",

@@ -48,6 +48,7 @@ from viesus_client.input_types import EnhancedImageInput
 # close to the cost of httpx + pydantic + graphql-core): the pipeline and journals, PDFs,
 # webhooks and the batch-document builders.
 if TYPE_CHECKING:
+    from viesus._browser_uploads import BrowserUpload, UploadJob
     from viesus._journal.store import JournalStore
     from viesus._pdf import PdfAnalysis
     from viesus._plans import BatchPlan
@@ -499,6 +500,29 @@ class AsyncViesus:
             ) from None
         except Exception as exc:
             raise map_error(exc) from None
+
+    # --- the web-app flow: the browser PUTs, the server enhances (viesus._browser_uploads) ---
+    async def create_browser_upload(
+        self, filename: str, size: int, mimetype: str | None, *, max_bytes: int | None = None
+    ) -> BrowserUpload:
+        """Check a page's file (type by name and mimetype, ``size`` against ``max_bytes``,
+        default 100 MiB [assumption]) and reserve a signed upload for the page to PUT."""
+        from viesus._browser_uploads import MAX_BROWSER_UPLOAD_BYTES, create_browser_upload
+
+        limit = MAX_BROWSER_UPLOAD_BYTES if max_bytes is None else max_bytes
+        return await self._call(create_browser_upload(self, filename, size, mimetype, limit))
+
+    async def enhance_upload(
+        self, upload_id: str, options: Options = None, *, wait: bool = False, timeout: float = 600.0
+    ) -> UploadJob:
+        """Complete the page's upload and make its job, adopting one the upload already has
+        (a retry after a crash pays once); ``wait``: return it FINISHED (or raise)."""
+        from dataclasses import replace
+
+        from viesus._browser_uploads import enhance_upload
+
+        made = await self._call(enhance_upload(self, upload_id, as_options(options)))
+        return replace(made, job=await self.wait(made.job.id, timeout)) if wait else made
 
 
 def _run_settings(

@@ -20,6 +20,7 @@ from viesus._loop_thread import LoopThread
 from viesus._redact import redact_url
 
 if TYPE_CHECKING:
+    from viesus._browser_uploads import BrowserUpload, UploadJob
     from viesus._jobs import Job
     from viesus._journal.store import JournalStore
     from viesus._pdf import PdfAnalysis
@@ -166,6 +167,20 @@ class Viesus:
                 raise
         else:
             self._loop.call(manager.__aexit__(None, None, None))
+
+    def create_browser_upload(
+        self, filename: str, size: int, mimetype: str | None, *, max_bytes: int | None = None
+    ) -> BrowserUpload:
+        return self._loop.call(
+            self._client.create_browser_upload(filename, size, mimetype, max_bytes=max_bytes)
+        )
+
+    def enhance_upload(
+        self, upload_id: str, options: Options = None, *, wait: bool = False, timeout: float = 600.0
+    ) -> UploadJob:
+        return self._loop.call(
+            self._client.enhance_upload(upload_id, options, wait=wait, timeout=timeout)
+        )
 
     def _iterate(self, stream: AsyncGenerator[T, None]) -> Iterator[T]:
         """The async generator stepped on the loop, one item a call; closed on the way out."""

@@ -16,6 +16,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from viesus_emulator import _uploads as uploads
+from viesus_emulator._cors import StorageCors
 from viesus_emulator._graphql_http import GraphQLEndpoint, InjectedDisconnect
 from viesus_emulator._store import FINISHED, UPLOAD_FINISHED
 from viesus_emulator._world import EmulatorState
@@ -116,6 +117,8 @@ def build_app(state: EmulatorState) -> Starlette:
         Route("/healthz", health, methods=["GET"]),
     ]
     app: Starlette = Starlette(routes=routes, exception_handlers={ClientDisconnect: _client_gone})
+    if state.config.cors_origins:
+        app.add_middleware(StorageCors, origins=state.config.cors_origins)
     return app
 
 

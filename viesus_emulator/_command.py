@@ -63,6 +63,15 @@ def serve(
             metavar="KEY",
         ),
     ] = None,
+    cors_origin: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--cors-origin",
+            help="Web page origin allowed to PUT uploads and read results; repeatable.",
+            rich_help_panel=SERVER,
+            metavar="URL",
+        ),
+    ] = None,
     time_scale: Annotated[
         float, _option("Multiplies the modelled 2-180 s per job.", SERVER, "X", min=0.0)
     ] = 1.0,
@@ -132,6 +141,7 @@ def _config(
     port: int,
     public_url: str | None,
     api_key: list[str] | None,
+    cors_origin: list[str] | None,
     time_scale: float,
     workers: int,
     credits: int,
@@ -169,6 +179,7 @@ def _config(
             host=host,
             port=port,
             public_base_url=public_url,
+            cors_origins=tuple(cors_origin or ()),
             time_scale=time_scale,
             workers=workers,
             credits=credits,

@@ -9,8 +9,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 DEFAULT_API_KEY = "local"
+
+
+def checked_origin(origin: str) -> str:
+    """``scheme://host[:port]`` as a browser sends it in ``Origin``; ValueError otherwise."""
+    parts = urlsplit(origin.strip())
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+        or parts.username
+    ):
+        raise ValueError(f"a CORS origin is scheme://host[:port], not {origin!r}")
+    return f"{parts.scheme}://{parts.netloc}".lower()
 
 
 @dataclass(frozen=True)
@@ -163,6 +179,9 @@ class EmulatorConfig:
     #: Seconds a request (headers and body) may take to arrive from its first byte, plus one
     #: per 500 bytes received; then 408 and the connection is closed (``read_timeout``).
     read_timeout: float = 10.0
+    #: Web-page origins (``scheme://host[:port]``) allowed to PUT to signed upload URLs and
+    #: read downloads from a browser (CORS); none by default. The GraphQL endpoint gets no CORS.
+    cors_origins: tuple[str, ...] = ()
     #: Log one line per request (method, path without query string, status); never secrets.
     access_log: bool = False
 
@@ -192,6 +211,7 @@ class EmulatorConfig:
                 f"public_base_url must start with http:// or https://, not {self.public_base_url!r}"
             )
         self.api_keys = tuple(self.api_keys)
+        self.cors_origins = tuple(checked_origin(o) for o in self.cors_origins)
         self.webhook_retry_delays = tuple(self.webhook_retry_delays)
 
     def __repr__(self) -> str:
