@@ -28,9 +28,9 @@ import asyncio
 import weakref
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
-from viesus._batching import BatchSize, Outcome, run_batches
+from viesus._aliased_requests import BatchSize, Outcome, run_batches
 from viesus._errors import (
     GraphQLRequestError,
     InvalidInput,
@@ -42,6 +42,7 @@ from viesus._errors import (
 )
 from viesus._image_headers import ImageHeader
 from viesus._jobs import ERROR, Job
+from viesus._pipeline._client import PipelineClient
 from viesus._pipeline._create import jobs_on_upload
 from viesus._pipeline._tuning import CREATE_ATTEMPTS, RECONCILE_READS
 from viesus._preflight import check_limits, estimate_credits
@@ -51,9 +52,6 @@ from viesus._uploads import _with_reasks
 from viesus_client.custom_fields import SignedUploadUrlFields, UploadFields
 from viesus_client.custom_mutations import Mutation
 from viesus_client.input_types import CreateSignedUploadUrlInput, EnhancedImageInput
-
-if TYPE_CHECKING:
-    from viesus._client import AsyncViesus
 
 __all__ = ["ACCEPTED_TYPES", "MAX_BROWSER_UPLOAD_BYTES", "BrowserUpload", "UploadJob"]
 
@@ -119,7 +117,7 @@ def checked_type(filename: str, mimetype: str | None) -> str:
 
 
 async def create_browser_upload(
-    client: AsyncViesus, filename: str, size: int, mimetype: str | None, max_bytes: int
+    client: PipelineClient, filename: str, size: int, mimetype: str | None, max_bytes: int
 ) -> BrowserUpload:
     declared = checked_type(filename, mimetype)
     if size < 1:
@@ -150,7 +148,7 @@ _LOCKS: weakref.WeakValueDictionary[tuple[int, str], asyncio.Lock] = weakref.Wea
 
 
 async def enhance_upload(
-    client: AsyncViesus, upload_id: str, options: EnhancedImageInput
+    client: PipelineClient, upload_id: str, options: EnhancedImageInput
 ) -> UploadJob:
     lock = _LOCKS.setdefault((id(client), upload_id), asyncio.Lock())
     async with lock:
@@ -168,7 +166,7 @@ async def enhance_upload(
         return UploadJob(upload_id, job, adopted, credits, width, height)
 
 
-async def _complete(client: AsyncViesus, upload_id: str) -> dict[str, Any]:
+async def _complete(client: PipelineClient, upload_id: str) -> dict[str, Any]:
     """``completeSignedUpload`` with the upload's jobs in its answer (free: asked again when
     lost); a failed upload raises its typed error."""
 
@@ -209,7 +207,7 @@ def _found(upload_id: str, outcome: Outcome) -> Job | None:
 
 
 async def _create(
-    client: AsyncViesus, upload_id: str, options: EnhancedImageInput, shown: str
+    client: PipelineClient, upload_id: str, options: EnhancedImageInput, shown: str
 ) -> tuple[Job, bool]:
     """Create the job; after a lost answer read the upload (with backoff) and adopt what is
     there; send again only once the reads prove nothing was made."""
@@ -236,7 +234,7 @@ async def _create(
     raise ServerError(f"{shown}: the create kept failing (nothing was charged); try again")
 
 
-async def _reconcile(client: AsyncViesus, upload_id: str) -> Job | None:
+async def _reconcile(client: PipelineClient, upload_id: str) -> Job | None:
     for read in range(RECONCILE_READS):
         if read > 0:
             await asyncio.sleep(client.retry_policy.backoff(read))

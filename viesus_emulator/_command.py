@@ -47,6 +47,11 @@ def _option(help: str, panel: str, metavar: str | None = None, **kw: Any) -> Any
     return typer.Option(help=help, rich_help_panel=panel, metavar=metavar, **kw)
 
 
+def _repeatable(help_text: str, metavar: str) -> Any:
+    """A repeatable server option (``--api-key``, ``--cors-origin``): its flag from the name."""
+    return typer.Option(help=help_text, rich_help_panel=SERVER, metavar=metavar)
+
+
 def serve(
     host: Annotated[str, _option("Interface to listen on.", SERVER, "HOST")] = "127.0.0.1",
     port: Annotated[int, _option("Port; 0 picks a free one.", SERVER, "N")] = 8765,
@@ -56,21 +61,11 @@ def serve(
     ] = None,
     api_key: Annotated[
         list[str] | None,
-        typer.Option(
-            "--api-key",
-            help=f"Accepted x-api-key; repeatable (default {DEFAULT_API_KEY!r}).",
-            rich_help_panel=SERVER,
-            metavar="KEY",
-        ),
+        _repeatable(f"Accepted x-api-key; repeatable (default {DEFAULT_API_KEY!r}).", "KEY"),
     ] = None,
     cors_origin: Annotated[
         list[str] | None,
-        typer.Option(
-            "--cors-origin",
-            help="Web page origin allowed to PUT uploads and read results; repeatable.",
-            rich_help_panel=SERVER,
-            metavar="URL",
-        ),
+        _repeatable("Web page origin allowed to PUT uploads and read results; repeatable.", "URL"),
     ] = None,
     time_scale: Annotated[
         float, _option("Multiplies the modelled 2-180 s per job.", SERVER, "X", min=0.0)
