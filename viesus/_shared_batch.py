@@ -25,6 +25,7 @@ from viesus._output_names import common_root
 from viesus._pdf import looks_like_pdf
 from viesus._preflight import check_budget, estimate_credits
 from viesus._results import EnhanceResult
+from viesus._sources import first_of_each, repeated
 
 if TYPE_CHECKING:
     from viesus._pipeline import PipelineClient
@@ -168,12 +169,7 @@ class _Worker:
                 f"{recorded.max_credits}, this worker asks for {max_credits}: the budget "
                 "belongs to the batch; pass the same value (or none), or use another batch name"
             )
-        for source in sources:
-            key = item_key(source, self.options)
-            if key in self.sources:
-                self.twins.setdefault(key, []).append(source)
-            else:
-                self.sources[key] = source
+        self.sources, self.twins = first_of_each(sources, lambda s: item_key(s, self.options))
         # Refuse before spending when the whole batch cannot fit its budget.
         check_budget(self.cost * len(self.sources), recorded.max_credits)
         await asyncio.to_thread(
@@ -272,15 +268,8 @@ class _Worker:
                 settled = await self._settle(key, result)
                 if settled is not None:
                     yield settled
-                    for twin in self.twins.get(key, []):
-                        yield EnhanceResult(
-                            source=str(twin),
-                            status=settled.status,
-                            output_path=settled.output_path,
-                            job_id=settled.job_id,
-                            upload_id=settled.upload_id,
-                            error=settled.error,
-                        )
+                    for twin in repeated(settled, self.twins.get(key, [])):
+                        yield twin
         # The run is over (its last journal step written): give every lease of it back.
         # Settled items stay settled; an item left without a result is free for any worker.
         held = [key for key in keys if self.store.holds(key)]
