@@ -323,6 +323,7 @@ class AsyncViesus:
         request and writes nothing; a journal file is only read (none yet: a fresh batch).
         PDFs are left unpriced (``credits=None``): their price needs the service's analysis
         (:meth:`analyze_pdf`)."""
+        from viesus._buckets.run import bucket_run
         from viesus._journal.sqlite import Journal
         from viesus._pipeline import Pipeline
 
@@ -343,6 +344,7 @@ class AsyncViesus:
             timeout=None,
             root=None if root is None else Path(root),
             downscale=downscale,
+            buckets=bucket_run(checked_sources, out_dir),  # listed: nothing is written
         )
         try:
             return await pipeline.plan(checked_sources)

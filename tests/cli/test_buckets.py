@@ -18,7 +18,7 @@ import obstore
 import pytest
 from obstore.store import S3Store
 
-from tests.cli.conftest import Server, cli_env, write_photos
+from tests.cli.conftest import Server, cli_env, run_cli, write_photos
 from tests.s3_server import CREDENTIALS, make_bucket, moto_server
 from viesus import AsyncViesus
 from viesus._buckets.store import BucketError, Buckets
@@ -219,3 +219,22 @@ async def test_bucket_errors_in_words_and_nothing_created(
     assert "\n" not in str(caught.value)
     assert CREDENTIALS["AWS_SECRET_ACCESS_KEY"] not in str(caught.value)
     assert server.stats()["uploads"]["total"] == before
+
+
+def test_the_cli_takes_a_bucket_prefix_and_names_a_missing_bucket_in_one_line(
+    server: Server, s3: str, tmp_path: Path
+) -> None:
+    make_bucket(s3, "cli-photos")
+    bucket = store(s3, "cli-photos")
+    for n, data in enumerate(photos(tmp_path, 2)):
+        obstore.put(bucket, f"shop/{'sub/' * n}p{n}.jpg", data)
+    env = {**server.env(), **CREDENTIALS, "AWS_ENDPOINT_URL": s3}
+    out = tmp_path / "out"
+    done = run_cli("enhance", "s3://cli-photos/shop/", "--out", str(out), "--yes", env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (out / "p0_enhanced.jpg").is_file()
+    assert (out / "sub" / "p1_enhanced.jpg").is_file()  # the prefix's tree mirrored
+    missing = run_cli("enhance", "s3://no-such-photos/", "--out", str(out), "--yes", env=env)
+    assert missing.returncode != 0
+    errors = [line for line in missing.stderr.splitlines() if line.strip()]
+    assert errors == ["viesus: error: s3://no-such-photos: no such bucket (at " + s3 + ")"]
