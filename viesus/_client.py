@@ -248,8 +248,9 @@ class AsyncViesus:
         output folder cannot be written, or the estimated credits exceed ``max_credits`` or
         the account's remaining credits. Outputs mirror the sources' folders under
         ``out_dir``, relative to ``root`` (default: the deepest folder holding every local
-        source). ``downscale``: an input over the AI-upscaling input limit (3,000 px) is sent
-        downscaled to fit instead of refused (``EnhanceResult.downscaled`` says so).
+        source). ``s3://`` sources and ``out_dir``: see :mod:`viesus._buckets` (the
+        ``buckets`` extra). ``downscale``: an input over the AI-upscaling input limit
+        (3,000 px) is sent downscaled to fit instead of refused (``downscaled`` says so).
         ``journal``: a file path (a SQLite
         :class:`viesus.Journal`, opened and closed here) or any open
         :class:`viesus._journal.store.JournalStore`; a rerun with it never pays twice for an item.
@@ -257,13 +258,16 @@ class AsyncViesus:
         every worker joins (see :mod:`viesus._shared_batch`); ``max_credits`` is then the
         batch's budget, enforced across workers.
         """
+        from viesus._buckets.run import bucket_run
         from viesus._journal.postgres.journal import is_postgres_url
         from viesus._journal.sqlite import Journal
         from viesus._pipeline import Pipeline
 
         checked_sources = check_sources(sources)
         checked_options = as_options(options)
-        await asyncio.to_thread(check_output_folder, Path(out_dir))
+        buckets = bucket_run(checked_sources, out_dir, shared=is_postgres_url(journal))
+        if buckets is None or buckets.out is None:
+            await asyncio.to_thread(check_output_folder, Path(out_dir))
         if is_postgres_url(journal):
             from viesus._shared_batch import drain, shared_batch
 
@@ -292,6 +296,7 @@ class AsyncViesus:
             checked_options,
             Path(out_dir),
             journal=opened,
+            buckets=buckets,
             **_run_settings(overwrite, max_credits, timeout, root, downscale),
         )
         try:
@@ -319,6 +324,7 @@ class AsyncViesus:
         request and writes nothing; a journal file is only read (none yet: a fresh batch).
         PDFs are left unpriced (``credits=None``): their price needs the service's analysis
         (:meth:`analyze_pdf`)."""
+        from viesus._buckets.run import bucket_run
         from viesus._journal.sqlite import Journal
         from viesus._pipeline import Pipeline
 
@@ -339,6 +345,7 @@ class AsyncViesus:
             timeout=None,
             root=None if root is None else Path(root),
             downscale=downscale,
+            buckets=bucket_run(checked_sources, out_dir),  # listed: nothing is written
         )
         try:
             return await pipeline.plan(checked_sources)

@@ -13,9 +13,11 @@ from __future__ import annotations
 import hashlib
 import os
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit
+
+from viesus._buckets.locations import is_bucket, parse
 
 KNOWN_EXTENSIONS = {
     "jpg": "jpg",
@@ -92,10 +94,19 @@ def common_root(sources: Iterable[str]) -> Path | None:
         return None
 
 
-def mirrored_output(source: str, out_dir: Path, root: Path | None, extension: str) -> Path:
-    """``OUT/<folder relative to root>/<stem>_enhanced.<ext>`` for a file; URLs at the top."""
+def mirrored_output(
+    source: str,
+    out_dir: Path,
+    root: Path | None,
+    extension: str,
+    bucket_roots: Mapping[str, str] | None = None,
+) -> Path:
+    """``OUT/<folder relative to root>/<stem>_enhanced.<ext>`` for a file; an ``s3://``
+    object's folder relative to its bucket's root prefix (``bucket_roots``); URLs at the top."""
     stem, source_extension = split_extension(source_name(source))
     name = f"{safe_name(stem)}{SUFFIX}.{spelled_like(extension, source_extension)}"
+    if is_bucket(source) and bucket_roots is not None:
+        return out_dir.joinpath(*(safe_name(p) for p in _bucket_folder(source, bucket_roots)), name)
     if "://" in source or root is None:
         return out_dir / name
     try:
@@ -103,6 +114,15 @@ def mirrored_output(source: str, out_dir: Path, root: Path | None, extension: st
     except ValueError:
         return out_dir / name
     return out_dir.joinpath(*(safe_name(part) for part in relative.parts), name)
+
+
+def _bucket_folder(source: str, bucket_roots: Mapping[str, str]) -> list[str]:
+    """The folders between an object's bucket root prefix and the object."""
+    where = parse(source)
+    folder = where.folder()
+    root = bucket_roots.get(where.bucket, "")
+    relative = folder[len(root) :] if folder.startswith(root) else folder
+    return [part for part in relative.split("/") if part]
 
 
 def disambiguated(path: Path, source_id: str) -> Path:

@@ -40,11 +40,15 @@ class EnhanceResult:
     error: ViesusError | None = None
     # ((width, height) of the input, (width, height) sent) when ``downscale=True`` fitted it
     downscaled: tuple[tuple[int, int], tuple[int, int]] | None = None
+    # ``s3://bucket/key`` of the output when the batch wrote to a bucket (no output_path)
+    output_url: str | None = None
 
     def __repr__(self) -> str:
         shown = [f"source={self.source!r}", f"status={self.status!r}"]
         if self.output_path is not None:
             shown.append(f"output_path={str(self.output_path)!r}")
+        if self.output_url is not None:
+            shown.append(f"output_url={self.output_url!r}")
         if self.job_id is not None:
             shown.append(f"job_id={self.job_id!r}")
         shown.append(f"credits={self.credits}")

@@ -52,6 +52,7 @@ def repeated(result: EnhanceResult, sources: Iterable[str | Path]) -> list[Enhan
             upload_id=result.upload_id,
             credits=0,
             error=result.error,
+            output_url=result.output_url,
         )
         for source in sources
     ]

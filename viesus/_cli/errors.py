@@ -24,6 +24,7 @@ EXTRA_OF_MODULE = {
     "pikepdf": "emulator",
     "starlette": "emulator",
     "psycopg": "postgres",
+    "obstore": "buckets",
     "skimage": "demo",
     "pypdfium2": "demo",
 }

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
+from viesus._buckets.locations import is_bucket
 from viesus._cli.errors import UsageProblem
 from viesus._cli.text import printable
 from viesus._sources import is_url
@@ -96,8 +97,8 @@ def expand(argument: str, stdin: TextIO) -> list[str]:
                 return _list_file(argument, stream, stdin)
         except OSError as exc:
             raise UsageProblem(f"{argument}: cannot read the list ({exc.strerror})") from None
-    if is_url(argument):
-        return [argument]
+    if is_url(argument) or is_bucket(argument):
+        return [argument]  # an s3:// prefix is listed by the facade (the buckets extra)
     path = Path(argument).expanduser()
     if path.is_dir():
         found = _folder(path)
@@ -154,7 +155,8 @@ def discover(
         for source in expand(argument, stream):
             if not explicit and skip(source, walked):
                 continue
-            key = source if is_url(source) else str(Path(source).resolve())
+            remote = is_url(source) or is_bucket(source)
+            key = source if remote else str(Path(source).resolve())
             if key not in seen:
                 seen.add(key)
                 ordered.append(source)
@@ -175,7 +177,7 @@ class _Skip:
     def __call__(self, source: str, walked: Path | None) -> bool:
         """``walked``: the folder a walk or glob started from; ``out`` is left out only when
         it lies strictly inside it (``--out`` equal to the input keeps the inputs)."""
-        if is_url(source):
+        if is_url(source) or is_bucket(source):
             return False
         path = Path(source).absolute()
         inside = walked is not None and self.out is not None and walked in self.out.parents
@@ -201,7 +203,9 @@ def _walk_base(path: Path) -> Path | None:
 def _root(sources: list[str], folders: list[Path]) -> Path | None:
     """The deepest folder holding every folder argument and every local source's folder."""
     places = [str(f) for f in folders]
-    places += [str(Path(s).absolute().parent) for s in sources if not is_url(s)]
+    places += [
+        str(Path(s).absolute().parent) for s in sources if not is_url(s) and not is_bucket(s)
+    ]
     if not places:
         return None
     try:

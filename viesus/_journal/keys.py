@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
+from viesus._buckets.locations import is_bucket, parse
 from viesus._journal.store import ItemKey
 from viesus._redact import redact_url
 from viesus._sources import is_url
@@ -57,7 +58,11 @@ def hash_params(options: EnhancedImageInput) -> str:
 
 
 def source_id(source: str | Path) -> str:
-    """Where an input comes from: ``file:`` + absolute path, or ``url:`` + sha256 of the URL."""
+    """Where an input comes from: ``file:`` + absolute path, ``url:`` + sha256 of the URL, or
+    ``s3:`` + bucket/key (its ETag is the item's content hash)."""
+    if is_bucket(source):
+        where = parse(str(source))
+        return f"s3:{where.bucket}/{where.key}"
     if is_url(source):
         return "url:" + hash_url(str(source))
     return "file:" + str(Path(source).absolute())

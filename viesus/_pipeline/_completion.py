@@ -145,8 +145,12 @@ async def _finish_job(batch: BatchState, item: Item, outcome: Job | BaseExceptio
             f"{item.shown}: job {job.id} finished but the service gave no download URL; "
             "rerun with the journal to download it (it is paid for)"
         )
-    target = await _save(batch, item, job, job.full_url)
-    await asyncio.to_thread(_leave_receipt, batch, item, target, job.id, record.upload_id)
+    target: Path | str
+    if batch.sink is not None:
+        target = await _save_to_bucket(batch, item, job, job.full_url)
+    else:
+        target = await _save(batch, item, job, job.full_url)
+        await asyncio.to_thread(_leave_receipt, batch, item, target, job.id, record.upload_id)
     # Not flushed on its own: it rides with the next batch step. A crash before that
     # leaves output_path + sha256 in the journal, and a resume adopts the placed file.
     cost = batch.cost_of(item)
@@ -184,6 +188,30 @@ async def _save(batch: BatchState, item: Item, job: Job, url: str) -> Path:
             raise taken_over(item)
         if await asyncio.to_thread(place, part, target, batch.overwrite):
             return target
+
+
+async def _save_to_bucket(batch: BatchState, item: Item, job: Job, url: str) -> str:
+    """Stream the job's output into the destination bucket; the object's ``s3://`` URL.
+
+    Its URL is journalled before the write: a rerun after a crash mid-write writes the same
+    key again (the put is atomic, so the object is whole or absent), never a sibling."""
+    sink = batch.sink
+    assert sink is not None
+    assert item.dest is not None
+    extension = result_extension(job.filename, item.dest.suffix)
+    dest = item.dest.with_suffix("." + spelled_like(extension, item.dest.suffix))
+    record = batch.book.get(item.key)
+    own = record.output_path if record is not None else None
+    target = sink.free_name(dest, own, batch.overwrite)
+    chosen = sink.url_of(target)
+    batch.book.output_chosen(item.key, chosen, "")
+    await batch.book.flush()
+    if item.key in batch.book.stale:  # a shared journal gave the item to another worker
+        raise taken_over(item)
+    async with batch.download_gate:
+        sha256 = await sink.save(batch.client.http, url, target)
+    batch.book.output_chosen(item.key, chosen, sha256)
+    return chosen
 
 
 async def _read_job(batch: BatchState, job_id: str, outcome: Job | BaseException) -> Job | None:

@@ -9,6 +9,7 @@ from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from viesus._buckets.run import BucketRun
 from viesus._journal.states import ItemState
 from viesus._journal.store import ItemKey, JournalStore, StoreIdentity
 from viesus._output_names import common_root
@@ -42,12 +43,15 @@ class Pipeline:
         root: Path | None = None,
         downscale: bool = False,
         before_create: Callable[[list[ItemKey]], set[ItemKey]] | None = None,
+        buckets: BucketRun | None = None,
     ) -> None:
         """``root``: the folder whose tree is mirrored under ``out_dir`` (default: the deepest
         folder holding every local source). ``before_create``: called (in a thread) right
         before each create batch is sent, after its intents are durable; returns the keys
         that must not be sent (a shared journal whose lease on them ran out). Those items are
-        left to the journal's next holder, which reconciles them."""
+        left to the journal's next holder, which reconciles them. ``buckets``: the batch's
+        ``s3://`` sources (listed when the batch loads) and destination (``out_dir`` is
+        then its prefix)."""
         self.batch = BatchState(
             client,
             options,
@@ -59,6 +63,7 @@ class Pipeline:
             root=root,
             downscale=downscale,
             before_create=before_create,
+            buckets=buckets,
         )
 
     @property
@@ -69,6 +74,10 @@ class Pipeline:
     async def _load(self, sources: Sequence[str | Path]) -> dict[ItemKey, Item]:
         """The batch's items (a repeated source waits on its first), with their records."""
         batch = self.batch
+        if batch.buckets is not None:
+            sources = await batch.buckets.expand(sources)
+            if batch.buckets.out is not None:
+                batch.out_dir = batch.buckets.out_dir
         if batch.root is None:
             batch.root = common_root(str(s) for s in sources)
         made = (new_item(batch, source) for source in sources)

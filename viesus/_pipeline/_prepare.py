@@ -9,6 +9,7 @@ import logging
 from dataclasses import replace
 from pathlib import Path
 
+from viesus._buckets.locations import etag_hash, is_bucket
 from viesus._downloads import remove_parts, sha256_of
 from viesus._downscale import fitted
 from viesus._errors import InvalidInput, LimitExceeded, OutputExists, ServerError, ViesusError
@@ -40,6 +41,8 @@ log = logging.getLogger("viesus._pipeline")
 
 def new_item(batch: BatchState, source: str | Path) -> Item:
     key = ItemKey(source_id(source), batch.params_hash)
+    if is_bucket(source):
+        return Item(source=str(source), shown=str(source), path=None, key=key, bucket=True)
     if is_url(source):
         return Item(source=str(source), shown=redact_url(str(source)), path=None, key=key)
     return Item(source=str(source), shown=str(source), path=Path(source), key=key)
@@ -89,14 +92,18 @@ def prepare(batch: BatchState, item: Item, planned: dict[str, Item]) -> ViesusEr
             item.size = item.path.stat().st_size
             if batch.journal is not None:
                 item.content_hash = hash_file(item.path)
+        elif item.bucket:
+            extension = _bucket_object(batch, item)
         else:
             item.pdf = is_pdf_url(item.source)
             extension = "pdf" if item.pdf else result_extension(item.source.split("?", 1)[0], "jpg")
         if item.pdf:
             combination_key(batch.options)  # options a PDF analysis cannot price: refused
         item.dest = _destination(batch, item, extension, planned)
-        item.dest_exists = not batch.overwrite and item.dest.exists()
-        if item.dest_exists:  # this batch's own output from an earlier run, or in the way
+        sink = batch.sink
+        exists = sink.exists(item.dest) if sink is not None else item.dest.exists()
+        item.dest_exists = not batch.overwrite and exists
+        if item.dest_exists and sink is None:  # an earlier run's output, or in the way
             if item.path is not None and item.content_hash is None:
                 item.content_hash = hash_file(item.path)
             item.receipt = vouched(item.dest, expected_receipt(batch, item))
@@ -107,11 +114,24 @@ def prepare(batch: BatchState, item: Item, planned: dict[str, Item]) -> ViesusEr
     return None
 
 
+def _bucket_object(batch: BatchState, item: Item) -> str:
+    """A bucket source's size and content hash (its ETag) from the listing; its extension."""
+    assert batch.buckets is not None
+    found = batch.buckets.objects.get(item.source)
+    if found is None:
+        raise InvalidInput(item.shown, "no such object in the bucket")
+    item.size = found.size
+    item.content_hash = etag_hash(found.etag)
+    item.pdf = is_pdf_url(item.source)
+    return "pdf" if item.pdf else result_extension(item.source, "jpg")
+
+
 def _destination(batch: BatchState, item: Item, extension: str, planned: dict[str, Item]) -> Path:
     """The item's output at its mirrored path; a source whose name another one in the
     batch already takes (two URLs ``…/photo.jpg``; names equal but for case) gets a
     short tag of its own."""
-    dest = mirrored_output(item.source, batch.out_dir, batch.root, extension)
+    roots = batch.buckets.roots if batch.buckets is not None else None
+    dest = mirrored_output(item.source, batch.out_dir, batch.root, extension, roots)
     other = planned.get(collision_key(dest))
     if other is not None and other.key != item.key:
         dest = disambiguated(dest, item.key.source_id)
@@ -125,7 +145,7 @@ async def resume(batch: BatchState, item: Item) -> EnhanceResult | None:
     assert item.dest is not None
     if record is None and item.content_hash is not None:
         record = await _adopt_known_content(batch, item)
-    if record is not None and batch.journal is not None and not batch.dry:
+    if record is not None and batch.journal is not None and not batch.dry and not batch.sink:
         await asyncio.to_thread(remove_parts, item.dest)
     changed = record is not None and _changed(record.content_hash, item.content_hash)
     if record is not None and changed and record.state not in RESTARTABLE:
@@ -162,11 +182,11 @@ async def _resume_recorded(
 ) -> EnhanceResult | None:
     """:func:`resume` for an item whose record is past its create: done, adopted, or lost."""
     if record.state is ItemState.DOWNLOADED:
-        kept = record.output_path is not None and await _exists(Path(record.output_path))
-        if kept and record.output_path is not None:
-            return batch.settle(
-                item, "skipped", Path(record.output_path), record.job_id, record.upload_id, 0
-            )
+        output = record.output_path
+        kept = output is not None and await _output_exists(batch, output)
+        if kept and output is not None:
+            shown = output if batch.sink is not None else Path(output)
+            return batch.settle(item, "skipped", shown, record.job_id, record.upload_id, 0)
         batch.book.output_missing(item.key)
         return None
     if record.state is ItemState.FINISHED_REMOTE and record.output_path and record.output_sha256:
@@ -200,7 +220,7 @@ async def _adopt_known_content(batch: BatchState, item: Item) -> ItemRecord | No
     if known is None:
         return None
     assert item.dest is not None
-    found = await asyncio.to_thread(sha256_of, item.dest)
+    found = None if batch.sink is not None else await asyncio.to_thread(sha256_of, item.dest)
     output = str(item.dest) if found and found == known.output_sha256 else None
     log.info("%s: same content as %s, adopting its job", item.shown, known.source)
     return batch.book.adopt(item.key, item.shown, known, output)
@@ -258,8 +278,12 @@ def _cause(item: Item, reason: str | None) -> str | None:
     return reason
 
 
-async def _exists(path: Path) -> bool:
-    return await asyncio.to_thread(path.exists)
+async def _output_exists(batch: BatchState, output: str) -> bool:
+    """A recorded output still there: a file, or (``s3://`` URL) an object in the sink."""
+    sink = batch.sink
+    if sink is not None:
+        return sink.has(output)
+    return await asyncio.to_thread(Path(output).exists)
 
 
 def _changed(recorded: str | None, now: str | None) -> bool:

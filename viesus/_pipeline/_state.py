@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from viesus._buckets.run import BucketRun
 from viesus._errors import BudgetExceeded, InsufficientCredits, JournalError, ViesusError
 from viesus._image_headers import ImageHeader
 from viesus._journal.keys import hash_params, key_fingerprint
@@ -65,6 +66,7 @@ class Item:
     receipt: Receipt | None = None  # the existing output is this batch's own (a rerun)
     result: EnhanceResult | None = None
     repeats: list[str] = field(default_factory=list)  # this source again in the batch
+    bucket: bool = False  # an s3:// object: the service fetches it from a presigned URL
 
 
 @dataclass
@@ -104,6 +106,7 @@ class BatchState:
     root: Path | None = None
     downscale: bool = False
     before_create: Callable[[list[ItemKey]], set[ItemKey]] | None = None
+    buckets: BucketRun | None = None  # the batch's s3:// sources and destination
     cost: int = field(init=False)
     params_hash: str = field(init=False)
     book: ItemBook = field(init=False)
@@ -127,6 +130,11 @@ class BatchState:
         """Whose jobs this run makes: the endpoint and a fingerprint of the key (never the key)."""
         api = self.client.api
         return StoreIdentity(redact_url(api.url), key_fingerprint(api.headers.get("x-api-key", "")))
+
+    @property
+    def sink(self) -> BucketRun | None:
+        """The destination bucket, when the outputs go to one (``out_dir`` is its prefix)."""
+        return self.buckets if self.buckets is not None and self.buckets.out else None
 
     def state(self, item: Item) -> ItemState | None:
         return self.book.state(item.key)
@@ -161,15 +169,17 @@ class BatchState:
         self,
         item: Item,
         status: str,
-        path: Path,
+        path: Path | str,
         job_id: str | None,
         upload_id: str | None,
         credits: int,
     ) -> EnhanceResult:
+        """``path``: the output file, or the ``s3://`` URL of the output object."""
         result = EnhanceResult(
             source=item.source,
             status="skipped" if status == "skipped" else "finished",
-            output_path=path,
+            output_path=path if isinstance(path, Path) else None,
+            output_url=path if isinstance(path, str) else None,
             job_id=job_id,
             upload_id=upload_id,
             credits=credits,

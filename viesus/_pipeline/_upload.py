@@ -8,7 +8,13 @@ import contextlib
 from pathlib import Path
 
 from viesus._downscale import FOLDER, write_downscaled
-from viesus._errors import InvalidInput, LimitExceeded, ServerError, ViesusError
+from viesus._errors import (
+    InvalidInput,
+    LimitExceeded,
+    ServerError,
+    UploadFetchFailed,
+    ViesusError,
+)
 from viesus._image_headers import ImageHeader
 from viesus._journal.states import ItemState
 from viesus._pdf import PDF_MIMETYPE, PdfAnalysisFailed, await_analyses
@@ -24,7 +30,7 @@ async def upload(batch: BatchState, items: list[Item]) -> None:
     files = [i for i in items if i.path is not None and i.header is not None]
     client = batch.client
     policy = client.retry_policy
-    url_results = await upload_urls(client.api, [i.source for i in urls], client.batch, policy)
+    url_results = await _upload_urls(batch, urls)
     local = await asyncio.to_thread(_local_files, batch, files)
     try:
         file_results = await upload_files(
@@ -40,6 +46,32 @@ async def upload(batch: BatchState, items: list[Item]) -> None:
             batch.book.upload_failed(item.key, str(error))
             batch.fail(item, error)
     await batch.book.flush()
+
+
+async def _upload_urls(batch: BatchState, items: list[Item]) -> list[UploadResult]:
+    """URL uploads; a bucket source goes as a presigned GET URL, signed now, and once more
+    if the service could not fetch it (``FETCH_FAILED``: expired, say), free."""
+    client = batch.client
+    addresses = [await _address(batch, item) for item in items]
+    results = await upload_urls(client.api, addresses, client.batch, client.retry_policy)
+    again = [
+        n
+        for n, (item, result) in enumerate(zip(items, results, strict=True))
+        if item.bucket and isinstance(result.error, UploadFetchFailed)
+    ]
+    if again:
+        resigned = [await _address(batch, items[n]) for n in again]
+        retried = await upload_urls(client.api, resigned, client.batch, client.retry_policy)
+        for n, result in zip(again, retried, strict=True):
+            results[n] = result
+    return results
+
+
+async def _address(batch: BatchState, item: Item) -> str:
+    if not item.bucket:
+        return item.source
+    assert batch.buckets is not None
+    return await batch.buckets.sign(item.source)
 
 
 def _refusal(batch: BatchState, item: Item, result: UploadResult) -> ViesusError | None:

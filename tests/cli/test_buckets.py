@@ -1,0 +1,240 @@
+"""Buckets as sources and destination, against moto's S3 server and a real ``viesus serve``.
+
+The emulator fetches every bucket source itself from its presigned GET URL (loopback is
+allowed by default); the outputs are streamed into the destination prefix.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import obstore
+import pytest
+from obstore.store import S3Store
+
+from tests.cli.conftest import Server, cli_env, run_cli, write_photos
+from tests.s3_server import CREDENTIALS, make_bucket, moto_server
+from viesus import AsyncViesus
+from viesus._buckets.store import BucketError, Buckets
+
+BUCKET = "lab-photos"
+LAYOUT = {  # key under in/ -> index of the photo written there
+    "trip a/photo0.jpg": 0,
+    "trip a/photo1.jpg": 1,
+    "trip b/photo0.jpg": 2,
+    "trip b/photo3.jpg": 3,
+    "photo4.jpg": 4,
+    "photo5.jpg": 5,
+}
+
+
+@pytest.fixture(scope="module")
+def s3() -> Iterator[str]:
+    with moto_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def aws(s3: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    for name, value in {**CREDENTIALS, "AWS_ENDPOINT_URL": s3}.items():
+        monkeypatch.setenv(name, value)
+    return s3
+
+
+def store(endpoint: str, bucket: str = BUCKET) -> S3Store:
+    return S3Store(
+        bucket,
+        endpoint=endpoint,
+        access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        region="us-east-1",
+        client_options={"allow_http": True},
+    )
+
+
+def keys(bucket: S3Store, prefix: str) -> list[str]:
+    return sorted(str(meta["path"]) for meta in obstore.list(bucket, prefix=prefix).collect())
+
+
+def photos(tmp_path: Path, count: int) -> list[bytes]:
+    return [p.read_bytes() for p in write_photos(tmp_path / "photos", count)]
+
+
+BATCH = textwrap.dedent(
+    """
+    import sys
+    from viesus import Viesus
+    sources, out, journal = sys.argv[1].split(","), sys.argv[2], sys.argv[3]
+    overwrite = sys.argv[4:] == ["overwrite"]
+    with Viesus() as viesus:
+        batch = viesus.enhance_many(
+            sources, {"mode": "ENHANCE"}, out, journal=journal, overwrite=overwrite
+        )
+        for result in batch:
+            print(result.status, result.source, result.output_url, result.reason, flush=True)
+    """
+)
+
+
+def batch(
+    server: Server, endpoint: str, sources: list[str], out: str, journal: Path, *more: str
+) -> Any:
+    env = cli_env(**server.env(), **CREDENTIALS, AWS_ENDPOINT_URL=endpoint)
+    argv = [sys.executable, "-c", BATCH, ",".join(sources), out, str(journal), *more]
+    return subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+
+
+def finish(process: Any) -> list[list[str]]:
+    stdout, stderr = process.communicate(timeout=180)
+    assert process.returncode == 0, stdout + stderr
+    return [line.split(" ", 1) for line in stdout.splitlines()]
+
+
+def test_bucket_to_bucket_resumes_after_kill_and_pays_each_image_once(
+    slow_server: Server, s3: str, tmp_path: Path
+) -> None:
+    make_bucket(s3, BUCKET)
+    bucket = store(s3)
+    images = photos(tmp_path, 7)
+    for key, index in LAYOUT.items():
+        obstore.put(bucket, f"in/{key}", images[index])
+    journal = tmp_path / "journal.sqlite"
+    sources, out = [f"s3://{BUCKET}/in/"], f"s3://{BUCKET}/enhanced/"
+
+    first = batch(slow_server, s3, sources, out, journal)
+    deadline = time.monotonic() + 60
+    while slow_server.stats()["jobs"]["total"] < 2:
+        assert time.monotonic() < deadline, "no job was created"
+        time.sleep(0.05)
+    first.kill()  # kill -9 mid-batch
+    first.wait(timeout=30)
+    results = finish(batch(slow_server, s3, sources, out, journal))
+    assert len(results) == len(LAYOUT)
+    assert all(r[0] in ("finished", "skipped") for r in results), results
+    expected = sorted(
+        f"enhanced/{key.removesuffix('.jpg')}_enhanced.jpg" for key in LAYOUT
+    )  # the tree under in/ mirrored, names kept: trip a/ and trip b/ both keep photo0
+    assert keys(bucket, "enhanced/") == expected
+    stats = slow_server.stats()
+    assert stats["jobs"]["total"] == len(LAYOUT)
+    assert stats["jobs"]["duplicates"] == 0
+    # the emulator fetched every source itself: URL uploads, no signed PUT from the client
+    by_field = stats["requests"]["by_root_field"]
+    assert "createSignedUploadUrl" not in by_field
+    assert by_field.get("createUploadFromUrl", 0) >= len(LAYOUT)
+
+    # One object renamed (same ETag), one changed, one named that does not exist.
+    obstore.rename(bucket, "in/photo4.jpg", "in/renamed/photo4-copy.jpg")
+    obstore.put(bucket, "in/photo5.jpg", images[6])
+    again = [*sources, f"s3://{BUCKET}/in/missing.jpg"]
+    results = finish(batch(slow_server, s3, again, out, journal))
+    outcome = {source: rest for source, rest in (r[1].split(" ", 1) for r in results)}
+    assert len(results) == len(LAYOUT) + 1, outcome
+    assert "no such object" in outcome[f"s3://{BUCKET}/in/missing.jpg"]
+    # as with folders: a changed input's earlier output is not replaced unless asked
+    assert "exists; pass overwrite=True" in outcome[f"s3://{BUCKET}/in/photo5.jpg"]
+    assert slow_server.stats()["jobs"]["total"] == len(LAYOUT)  # the copy is not paid again
+    finish(batch(slow_server, s3, sources, out, journal, "overwrite"))
+    stats = slow_server.stats()
+    assert stats["jobs"]["total"] == len(LAYOUT) + 1  # only the changed object is new work
+    assert stats["jobs"]["duplicates"] == 0
+    assert "enhanced/renamed/photo4-copy_enhanced.jpg" in keys(bucket, "enhanced/")
+    assert len(keys(bucket, "enhanced/")) == len(LAYOUT) + 1  # every output once, no sibling
+
+
+async def test_mixed_sources_into_a_local_folder_and_an_expired_url_signed_again(
+    server: Server, aws: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_bucket(aws, "mixed-photos")
+    bucket = store(aws, "mixed-photos")
+    images = photos(tmp_path, 2)
+    obstore.put(bucket, "shop/a.jpg", images[0])
+    local = tmp_path / "photos" / "photo1.jpg"
+    signed: list[str] = []
+    original = Buckets.sign
+
+    async def expired_first(self: Buckets, where: Any, expiry: Any) -> str:
+        # moto does not enforce a presigned URL's expiry: the first URL the service gets
+        # fails its fetch the way an expired one does (FETCH_FAILED), from a closed port.
+        signed.append(await original(self, where, expiry))
+        if len(signed) == 1:
+            return "http://127.0.0.1:9/" + signed[-1].split("/", 3)[3]
+        return signed[-1]
+
+    monkeypatch.setattr(Buckets, "sign", expired_first)
+    before = server.stats()
+    async with AsyncViesus(api_key=server.key, endpoint=server.endpoint) as viesus:
+        results = [
+            r
+            async for r in viesus.enhance_many(
+                ["s3://mixed-photos/shop/a.jpg", str(local)],
+                {"mode": "ENHANCE"},
+                tmp_path / "out",
+                journal=tmp_path / "j.sqlite",
+            )
+        ]
+    assert [r.status for r in results] == ["finished", "finished"], results
+    assert (tmp_path / "out" / "a_enhanced.jpg").is_file()  # mixed: each at the top
+    assert (tmp_path / "out" / "photo1_enhanced.jpg").is_file()
+    assert len(signed) == 2  # signed again after FETCH_FAILED, free
+    after = server.stats()
+    assert after["jobs"]["total"] - before["jobs"]["total"] == 2
+    for url in signed:  # the signature never reaches a result or its reason
+        assert all(url.split("?")[1] not in repr(r) for r in results)
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ({"AWS_ACCESS_KEY_ID": ""}, "no credentials"),
+        ({}, "no such bucket"),
+        ({"AWS_ENDPOINT_URL": "http://127.0.0.1:9"}, "unreachable"),
+    ],
+)
+async def test_bucket_errors_in_words_and_nothing_created(
+    server: Server,
+    aws: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    change: dict[str, str],
+    words: str,
+) -> None:
+    for name, value in change.items():
+        monkeypatch.setenv(name, value)
+    before = server.stats()["uploads"]["total"]
+    async with AsyncViesus(api_key=server.key, endpoint=server.endpoint) as viesus:
+        with pytest.raises(BucketError, match=words) as caught:
+            async for _ in viesus.enhance_many(
+                ["s3://no-such-bucket/in/"], {"mode": "ENHANCE"}, tmp_path / "out"
+            ):
+                pass
+    assert "\n" not in str(caught.value)
+    assert CREDENTIALS["AWS_SECRET_ACCESS_KEY"] not in str(caught.value)
+    assert server.stats()["uploads"]["total"] == before
+
+
+def test_the_cli_takes_a_bucket_prefix_and_names_a_missing_bucket_in_one_line(
+    server: Server, s3: str, tmp_path: Path
+) -> None:
+    make_bucket(s3, "cli-photos")
+    bucket = store(s3, "cli-photos")
+    for n, data in enumerate(photos(tmp_path, 2)):
+        obstore.put(bucket, f"shop/{'sub/' * n}p{n}.jpg", data)
+    env = {**server.env(), **CREDENTIALS, "AWS_ENDPOINT_URL": s3}
+    out = tmp_path / "out"
+    done = run_cli("enhance", "s3://cli-photos/shop/", "--out", str(out), "--yes", env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (out / "p0_enhanced.jpg").is_file()
+    assert (out / "sub" / "p1_enhanced.jpg").is_file()  # the prefix's tree mirrored
+    missing = run_cli("enhance", "s3://no-such-photos/", "--out", str(out), "--yes", env=env)
+    assert missing.returncode != 0
+    errors = [line for line in missing.stderr.splitlines() if line.strip()]
+    assert errors == ["viesus: error: s3://no-such-photos: no such bucket (at " + s3 + ")"]

@@ -1,0 +1,162 @@
+"""What one batch needs from its buckets: the sources listed, presigned GET URLs for the
+service, and the destination prefix written by streaming.
+
+No image byte of a bucket source passes through the client: the service fetches each
+object from a presigned GET URL (``createUploadFromUrl``), signed just before its wave is
+uploaded. [assumption] The service fetches a URL upload when it is created; an hour is
+far longer than any wave takes, and a URL that expired anyway (the upload fails
+``FETCH_FAILED``) is signed again and uploaded again, free: a failed upload created nothing.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import os
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+import httpx
+
+from viesus._buckets.locations import BucketObject, Location, is_bucket, parse
+from viesus._buckets.store import BucketError, Buckets
+from viesus._downloads import CHUNK
+from viesus._errors import ServerError
+from viesus._output_names import KNOWN_EXTENSIONS
+from viesus._redact import redact_url
+from viesus._retries import NO_RETRY
+
+__all__ = ["EXPIRY", "BucketRun", "bucket_run"]
+
+EXPIRY = datetime.timedelta(hours=1)
+
+
+@dataclass
+class BucketRun:
+    """The buckets of one batch: its objects by source, each bucket's root folder (whose
+    tree the outputs mirror), and the destination (``None``: a local folder)."""
+
+    buckets: Buckets
+    out: Location | None
+    objects: dict[str, BucketObject | None] = field(default_factory=dict)
+    roots: dict[str, str] = field(default_factory=dict)
+    existing: set[str] = field(default_factory=set)  # keys under ``out`` when the batch began
+    expiry: datetime.timedelta = EXPIRY
+
+    @property
+    def out_dir(self) -> Path:
+        """The destination prefix as the relative path the output names are built under."""
+        assert self.out is not None
+        return Path(self.out.key.rstrip("/") or ".")
+
+    async def expand(self, sources: Sequence[str | Path]) -> list[str | Path]:
+        """The sources with each ``s3://…/`` prefix replaced by the images under it (key
+        order) and each named object looked up (``None`` when there is none: refused)."""
+        expanded: list[str | Path] = []
+        folders: dict[str, list[str]] = {}
+        for source in sources:
+            if not is_bucket(source):
+                expanded.append(source)
+                continue
+            where = _parsed(str(source))
+            folders.setdefault(where.bucket, []).append(where.folder())
+            if where.is_prefix:
+                found = [o for o in await self.buckets.list(where) if _wanted(o.location.key)]
+                if not found:
+                    raise BucketError(f"{where.url}: no images or PDFs under this prefix")
+                for obj in found:
+                    self.objects[obj.location.url] = obj
+                    expanded.append(obj.location.url)
+            else:
+                self.objects[where.url] = await self.buckets.head(where)
+                expanded.append(where.url)
+        self.roots = {bucket: _common_folder(keys) for bucket, keys in folders.items()}
+        if self.out is not None:
+            listed = await self.buckets.list(self.out)
+            self.existing = {o.location.key for o in listed}
+        return expanded
+
+    async def sign(self, source: str) -> str:
+        return await self.buckets.sign(parse(source), self.expiry)
+
+    def key_of(self, dest: Path) -> str:
+        return dest.as_posix().removeprefix("./")
+
+    def url_of(self, dest: Path) -> str:
+        assert self.out is not None
+        return f"s3://{self.out.bucket}/{self.key_of(dest)}"
+
+    def exists(self, dest: Path) -> bool:
+        return self.key_of(dest) in self.existing
+
+    def has(self, url: str) -> bool:
+        """Whether ``url`` (``s3://``) names an object under the destination prefix."""
+        if self.out is None or not is_bucket(url):
+            return False
+        where = parse(url)
+        return where.bucket == self.out.bucket and where.key in self.existing
+
+    def free_name(self, dest: Path, own: str | None, overwrite: bool) -> Path:
+        """``dest``, or a free sibling when another batch's object has its key (``own``:
+        the URL this item's journal chose before: its own earlier write, taken again)."""
+        if overwrite or not self.exists(dest) or own == self.url_of(dest):
+            return dest
+        for n in range(2, 10_000):
+            candidate = dest.with_name(f"{dest.stem}-{n}{dest.suffix}")
+            if not self.exists(candidate):
+                return candidate
+        raise BucketError(f"{self.url_of(dest)}: no free name next to it")
+
+    async def save(self, http: httpx.AsyncClient, url: str, dest: Path) -> str:
+        """Stream the result at ``url`` into the destination object; its sha256 hex."""
+        assert self.out is not None
+        digest = hashlib.sha256()
+        async with http.stream("GET", url, extensions={NO_RETRY: True}) as response:
+            if response.status_code != 200:
+                raise ServerError(
+                    f"download of {redact_url(url)} answered HTTP {response.status_code}",
+                    response.status_code,
+                )
+
+            async def chunks() -> AsyncIterator[bytes]:
+                async for chunk in response.aiter_bytes(CHUNK):
+                    digest.update(chunk)
+                    yield chunk
+
+            await self.buckets.put(Location(self.out.bucket, self.key_of(dest)), chunks())
+        self.existing.add(self.key_of(dest))
+        return digest.hexdigest()
+
+
+def bucket_run(
+    sources: Sequence[str | Path], out_dir: str | Path, *, shared: bool = False
+) -> BucketRun | None:
+    """The batch's buckets, or ``None`` when no source and not the output is in a bucket.
+    ``shared``: the batch has a PostgreSQL journal (not yet with buckets: refused)."""
+    out = _parsed(str(out_dir)) if is_bucket(out_dir) else None
+    if out is None and not any(is_bucket(s) for s in sources):
+        return None
+    if shared:
+        raise BucketError("s3:// sources and outputs take a journal file for now, not a DSN")
+    if out is not None and not out.is_prefix:
+        out = Location(out.bucket, out.key + "/")
+    return BucketRun(Buckets(), out)
+
+
+def _parsed(url: str) -> Location:
+    try:
+        return parse(url)
+    except ValueError as exc:
+        raise BucketError(str(exc)) from None
+
+
+def _wanted(key: str) -> bool:
+    name = PurePosixPath(key).name
+    extension = name.rpartition(".")[2].lower()
+    return "." in name and not name.startswith(".") and extension in KNOWN_EXTENSIONS
+
+
+def _common_folder(folders: list[str]) -> str:
+    common = os.path.commonpath(["/" + f for f in folders]).lstrip("/")
+    return common + "/" if common else ""
