@@ -1,25 +1,8 @@
 """The web-app flow: a browser PUTs the photo itself, the server enhances it without paying twice.
 
-Two calls, made by the web app's server (the API key never reaches the page):
-
-1. :func:`create_browser_upload` checks the file's name, type and size, reserves a signed
-   upload (free; a lost answer is simply asked again) and returns what the page must send:
-   ``PUT url`` with ``headers`` (the declared ``Content-Type``) [inferred, as in
-   :mod:`viesus._uploads`]. The storage must allow the page's origin (CORS).
-2. :func:`enhance_upload`, once the page says its PUT is done, completes the upload and reads
-   the upload's jobs **in the same answer** (``completeSignedUpload { ... EnhancedImages }``);
-   a job found there is adopted, never made again. So a web app killed between the PUT and the
-   create (or after a create whose answer it never read), restarted, and asked again by the
-   page makes one job. Only then are the AI-upscaling limits checked on the stored size and the
-   job created; a lost create answer is reconciled by reading the upload's jobs (the pipeline's
-   ``ReconcileUploads``, read again with backoff before "no job" is believed) and never resent
-   blindly (:mod:`viesus._retries`). An answer that stays unreadable is ``ServerError``: the
-   page may ask again, since every call reads before it creates.
-
-Calls for one upload id are serialised within one client (a double click makes one job);
-several web-app processes sharing uploads would need a lock of their own [assumption: not
-covered here]. Completing an upload twice is assumed harmless (the emulator answers the upload
-again) [assumption: undocumented].
+:func:`create_browser_upload` checks name, type and size and reserves a signed upload for the
+page; :func:`enhance_upload` completes it and creates its job only after reading the upload's
+jobs (a restarted web app adopts the job it made). The steps and assumptions: docs/DESIGN.md.
 """
 
 from __future__ import annotations

@@ -1,27 +1,7 @@
 """PDFs (photobooks): the analysis the service makes of an uploaded PDF, and its estimate.
 
-The service analyses an uploaded PDF by itself [docs]: ``upload(id) { subStatus metadata }``
-goes ``METADATA_ANALYZING`` -> ``METADATA_ANALYZED_SUCCESSFULLY`` (``metadata`` holds the image
-counts and ``totalCredits``) or ``METADATA_ANALYZED_FAILED`` (re-run with ``analyzePdf``).
-Enhancing then uses ``createEnhancedImage`` on the PDF's upload and yields a new PDF at
-``fullUrl`` [inferred].
-
-:func:`await_analyses` waits for many uploaded PDFs at once (one aliased query per tick for
-all still analysing, at the growing intervals of the client's poll schedule), re-triggers a
-failed analysis once after a backoff, and gives ``PdfAnalysisFailed`` naming the file if it
-fails again. ``enhance_many`` uses it between the upload and the budget check
-(:mod:`viesus._pipeline`): a PDF is priced by its analysis before anything is created;
-``analyze`` (``AsyncViesus.analyze_pdf``) uploads one PDF and returns its analysis.
-
-Assumptions where the docs are silent (``[assumption]``):
-- ``metadata`` keys beyond ``statistics`` and ``totalCredits``: ``PdfAnalysis`` reads what the
-  emulator documents (``estimatedCredits`` per feature combination, counts in ``statistics``),
-  keeps everything else in ``metadata`` untouched, and never fails on an unknown key;
-- a combination is named by its features in the order colour, restoration, upscaling joined
-  by ``+`` (``colour+upscaling``); no option at all is the default colour enhancement;
-- a ``subStatus`` of null on a finished PDF upload means "analysis not started yet";
-- a job on a PDF is charged its analysed estimate;
-- a URL names a PDF when its path ends in ``.pdf`` (its type is known only after the upload).
+Waits for many analyses with one aliased query per tick, re-triggers a failed one once, and
+reads the estimate for a batch's options. The flow and what is inferred: docs/DESIGN.md.
 """
 
 from __future__ import annotations

@@ -1,32 +1,8 @@
 """Which waiting jobs to look at, and when: the head of the queue, never the tail.
 
-The service works through jobs roughly in the order they were created [assumption: the docs say
-jobs wait QUEUED for a slot; FIFO is not promised]. So a job created after 500 unfinished ones
-cannot be done before about 500 of them are, whatever its age. A poller that gives every job its
-own timer pays for that with polls that can only answer QUEUED (measured: 24.5 looks per job at
-4 server slots). This planner predicts instead:
-
-- **pace**: completions per second, counted over a trailing window (from polls and webhooks);
-- **frontier**: how far through our jobs, in creation order, the service has got. Calibrated at
-  every answer: the newest job seen done, minus the older jobs still pending, then moved on at
-  the pace. A job is looked at when the frontier passes it, never sooner than the documented
-  minimum processing time (``first``, 2 s) after its creation;
-- **before the pace is known** only the ``probe`` oldest jobs are looked at, on the per-job
-  schedule (``first``, then growing by ``factor`` up to ``cap``);
-- a job that was looked at too early goes back to the per-job schedule, and also waits for the
-  frontier; no first look comes sooner than 0.9 x the quickest job of the run took (in a queue
-  that keeps up, a job takes its processing time, not 2 s);
-- **batches hold** at most ``max_hold`` seconds for more jobs to become due (less for young
-  jobs, and no longer than the measured pace takes to make half a batch due), and never carry
-  a job that is not due (no filling with guesses); a job alone is looked at at once.
-- **optimism** grows while every first look finds the job done (the pace was underrated, e.g.
-  at the start) and shrinks when many first looks are early.
-
-While webhook deliveries arrive, a delivery about a job is a hint (:meth:`PollPlanner.hint`):
-that job is read at once, coalesced with other hinted jobs for at most ``hint_hold`` (the API's
-answer, not the delivery, ends a wait). A job whose delivery never came is looked at when the
-same prediction plus ``safety_interval`` has passed: the deeper the queue, the later. Pure and
-synchronous (``now`` is passed in), so it is tested on a modelled queue with a fake clock.
+From the measured pace (completions per second) it predicts which jobs can be done, looks at
+those, holds a due job briefly for company, and bounds every job by a deadline. The model and
+its assumptions: docs/DESIGN.md.
 """
 
 from __future__ import annotations

@@ -1,26 +1,8 @@
 """One poller per client serves every pending wait with as few requests as possible.
 
-Every SDK in the field polls each job on its own fixed interval (one request per job per tick;
-the VIESUS docs' example: every 3 s). Here all waits share one loop: each tick sends ONE aliased
-query for up to ``batch_size`` jobs, and only for jobs that can have finished: the service works
-through jobs roughly in creation order, so :class:`~viesus._poll_planner.PollPlanner` looks at
-the head of the queue at the observed pace and leaves the tail alone (the deeper the queue, the
-fewer looks per job).
-
-Webhooks are hints, the API is the truth: a delivery about a job (:meth:`Poller.hint`) makes
-that job due *now*, so the next tick reads it, batched with every other due job; the
-delivery's payload itself never ends a wait (a signed ``FINISHED`` without ``fullUrl``, or an
-``ERROR`` for a job that then finishes, must not fail a paid item). Only while deliveries
-actually arrive (one in the last ``safety_interval``) do new looks slow to the safety
-interval; a receiver that hears nothing changes nothing. A job reads as final when it is
-``ERROR``, or ``FINISHED`` *with* a download URL; ``FINISHED`` without one is read again.
-
-Closing (:meth:`Poller.aclose`) ends every pending wait with ``ClientClosed`` (a
-``ViesusError``), never with a ``CancelledError`` in a task nobody cancelled, and lets the
-closing caller's own cancellation through.
-
-Two timeouts stay apart: the per-request HTTP timeout lives in the transport; the overall wait
-deadline lives here and ends in :class:`~viesus._errors.WaitTimeout` carrying the job id.
+Each tick sends one aliased query for the jobs the planner (:mod:`viesus._poll_planner`) says
+can have finished; webhook deliveries are hints that make it read a job at once. Why this
+shape: docs/DESIGN.md.
 """
 
 from __future__ import annotations

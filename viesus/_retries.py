@@ -1,34 +1,7 @@
 """Retries that never pay twice: one retry helper, and one place that decides "maybe applied".
 
-Policy (openai-python's, the most complete one in the field): retry 408, 425, 429 and 5xx
-answers and connection/read failures, exponential backoff with full jitter between ``base`` and
-``cap`` seconds, ``Retry-After`` (seconds or HTTP date, or ``retry-after-ms``) honoured up to
-``max_retry_after``; beyond that the error is surfaced instead of blocking a worker.
-:func:`retrying` is the one loop behind every retry of the toolkit: GraphQL requests (in
-:class:`RetryingTransport`), signed-upload PUTs, free re-asks of uploads, reconciliation
-re-reads and downloads.
-
-"Might this mutation have been applied?" is decided here and only here:
-
-* **Whether a request may change something** is said by its caller, never guessed from the
-  body text: the facade marks every request it sends with the request extension
-  :data:`MAY_MUTATE` (``True`` for mutations, ``False`` for queries). A GraphQL POST nobody
-  marked (``viesus.api`` called directly) is parsed once per document text with graphql-core
-  (cached): only a document whose selected operation is a ``query`` counts as safe; anything
-  else, or anything that does not parse, is treated as possibly mutating.
-* **A possibly-mutating request is resent only when the failure proves it did not run**: the
-  connection was never made (``ConnectError``/``ConnectTimeout``/``PoolTimeout``) or the server
-  refused it with 429 before running it [inferred: rate limiting happens before execution].
-  Every other failure (any 5xx, whatever its ``Retry-After`` says; a dropped connection after
-  the request was sent; a read timeout; a body cut short) is *ambiguous* and raised as
-  :class:`AmbiguousRequest`, so the caller reconciles (reads what exists) instead of resending.
-* **An error answer for one mutation field** (or for the whole request) proves nothing ran
-  only when :func:`may_have_run` says so: a 4xx, or a GraphQL error code from
-  :data:`REFUSED_BEFORE_RUNNING`. Any other error (``INTERNAL_SERVER_ERROR``, a code this
-  client does not know) may hide an applied mutation, and the caller reconciles.
-
-Built on tenacity (a well-kept retry library) rather than hand-rolled loops. Attempts are
-logged at INFO with the operation name and the reason only: no URL query, header or body.
+Backoff with jitter, ``Retry-After`` honoured up to a cap; a request that may have mutated is
+resent only when it provably did not run. The policy and its reasons: docs/DESIGN.md.
 """
 
 from __future__ import annotations
