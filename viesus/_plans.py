@@ -9,9 +9,11 @@ only what is still to pay: what the journal shows done or paid for costs nothing
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
+
+from viesus._errors import ViesusError
 
 Action = Literal["create", "reconcile", "resume", "done", "refused", "repeat"]
 ACTIONS: dict[str, str] = {
@@ -34,6 +36,7 @@ class PlannedItem:
     output_path: Path | None
     credits: int | None
     reason: str | None = None
+    error: ViesusError | None = field(default=None, compare=False, repr=False)  # the refusal
     kind: Literal["image", "pdf", "url"] = "image"
     width: int | None = None
     height: int | None = None

@@ -191,6 +191,9 @@ def test_the_dry_run_decides_what_the_real_run_does(server: Server, tmp_path: Pa
     )
     assert dry.returncode == 0, dry.stderr
     plan = {i["source"]: i for i in json.loads(dry.stdout)["items"]}
+    in_the_way = plan[str(source / "a" / "photo1.jpg")]["refused"]
+    assert "--overwrite" in in_the_way
+    assert "overwrite=True" not in in_the_way  # the CLI's spelling in the CLI
     before, paid_before = jobs(server), charged(server)
     run = enhance(server, str(source), "--out", str(out))
     report = json.loads((out / "viesus-report.json").read_text())

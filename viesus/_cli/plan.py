@@ -22,6 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 from viesus._cli.errors import EXIT_FAILED, UsageProblem
+from viesus._cli.outcomes import in_cli_words
 from viesus._cli.pdf_command import describe
 from viesus._cli.text import printable
 from viesus._plans import BatchPlan, PlannedItem
@@ -57,6 +58,11 @@ class Plan:
         }
 
 
+def refusal(item: PlannedItem) -> str | None:
+    """Why the plan refuses ``item``, in the CLI's words."""
+    return in_cli_words(item.error) or item.reason
+
+
 def item_json(item: PlannedItem, pdf: dict[str, Any] | None) -> dict[str, Any]:
     return {
         "source": item.source,
@@ -67,7 +73,7 @@ def item_json(item: PlannedItem, pdf: dict[str, Any] | None) -> dict[str, Any]:
         "height": item.height,
         "kind": item.kind,
         "credits": item.credits,
-        "refused": item.reason if item.action == "refused" else None,
+        "refused": refusal(item) if item.action == "refused" else None,
         "downscale_to": None if item.downscale_to is None else "{}x{}".format(*item.downscale_to),
         **({"pdf": pdf} if pdf is not None else {}),
     }
@@ -102,7 +108,7 @@ def print_plan(plan: Plan, console: Console) -> None:
     for item in plan.items:
         pixels = f"{item.width}x{item.height}" if item.width and item.height else "-"
         credits = "by analysis" if item.credits is None else str(item.credits)
-        action = f"refused: {item.reason}" if item.action == "refused" else item.action
+        action = f"refused: {refusal(item)}" if item.action == "refused" else item.action
         if item.downscale_to is not None and item.action != "refused":
             action += " (downscaled to {}x{})".format(*item.downscale_to)
         output = "-" if item.output_path is None else printable(item.output_path)

@@ -257,7 +257,8 @@ def decision(batch: BatchState, item: Item) -> PlannedItem:
     )
     result = item.result
     if result is not None and result.status == "failed":
-        return replace(row, action="refused", reason=_cause(item, result.reason))
+        reason = _cause(item, result.reason)
+        return replace(row, action="refused", reason=reason, error=result.error)
     if result is not None:
         return replace(row, action="done", output_path=result.output_path)
     state = batch.state(item)
