@@ -253,3 +253,18 @@ def test_a_local_dry_run_after_a_local_run_plans_what_the_rerun_does(tmp_path: P
     assert dry.returncode == 0, dry.stderr  # the journal names the last emulator's endpoint
     assert [i["action"] for i in json.loads(dry.stdout)["items"]] == ["done", "done"]
     assert (out / ".viesus-journal.sqlite").read_bytes() == journal  # only read
+
+
+def test_out_equal_to_the_input_with_its_journal_deleted_pays_nothing_again(
+    server: Server, tmp_path: Path
+) -> None:
+    source = tmp_path / "photos"
+    write_photos(source, 3)
+    assert enhance(server, str(source), "--out", str(source)).returncode == 0
+    (source / ".viesus-journal.sqlite").unlink()
+    before = jobs(server)
+    again = enhance(server, str(source), "--out", str(source))
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert jobs(server) == before  # the receipts: outputs are left out, inputs are done
+    assert "0 enhanced, 3 already done" in again.stdout
+    assert not list(source.rglob("*_enhanced_enhanced*"))

@@ -20,6 +20,7 @@ from typing import BinaryIO, TextIO
 from viesus._buckets.locations import is_bucket
 from viesus._cli.errors import UsageProblem
 from viesus._cli.text import printable
+from viesus._receipts import receipt_path
 from viesus._sources import is_url
 
 EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".pdf"})
@@ -169,7 +170,8 @@ def discover(
 
 
 class _Skip:
-    """Whether a walked file is the toolkit's own: under ``out`` or a recorded output."""
+    """Whether a walked file is the toolkit's own: under ``out``, a recorded output, or one
+    with a receipt beside it."""
 
     def __init__(self, out: Path | None, outputs: frozenset[Path]) -> None:
         self.out, self.outputs, self.count = out, outputs, 0
@@ -181,8 +183,10 @@ class _Skip:
             return False
         path = Path(source).absolute()
         inside = walked is not None and self.out is not None and walked in self.out.parents
-        own = path.resolve() in self.outputs or (
-            inside and self.out is not None and self.out in path.parents
+        own = (
+            path.resolve() in self.outputs
+            or (inside and self.out is not None and self.out in path.parents)
+            or receipt_path(path).exists()  # an output this toolkit wrote (see _receipts)
         )
         self.count += own
         return own
