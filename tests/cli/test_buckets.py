@@ -6,6 +6,7 @@ allowed by default); the outputs are streamed into the destination prefix.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -234,6 +235,9 @@ def test_the_cli_takes_a_bucket_prefix_and_names_a_missing_bucket_in_one_line(
     assert done.returncode == 0, done.stdout + done.stderr
     assert (out / "p0_enhanced.jpg").is_file()
     assert (out / "sub" / "p1_enhanced.jpg").is_file()  # the prefix's tree mirrored
+    assert "2 enhanced, 0 already done, 0 failed, 0 not done" in done.stdout  # per object
+    report = json.loads((out / "viesus-report.json").read_text())
+    assert sorted(r["status"] for r in report["items"]) == ["finished", "finished"]
     missing = run_cli("enhance", "s3://no-such-photos/", "--out", str(out), "--yes", env=env)
     assert missing.returncode != 0
     errors = [line for line in missing.stderr.splitlines() if line.strip()]

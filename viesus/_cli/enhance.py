@@ -97,6 +97,9 @@ async def enhance_async(
             assert out is not None
             out.mkdir(parents=True, exist_ok=True)
             before = read_journal(choice.path)
+            # What the report counts: one source per item the plan has (an s3:// prefix is
+            # listed into its objects); the run itself gets the arguments as given.
+            listed = [item.source for item in plan.items]
             started_at = now()
             results, interrupted = await run_batch(
                 viesus,
@@ -112,16 +115,16 @@ async def enhance_async(
             )
             if choice.shared is None:
                 after = read_journal(choice.path)
-                credits = settle(sources, options, results, plan.items, before, after)
+                credits = settle(listed, options, results, plan.items, before, after)
             else:
-                credits = from_results(sources, results)
+                credits = from_results(listed, results)
             report = write_report(
                 choice.report_path(out),
                 started=started_at,
                 endpoint="local emulator" if target.local else str(without_query(viesus.endpoint)),
                 options=config.options_json(),
                 credits=credits,
-                planned=len(sources),
+                planned=len(listed),
                 interrupted=interrupted,
                 shared=_shared_scope(choice),
             )
@@ -130,13 +133,13 @@ async def enhance_async(
                 report=str(report),
                 interrupted=interrupted,
                 counts={s: sum(1 for r in results if r.status == s) for s in STATES},
-                not_done=None if choice.shared else len(sources) - len(results),
+                not_done=None if choice.shared else len(listed) - len(results),
                 credits=credits.as_json(),
             )
     finally:
         events.close()
     batch = choice.shared.batch if choice.shared else None
-    return summarise(results, credits, report, interrupted, len(sources), compare, batch=batch)
+    return summarise(results, credits, report, interrupted, len(listed), compare, batch=batch)
 
 
 async def make_plan(
