@@ -13,11 +13,15 @@ import contextlib
 import weakref
 from collections.abc import AsyncGenerator, Awaitable, Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Self, TypeVar
+from typing import TYPE_CHECKING, Self, TypeVar
 
-from viesus._client import AsyncViesus, Options
+import httpx
+
+from viesus._client import DEFAULT_TIMEOUT, AsyncViesus, Options
 from viesus._loop_thread import LoopThread
+from viesus._polling import PollSchedule
 from viesus._redact import redact_url
+from viesus._retries import RetryPolicy
 
 if TYPE_CHECKING:
     from viesus._browser_uploads import BrowserUpload, UploadJob
@@ -43,9 +47,33 @@ class Viesus:
     for the arguments. ``enhance_many`` is a plain iterator that yields results as they
     arrive; ``progress=True`` shows a bar (a terminal or a notebook)."""
 
-    def __init__(self, api_key: str | None = None, endpoint: str | None = None, **kwargs: Any):
+    def __init__(
+        self,
+        api_key: str | None = None,
+        endpoint: str | None = None,
+        *,
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        batch_size: int = 50,
+        poll_batch_size: int = 50,
+        poll_schedule: PollSchedule | None = None,
+        upload_concurrency: int = 4,
+        download_concurrency: int = 4,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         # Built here (its asyncio primitives bind to a loop on first use, on the client's).
-        self._client = AsyncViesus(api_key, endpoint, **kwargs)
+        self._client = AsyncViesus(
+            api_key,
+            endpoint,
+            timeout=timeout,
+            retry=retry,
+            batch_size=batch_size,
+            poll_batch_size=poll_batch_size,
+            poll_schedule=poll_schedule,
+            upload_concurrency=upload_concurrency,
+            download_concurrency=download_concurrency,
+            transport=transport,
+        )
         self._loop = LoopThread()
         self._finalizer = weakref.finalize(self, _shut_down, self._loop, self._client)
 
@@ -90,11 +118,27 @@ class Viesus:
         return self._loop.call(self._client.wait(job_id, timeout))
 
     def enhance(
-        self, source: str | Path, options: Options = None, out_dir: str | Path = ".", **kwargs: Any
+        self,
+        source: str | Path,
+        options: Options = None,
+        out_dir: str | Path = ".",
+        *,
+        overwrite: bool = False,
+        max_credits: int | None = None,
+        timeout: float | None = 600.0,
+        downscale: bool = False,
     ) -> FinishedResult:
-        """:meth:`AsyncViesus.enhance`: ``overwrite``, ``max_credits``, ``timeout``,
-        ``downscale``."""
-        return self._loop.call(self._client.enhance(source, options, out_dir, **kwargs))
+        """:meth:`AsyncViesus.enhance`: one file or URL, its result, or its error raised."""
+        work = self._client.enhance(
+            source,
+            options,
+            out_dir,
+            overwrite=overwrite,
+            max_credits=max_credits,
+            timeout=timeout,
+            downscale=downscale,
+        )
+        return self._loop.call(work)
 
     def enhance_many(
         self,
@@ -104,15 +148,28 @@ class Viesus:
         *,
         journal: str | Path | JournalStore | None = None,
         batch: str | SharedBatch | None = None,
+        overwrite: bool = False,
+        max_credits: int | None = None,
+        timeout: float | None = 900.0,
+        root: str | Path | None = None,
+        downscale: bool = False,
         progress: bool = False,
-        **kwargs: Any,
     ) -> Iterator[EnhanceResult]:
         """:meth:`AsyncViesus.enhance_many` as an iterator, each result as it arrives.
         Leaving the loop early (``break``, an exception, Ctrl-C) stops the batch the safe way:
         jobs in flight stay in the journal; a rerun with it pays nothing twice."""
         listed = list(sources)
         stream = self._client.enhance_many(
-            listed, options, out_dir, journal=journal, batch=batch, **kwargs
+            listed,
+            options,
+            out_dir,
+            journal=journal,
+            batch=batch,
+            overwrite=overwrite,
+            max_credits=max_credits,
+            timeout=timeout,
+            root=root,
+            downscale=downscale,
         )
         results = self._iterate(stream)
         if not progress:
@@ -126,17 +183,41 @@ class Viesus:
         sources: Iterable[str | Path],
         options: Options = None,
         out_dir: str | Path = ".",
-        **kwargs: Any,
+        *,
+        journal: str | Path | JournalStore | None = None,
+        overwrite: bool = False,
+        root: str | Path | None = None,
+        downscale: bool = False,
     ) -> BatchPlan:
-        return self._loop.call(self._client.plan_many(sources, options, out_dir, **kwargs))
+        """:meth:`AsyncViesus.plan_many`: what ``enhance_many`` would do; nothing is sent."""
+        work = self._client.plan_many(
+            sources,
+            options,
+            out_dir,
+            journal=journal,
+            overwrite=overwrite,
+            root=root,
+            downscale=downscale,
+        )
+        return self._loop.call(work)
 
     def analyze_pdf(self, source: str | Path, *, timeout: float = 600.0) -> PdfAnalysis:
         return self._loop.call(self._client.analyze_pdf(source, timeout=timeout))
 
     def enhance_pdf(
-        self, source: str | Path, options: Options = None, out_dir: str | Path = ".", **kwargs: Any
+        self,
+        source: str | Path,
+        options: Options = None,
+        out_dir: str | Path = ".",
+        *,
+        max_credits: int | None = None,
+        overwrite: bool = False,
+        timeout: float | None = 900.0,
     ) -> EnhanceResult:
-        return self._loop.call(self._client.enhance_pdf(source, options, out_dir, **kwargs))
+        work = self._client.enhance_pdf(
+            source, options, out_dir, max_credits=max_credits, overwrite=overwrite, timeout=timeout
+        )
+        return self._loop.call(work)
 
     def register_webhook(self, url: str, *, replace: bool = False) -> RegisteredWebhook:
         return self._loop.call(self._client.register_webhook(url, replace=replace))
@@ -156,9 +237,18 @@ class Viesus:
         return WebhookReceiver(secrets, hint)
 
     @contextlib.contextmanager
-    def listen_for_webhooks(self, **kwargs: Any) -> Iterator[RegisteredWebhook]:
+    def listen_for_webhooks(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        public_url: str | None = None,
+        name: str = "default",
+    ) -> Iterator[RegisteredWebhook]:
         """:meth:`AsyncViesus.listen_for_webhooks`, the listener on the client's loop."""
-        manager = self._client.listen_for_webhooks(**kwargs)
+        manager = self._client.listen_for_webhooks(
+            host=host, port=port, public_url=public_url, name=name
+        )
         registered = self._loop.call(manager.__aenter__())
         try:
             yield registered

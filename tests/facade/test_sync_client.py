@@ -191,3 +191,14 @@ def test_breaking_out_of_enhance_many_stops_the_batch(emu: Service, tmp_path: Pa
             break
         pending: Callable[[], int] = lambda: client._client.poller.pending  # noqa: E731
         assert pending() == 0
+
+
+def test_a_webhook_listener_on_the_sync_client(emu: Service, tmp_path: Path) -> None:
+    (source,) = photos(tmp_path / "in", 1)
+    with Viesus(**settings(emu)) as client:
+        with client.listen_for_webhooks() as hook:
+            listed = client.run(client.api.list_webhooks()).webhooks
+            assert hook.id in [w.id for w in listed]
+            assert client.enhance(source, X2, tmp_path / "out").status == "finished"
+        after = client.run(client.api.list_webhooks()).webhooks
+    assert hook.id not in [w.id for w in after]  # removed on the way out
