@@ -242,3 +242,30 @@ def test_the_cli_takes_a_bucket_prefix_and_names_a_missing_bucket_in_one_line(
     assert missing.returncode != 0
     errors = [line for line in missing.stderr.splitlines() if line.strip()]
     assert errors == ["viesus: error: s3://no-such-photos: no such bucket (at " + s3 + ")"]
+
+
+def test_the_cli_enhances_bucket_to_bucket_and_a_rerun_pays_nothing(
+    server: Server, s3: str, tmp_path: Path
+) -> None:
+    make_bucket(s3, "cli-both")
+    bucket = store(s3, "cli-both")
+    for n, data in enumerate(photos(tmp_path, 3)):
+        obstore.put(bucket, f"in/{'day 2/' * (n % 2)}p{n}.jpg", data)
+    env = {**server.env(), **CREDENTIALS, "AWS_ENDPOINT_URL": s3}
+    env["XDG_STATE_HOME"] = str(tmp_path / "state")  # where the journal and reports live
+    before = server.stats()["jobs"]["total"]
+    argv = ("enhance", "s3://cli-both/in/", "--out", "s3://cli-both/enhanced/", "--yes")
+    first = run_cli(*argv, env=env)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert keys(bucket, "enhanced/") == [
+        "enhanced/day 2/p1_enhanced.jpg",
+        "enhanced/p0_enhanced.jpg",
+        "enhanced/p2_enhanced.jpg",
+    ]
+    again = run_cli(*argv, env=env)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "0 enhanced, 3 already done" in again.stdout
+    assert server.stats()["jobs"]["total"] - before == 3
+    state = tmp_path / "state" / "viesus" / "s3" / "cli-both" / "enhanced"
+    assert (state / "viesus-report.json").is_file()
+    assert (state / ".viesus-journal.sqlite").is_file()

@@ -154,7 +154,7 @@ async def make_plan(
     batch = await viesus.plan_many(
         found.sources,
         options,
-        config.batch.out or Path("."),
+        config.batch.destination or Path("."),
         journal=journal,
         overwrite=config.batch.overwrite,
         root=found.root,
@@ -268,7 +268,8 @@ def make_command(table: Sequence[ParameterRow]) -> tuple[Callable[..., int], lis
         journal = values["journal"]
         sqlite = journal if journal and "://" not in journal else None
         own = Path(sqlite).expanduser() if sqlite else (out / JOURNAL_NAME if out else None)
-        found = discover(values["sources"], out=out, outputs=recorded_outputs(own))
+        walk_out = None if config.batch.out_bucket else out  # a bucket is never walked
+        found = discover(values["sources"], out=walk_out, outputs=recorded_outputs(own))
         if not found.sources:
             raise UsageProblem("no sources given")
         if config.batch.out is not None:
@@ -325,7 +326,11 @@ def _fixed_parameters() -> list[inspect.Parameter]:
 
 
 _FIXED_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
-    ("out", Path | None, typer.Option(None, "--out", "-o", help="Output folder.")),
+    (
+        "out",
+        str | None,
+        typer.Option(None, "--out", "-o", help="Output folder, or s3://BUCKET/PREFIX/."),
+    ),
     (
         "config",
         Path | None,

@@ -92,7 +92,7 @@ async def all_results(
     batch = viesus.enhance_many(
         sources,
         options,
-        out,
+        config.batch.destination or out,
         root=root,
         journal=choice.shared.dsn if choice.shared else (choice.path or out / JOURNAL_NAME),
         batch=_shared_batch(choice),

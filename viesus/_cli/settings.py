@@ -49,6 +49,12 @@ class BatchSettings:
     endpoint: str | None = None
     overwrite: bool = False
     downscale_to_fit: bool = False
+    out_bucket: str | None = None  # ``--out s3://…``: outputs there; ``out`` keeps the records
+
+    @property
+    def destination(self) -> str | Path | None:
+        """Where the outputs go: the bucket prefix, or the output folder."""
+        return self.out_bucket or self.out
 
 
 @dataclass(frozen=True)
@@ -65,7 +71,7 @@ class Configuration:
 
 
 _BATCH_KEYS = {
-    "out": ("out", Path),
+    "out": ("out", str),
     "max-credits": ("max_credits", int),
     "confirm-above": ("confirm_above", int),
     "sidecar": ("sidecar", bool),
@@ -154,7 +160,27 @@ def effective(
     base = load_file(config_file, flags) if config_file is not None else Configuration()
     options = _merge(base.options, flag_options)
     given = {k: v for k, v in batch_flags.items() if v is not None}
-    return Configuration(replace(base.batch, **given), options, base.source)
+    batch = _with_destination(replace(base.batch, **given))
+    return Configuration(batch, options, base.source)
+
+
+def _with_destination(batch: BatchSettings) -> BatchSettings:
+    """``out`` as a folder; an ``s3://`` one is the bucket destination, and the journal and
+    reports of runs into it live in a local state folder named after it."""
+    if batch.out is None:
+        return batch
+    text = str(batch.out)
+    if not text.startswith("s3://"):
+        return replace(batch, out=Path(text).expanduser())
+    return replace(batch, out=bucket_state_folder(text), out_bucket=text)
+
+
+def bucket_state_folder(url: str) -> Path:
+    """``$XDG_STATE_HOME/viesus/s3/BUCKET/PREFIX`` (default ``~/.local/state``): the same
+    destination always finds its journal, from any working folder."""
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    parts = [p for p in url.removeprefix("s3://").split("/") if p not in ("", ".", "..")]
+    return Path(base, "viesus", "s3", *parts)
 
 
 def _merge(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
@@ -195,7 +221,7 @@ def describe(config: Configuration, *, api_key_set: bool, endpoint: str) -> dict
         "endpoint": endpoint,
         "api_key": "set (hidden)" if api_key_set else "not set (VIESUS_API_KEY or --api-key)",
         "batch": {
-            "out": None if batch.out is None else str(batch.out),
+            "out": batch.out_bucket or (None if batch.out is None else str(batch.out)),
             "max_credits": batch.max_credits,
             "confirm_above": batch.confirm_above,
             "sidecar": batch.sidecar,
