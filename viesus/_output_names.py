@@ -85,11 +85,16 @@ def spelled_like(extension: str, source_extension: str) -> str:
 def common_root(sources: Iterable[str]) -> Path | None:
     """The deepest folder holding every local source (``None`` without local sources, or on
     different drives)."""
-    folders = {str(Path(s).absolute().parent) for s in sources if "://" not in s}
-    if not folders:
+    return deepest_folder(str(Path(s).absolute().parent) for s in sources if "://" not in s)
+
+
+def deepest_folder(folders: Iterable[str]) -> Path | None:
+    """The deepest folder holding all of ``folders`` (``None`` for none, or different drives)."""
+    places = sorted(set(folders))
+    if not places:
         return None
     try:
-        return Path(os.path.commonpath(sorted(folders)))
+        return Path(os.path.commonpath(places))
     except ValueError:
         return None
 

@@ -20,6 +20,7 @@ from typing import BinaryIO, TextIO
 from viesus._buckets.locations import is_bucket
 from viesus._cli.errors import UsageProblem
 from viesus._cli.text import printable
+from viesus._output_names import deepest_folder
 from viesus._receipts import receipt_path
 from viesus._sources import is_url
 
@@ -210,8 +211,7 @@ def _root(sources: list[str], folders: list[Path]) -> Path | None:
     places += [
         str(Path(s).absolute().parent) for s in sources if not is_url(s) and not is_bucket(s)
     ]
-    if not places:
-        return None
+    return deepest_folder(places)
     try:
         return Path(os.path.commonpath(places))
     except ValueError:  # different drives
