@@ -123,6 +123,9 @@ def serve(
     options = dict(locals())  # every option by its parameter name (no other local yet)
     config = _config(**options)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    # httpx logs every request it sends with its whole URL at INFO: a source URL may be
+    # presigned (its query string is a credential), and a line per fetch costs CPU.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         asyncio.run(_serve(config, show_key=api_key is None))
     except CannotListen as exc:

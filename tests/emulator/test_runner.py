@@ -93,6 +93,50 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _fetch_a_presigned_url(client: httpx.Client, endpoint: str) -> None:
+    """The emulator fetches a source URL whose query string is a credential (as a presigned
+    bucket URL's is), from a plain static server on loopback."""
+    with tempfile.TemporaryDirectory() as folder:
+        Path(folder, "a.jpg").write_bytes(jpeg())
+        port = _free_port()
+        static = subprocess.Popen(
+            [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
+            cwd=folder,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            url = f"http://127.0.0.1:{port}/a.jpg?X-Amz-Signature=the-signature"
+            deadline = time.monotonic() + 30
+            while True:  # the static server is up before the emulator is asked to fetch
+                try:
+                    httpx.get(url, trust_env=False).raise_for_status()
+                    break
+                except httpx.TransportError:
+                    assert time.monotonic() < deadline, "http.server did not come up"
+                    time.sleep(0.05)
+            headers = {"x-api-key": "cli-key"}
+            create = "mutation($u: String!) { createUploadFromUrl(input: {url: $u}) { id } }"
+            body = {"query": create, "variables": {"u": url}}
+            upload = client.post(endpoint, json=body, headers=headers).json()
+            status = "query($id: ID!) { upload(id: $id) { status } }"
+            body = {
+                "query": status,
+                "variables": {"id": upload["data"]["createUploadFromUrl"]["id"]},
+            }
+            seen = "UPLOAD_PENDING"
+            while seen == "UPLOAD_PENDING":
+                assert time.monotonic() < deadline, seen
+                time.sleep(0.05)
+                seen = client.post(endpoint, json=body, headers=headers).json()["data"]["upload"][
+                    "status"
+                ]
+            assert seen == "UPLOAD_FINISHED", seen
+        finally:
+            static.terminate()
+            static.wait()
+
+
 def test_cli_serve_subprocess() -> None:
     port = _free_port()
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -129,6 +173,7 @@ def test_cli_serve_subprocess() -> None:
             assert response.status_code == 200
             assert response.json()["data"]["credits"]["remainingCreditsThisPeriod"] == 1000
             assert client.post(endpoint, json=CREDITS).status_code == 401
+            _fetch_a_presigned_url(client, endpoint)
     finally:
         process.send_signal(signal.SIGTERM)
         output, _ = process.communicate(timeout=20)
@@ -136,3 +181,4 @@ def test_cli_serve_subprocess() -> None:
     assert endpoint in output
     assert "curl" in output
     assert "cli-key" not in output, "a key given on the command line is never printed"
+    assert "the-signature" not in output, "a source URL's query string is never logged"
