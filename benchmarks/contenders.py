@@ -310,6 +310,7 @@ async def run(
     rss_before = status_kb()
     usage = resource.getrusage(resource.RUSAGE_SELF)
     cpu_before = usage.ru_utime + usage.ru_stime
+    sys_before = usage.ru_stime
     start = time.time()
     if name == "docs-generated":
         ok, failed = await docs_generated(sources, endpoint, out, scale, detected)
@@ -330,6 +331,7 @@ async def run(
         "start": start,
         "end": end,
         "cpu": usage.ru_utime + usage.ru_stime - cpu_before,
+        "cpu_system": usage.ru_stime - sys_before,  # the kernel's share (files, sockets, fsync)
         "rss_before_kb": rss_before,
         "peak_rss_kb": status_kb("VmHWM"),
         "detected": detected,
