@@ -100,6 +100,15 @@ QUICKEST_SHARE = 0.9
 # job), and a detection lag bounded by the job's own age, not by the queue's.
 DEADLINE_FACTOR = 4.0
 DEADLINE_SHARE = 1.0
+# The pace counts the completions of the trailing ``rate_window``, or the last this many if
+# the window holds fewer. A slow service (jobs of minutes on few slots) ends a job every
+# half minute and the first ones together: a minute held a burst or nothing, the pace swung
+# 0.6-3x the true one and jobs waited for deadlines of their age (queue model: lag p95 of
+# 19-33 minutes at 4 slots, 100-180 s jobs; 40-65 s now, see test_poll_planner.py).
+PACE_COMPLETIONS = 8
+# The probe of the oldest unseen job comes every ``cap`` or this many of the pace's gaps
+# between completions, whichever is longer (a slow queue was probed every 15 s).
+PROBE_GAPS = 2.0
 
 
 class PollPlanner:
@@ -266,15 +275,20 @@ class PollPlanner:
         prediction ahead of the clock forever.
         """
         window = self.schedule.rate_window
-        while self._done_at and self._done_at[0] < now - window:
+        while len(self._done_at) > PACE_COMPLETIONS and self._done_at[0] < now - window:
             self._last_done_at = self._done_at.popleft()
+        if self._done_at and self._done_at[-1] < now - window:  # nothing new for a window
+            self._last_done_at = self._done_at[-1]
+            self._done_at.clear()
         if not self._done_at:
             if self._last_done_at is None:
                 return None
             # Nothing ended within the window: at most one per that long (slow jobs ahead).
             return 1.0 / max(now - self._last_done_at, self.schedule.first / 2)
         # Nothing ends sooner than ``first`` after the work began: do not count that time.
-        span = min(window, now - self._busy_since - self.schedule.first)
+        # Over the window, or back to the oldest completion kept (see PACE_COMPLETIONS).
+        counted = max(window, now - self._done_at[0])
+        span = min(counted, now - self._busy_since - self.schedule.first)
         return len(self._done_at) / max(span, self.schedule.first / 2)
 
     def plan(self, now: float) -> tuple[list[str], float]:
@@ -306,9 +320,10 @@ class PollPlanner:
                 break  # the pace is unknown: only the oldest few are looked at
             predicted = self._predicted(plan.seq, pace, now)
             if index == 0:
-                # The oldest unseen job is looked at at least every ``cap``: a pace that was
-                # underrated would otherwise never be corrected (no looks, no news).
-                every = self.schedule.cap
+                # The oldest unseen job is looked at at least every ``cap`` (or every
+                # PROBE_GAPS of the pace's gaps, if longer): a pace that was underrated would
+                # otherwise never be corrected (no looks, no news).
+                every = max(self.schedule.cap, PROBE_GAPS / pace if pace else 0.0)
                 if self._deliveries_arrive(now):
                     every = self.schedule.safety_interval
                 predicted = min(predicted, self._last_first_look + every)
