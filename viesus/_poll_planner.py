@@ -109,6 +109,15 @@ PACE_COMPLETIONS = 8
 # The probe of the oldest unseen job comes every ``cap`` or this many of the pace's gaps
 # between completions, whichever is longer (a slow queue was probed every 15 s).
 PROBE_GAPS = 2.0
+# A job a look found waiting is looked at again no sooner than one of the pace's gaps later:
+# on a slow queue the per-job schedule (2-15 s) re-looked a job many times per completion
+# (queue model, 100-180 s jobs on 4 slots: 4.6 -> 3.6 looks per job, same lag).
+REPEAT_GAPS = 1.0
+# The frontier runs ahead of its last calibration (a completion seen) for at most ``cap`` or
+# this many of the pace's gaps, whichever is longer. In a stall nothing is seen done, the pace
+# is not measured again, and the frontier ran on at the old pace, making every job due in
+# turn: 2.2 looks per job for a 60 s stall at 16 slots, 13 for five minutes; 1.5 / 2.7 now.
+EXTRAPOLATE_GAPS = 8.0
 
 
 class PollPlanner:
@@ -208,6 +217,8 @@ class PollPlanner:
         plan.hinted = False
         plan.deadline = now + max(self.schedule.cap, DEADLINE_SHARE * (now - plan.added))
         interval = self.schedule.interval(plan.looks)
+        if self._pace:
+            interval = max(interval, REPEAT_GAPS / self._pace)
         if self._deliveries_arrive(now):
             interval = max(interval, self.schedule.safety_interval)
         plan.not_before = now + interval
@@ -305,7 +316,8 @@ class PollPlanner:
             if plan.hinted:
                 at = plan.not_before
             else:
-                at = min(max(plan.not_before, self._predicted(plan.seq, pace, now)), plan.deadline)
+                predicted = self._carried(self._predicted(plan.seq, pace, now), pace)
+                at = min(max(plan.not_before, predicted), plan.deadline)
             if at <= now:
                 due.append((at + self._hold(plan, at), job_id))
             else:
@@ -318,7 +330,8 @@ class PollPlanner:
         for index, (job_id, plan) in enumerate(self._fresh.items()):
             if pace is None and index >= probes:
                 break  # the pace is unknown: only the oldest few are looked at
-            predicted = self._predicted(plan.seq, pace, now)
+            unbounded = self._predicted(plan.seq, pace, now)
+            predicted = self._carried(unbounded, pace)
             if index == 0:
                 # The oldest unseen job is looked at at least every ``cap`` (or every
                 # PROBE_GAPS of the pace's gaps, if longer): a pace that was underrated would
@@ -331,7 +344,7 @@ class PollPlanner:
             if self._quickest < INFINITY:
                 at = max(at, plan.added + QUICKEST_SHARE * self._quickest)
             if plan.deadline == INFINITY and pace is not None:
-                self._set_deadline(job_id, plan, at)
+                self._set_deadline(job_id, plan, min(at, max(plan.not_before, unbounded)))
             at = min(at, plan.deadline)
             scanned.add(job_id)
             if at <= now:
@@ -436,6 +449,15 @@ class PollPlanner:
         if self._deliveries_arrive(now):
             at += self.schedule.safety_interval
         return at
+
+    def _carried(self, predicted: float, pace: float | None) -> float:
+        """``predicted``, or never if beyond EXTRAPOLATE_GAPS of the last calibration: the
+        deadlines and the probe decide there (they are set from the prediction itself)."""
+        if pace is None or predicted <= self._frontier_at + max(
+            self.schedule.cap, EXTRAPOLATE_GAPS / pace
+        ):
+            return predicted
+        return INFINITY
 
     def _calibrate(self, now: float) -> None:
         """Frontier = newest job seen done + 1, minus older jobs that may still be running."""
