@@ -57,6 +57,24 @@ class BatchSize:
     value: int
 
 
+class ScaledBatchSize(BatchSize):
+    """``factor`` times ``base`` (free steps that may carry more per request); a smaller size
+    the server forces on it binds ``base`` too: the server's limit is learned once."""
+
+    def __init__(self, base: BatchSize, factor: int) -> None:
+        self._base, self._factor = base, factor
+        self._own = base.value * factor
+
+    @property
+    def value(self) -> int:
+        return min(self._own, self._base.value * self._factor)
+
+    @value.setter
+    def value(self, smaller: int) -> None:
+        self._own = smaller
+        self._base.value = min(self._base.value, smaller)
+
+
 async def run_batches(
     api: ViesusApiClient,
     items: Sequence[T],

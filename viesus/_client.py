@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar
 import httpx
 from pydantic import ValidationError
 
-from viesus._aliased_requests import BatchSize, run_batches
+from viesus._aliased_requests import BatchSize, ScaledBatchSize, run_batches
 from viesus._api_errors import map_error
 from viesus._errors import (
     ConfigurationError,
@@ -76,8 +76,9 @@ class AsyncViesus:
     """Async client for VIESUS Cloud (or the local emulator).
 
     ``api_key`` and ``endpoint`` default to ``VIESUS_API_KEY`` and ``VIESUS_ENDPOINT``.
-    ``batch_size`` root fields go in one aliased mutation; ``poll_batch_size`` jobs in one
-    poll. ``timeout`` is per HTTP request; wait deadlines are separate (``wait(timeout=)``).
+    ``batch_size`` root fields go in one aliased mutation (the free signed-upload steps of
+    local files twice as many); ``poll_batch_size`` jobs in one poll. ``timeout`` is per HTTP
+    request; wait deadlines are separate (``wait(timeout=)``).
     """
 
     def __init__(
@@ -117,6 +118,12 @@ class AsyncViesus:
             url=self.endpoint, headers={"x-api-key": key}, http_client=self.http
         )
         self.batch = BatchSize(batch_size)
+        # The two signed-upload steps of local files are free and quick on the server (no
+        # fetch) and the pipeline uploads two batches per wave: a wave's reservations and
+        # confirmations go in one request each (files at 1,000: 2.12 -> 2.10 requests per
+        # image). URL uploads stay at ``batch_size``: the service fetches each source while
+        # the request is open, and mutation fields run one after another.
+        self.signed_batch: BatchSize = ScaledBatchSize(self.batch, 2)
         self._poll_size = BatchSize(poll_batch_size)
         self.upload_concurrency = upload_concurrency
         self.download_concurrency = download_concurrency

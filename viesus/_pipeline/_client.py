@@ -20,6 +20,7 @@ class PipelineClient(Protocol):
     api: ViesusApiClient
     http: httpx.AsyncClient
     batch: BatchSize
+    signed_batch: BatchSize  # the signed-upload steps (free): a wave per request
     retry_policy: RetryPolicy
     poller: Poller
     upload_concurrency: int

@@ -34,7 +34,7 @@ async def upload(batch: BatchState, items: list[Item]) -> None:
     local = await asyncio.to_thread(_local_files, batch, files)
     try:
         file_results = await upload_files(
-            client.api, client.http, local, client.batch, policy, client.upload_concurrency
+            client.api, client.http, local, client.signed_batch, policy, client.upload_concurrency
         )
     finally:
         for item, file in zip(files, local, strict=True):
