@@ -38,6 +38,7 @@ if TYPE_CHECKING:
         UploadSubStatus,
     )
     from .fragments import (
+        CompletedUploadFields,
         CreditsFields,
         EnhancedImageFields,
         UploadFields,
@@ -68,6 +69,7 @@ _MODULE_OF: dict[str, str] = {
     "BaseModel": ".base_model",
     "CompleteSignedUpload": ".complete_signed_upload",
     "CompleteSignedUploadCompleteSignedUpload": ".complete_signed_upload",
+    "CompletedUploadFields": ".fragments",
     "CreateEnhancedImage": ".create_enhanced_image",
     "CreateEnhancedImageCreateEnhancedImage": ".create_enhanced_image",
     "CreateSignedUploadUrl": ".create_signed_upload_url",
@@ -136,6 +138,7 @@ __all__ = [
     "BaseModel",
     "CompleteSignedUpload",
     "CompleteSignedUploadCompleteSignedUpload",
+    "CompletedUploadFields",
     "CreateEnhancedImage",
     "CreateEnhancedImageCreateEnhancedImage",
     "CreateSignedUploadUrl",

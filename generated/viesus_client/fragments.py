@@ -10,6 +10,13 @@ from .base_model import BaseModel
 from .enums import EnhancedImageStatus, UploadStatus, UploadSubStatus
 
 
+class CompletedUploadFields(BaseModel):
+    id: str
+    status: UploadStatus
+    mimetype: Optional[str]
+    metadata: Optional[Any]
+
+
 class CreditsFields(BaseModel):
     period_start: Optional[datetime] = Field(alias="periodStart")
     period_end: Optional[datetime] = Field(alias="periodEnd")
@@ -50,6 +57,7 @@ class WebhookFields(BaseModel):
     created_at: Optional[datetime] = Field(alias="createdAt")
 
 
+CompletedUploadFields.model_rebuild()
 CreditsFields.model_rebuild()
 EnhancedImageFields.model_rebuild()
 UploadFields.model_rebuild()

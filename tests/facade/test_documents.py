@@ -20,7 +20,7 @@ from viesus._selections import (
     upload_jobs,
     upload_selection,
 )
-from viesus._uploads import upload_urls
+from viesus._uploads import confirmation, upload_urls
 from viesus_client import ViesusApiClient
 from viesus_client.base_operation import GraphQLField
 from viesus_client.custom_mutations import Mutation
@@ -116,10 +116,18 @@ async def test_batch_of_three_documents(snapshot: SnapshotAssertion) -> None:
         mutation=False,
         size=size,
     )
+    await run_batches(
+        api,
+        ["u1", "u2", "u3"],
+        confirmation,
+        operation_name="CompleteSignedUploads",
+        mutation=True,
+        size=size,
+    )
     await api.http_client.aclose()
     assert [o.data for o in creates] == [JOB] * 3
     assert [EnhancedImageFields.model_validate(o.data).id for o in polls] == ["j"] * 3
-    assert len(sent) == 4
+    assert len(sent) == 5
     for body in sent:
         assert_valid(body["query"])
     assert sent == snapshot
@@ -147,6 +155,11 @@ def test_selections_equal_the_generated_fragments() -> None:
     )
     assert [s.name.value for s in upload.selection_set.selections] == _fragment_fields(  # type: ignore[attr-defined]
         "UploadFields"
+    )
+    confirmed = confirmation("x").to_ast(0)
+    assert confirmed.selection_set is not None
+    assert [s.name.value for s in confirmed.selection_set.selections] == _fragment_fields(  # type: ignore[attr-defined]
+        "CompletedUploadFields"
     )
 
 

@@ -58,6 +58,20 @@ async def test_batch_creates_go_out_k_per_request(
     assert len({r.output_path for r in results}) == 23
 
 
+async def test_a_wave_of_signed_uploads_is_one_request_per_step_at_the_default_size(
+    emulator: Emulator, photos: Callable[..., list[Path]], tmp_path: Path
+) -> None:
+    """A first wave of one batch (50), then one of 100: each signed step one request per
+    wave, and no document refused (the whole upload record per confirmation did not fit the
+    emulator's limit on fields at 100 and was refused and halved on every run)."""
+    async with make_client(emulator) as viesus:
+        results = await collect(viesus, photos(150, (16, 16)), tmp_path / "out")
+    assert [r.status for r in results] == ["finished"] * 150
+    assert requests_for(emulator, "CreateSignedUploadUrls") == 2
+    assert requests_for(emulator, "CompleteSignedUploads") == 2
+    assert "400" not in emulator.stats()["requests"]["by_status"]
+
+
 async def test_many_jobs_are_polled_with_far_fewer_requests_than_jobs(
     emulator: Emulator, photos: Callable[..., list[Path]], tmp_path: Path
 ) -> None:

@@ -22,6 +22,7 @@ from viesus._pipeline import _tuning as tuning
 from viesus._pipeline._state import BatchState, Item, reason
 from viesus._preflight import check_limits
 from viesus._uploads import LocalFile, UploadResult, upload_files, upload_urls
+from viesus_client.fragments import UploadFields as UploadModel
 
 
 async def upload(batch: BatchState, items: list[Item]) -> None:
@@ -89,7 +90,7 @@ def _refusal(batch: BatchState, item: Item, result: UploadResult) -> ViesusError
             f"is {kind} (the service stored it as {upload.mimetype}); give PDFs a URL "
             "ending in .pdf and images one that does not",
         )
-    if item.path is None and upload is not None and upload.width and upload.height:
+    if item.path is None and isinstance(upload, UploadModel) and upload.width and upload.height:
         header = ImageHeader(
             upload.mimetype or "",
             upload.mimetype or "",
