@@ -7,6 +7,8 @@ allowed by default); the outputs are streamed into the destination prefix.
 from __future__ import annotations
 
 import json
+import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -20,7 +22,7 @@ import pytest
 from obstore.store import S3Store
 
 from tests.cli.conftest import Server, cli_env, run_cli, write_photos
-from tests.s3_server import CREDENTIALS, make_bucket, moto_server
+from tests.s3_server import CREDENTIALS, enforce_auth, make_bucket, moto_server, user_with_key
 from viesus import AsyncViesus
 from viesus._buckets.store import BucketError, Buckets
 
@@ -269,3 +271,113 @@ def test_the_cli_enhances_bucket_to_bucket_and_a_rerun_pays_nothing(
     state = tmp_path / "state" / "viesus" / "s3" / "cli-both" / "enhanced"
     assert (state / "viesus-report.json").is_file()
     assert (state / ".viesus-journal.sqlite").is_file()
+
+
+IAM_BUCKET = "iam-photos"
+
+
+@pytest.fixture(scope="module")
+def s3_iam(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """A moto server of its own that checks every signature and IAM policy (moto cannot
+    serve a presigned GET then: only listings are tried on it): a bucket with one photo,
+    a user allowed s3:* and one allowed nothing."""
+    with moto_server() as endpoint:
+        make_bucket(endpoint, IAM_BUCKET)
+        allowed = user_with_key(endpoint, "reader", ["s3:*"])
+        nobody = user_with_key(endpoint, "nobody", [])
+        bucket = store(endpoint, IAM_BUCKET)
+        obstore.put(bucket, "in/photo0.jpg", photos(tmp_path_factory.mktemp("iam"), 1)[0])
+        enforce_auth(endpoint)
+        yield {"endpoint": endpoint, "allowed": allowed, "nobody": nobody}
+
+
+@pytest.fixture
+def no_aws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No AWS_* variable and a HOME of the test's own: only what a test writes is read."""
+    for name in [n for n in os.environ if n.startswith("AWS_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    return tmp_path / "home"
+
+
+def profile_files(
+    home: Path, name: str, keys: dict[str, str], endpoint: str | None, region: str = "us-east-1"
+) -> None:
+    """``~/.aws/credentials`` with the key pair and ``~/.aws/config`` with region and
+    endpoint, as ``aws configure`` writes them (``[profile NAME]`` in the config)."""
+    (home / ".aws").mkdir(parents=True, exist_ok=True)
+    (home / ".aws" / "credentials").write_text(
+        f"[{name}]\n"
+        f"aws_access_key_id = {keys['AWS_ACCESS_KEY_ID']}\n"
+        f"aws_secret_access_key = {keys['AWS_SECRET_ACCESS_KEY']}\n"
+    )
+    section = "default" if name == "default" else f"profile {name}"
+    config = f"[{section}]\nregion = {region}\n"
+    if endpoint is not None:
+        config += f"endpoint_url = {endpoint}\n"
+    (home / ".aws" / "config").write_text(config)
+
+
+async def test_a_profile_of_the_shared_files_gives_key_region_and_endpoint(
+    server: Server, s3: str, no_aws: Path, tmp_path: Path
+) -> None:
+    make_bucket(s3, "profile-photos")
+    obstore.put(store(s3, "profile-photos"), "in/p.jpg", photos(tmp_path, 1)[0])
+    profile_files(no_aws, "default", CREDENTIALS, s3)  # nothing in the environment
+    async with AsyncViesus(api_key=server.key, endpoint=server.endpoint) as viesus:
+        results = [
+            r
+            async for r in viesus.enhance_many(
+                ["s3://profile-photos/in/"], {"mode": "ENHANCE"}, tmp_path / "out"
+            )
+        ]
+    assert [r.status for r in results] == ["finished"], results
+    assert (tmp_path / "out" / "p_enhanced.jpg").is_file()
+
+
+@pytest.mark.parametrize(
+    ("profile", "in_files", "in_env", "words"),
+    [
+        ("lab", "allowed", None, None),  # AWS_PROFILE's key from the credentials file
+        ("lab", "allowed", "nobody", "access denied to the key pair from the environment"),
+        ("default", "nobody", "allowed", None),  # the environment wins over the files
+        ("lab", "wrong", None, "refused (check the key pair from profile lab (credentials"),
+        ("missing", "allowed", None, "AWS_PROFILE=missing: no such profile in"),
+    ],
+)
+async def test_profiles_and_access_denied_at_a_server_that_checks_keys(
+    server: Server,
+    s3_iam: dict[str, Any],
+    no_aws: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    profile: str,
+    in_files: str,
+    in_env: str | None,
+    words: str | None,
+) -> None:
+    keys = {"wrong": {**s3_iam["allowed"], "AWS_SECRET_ACCESS_KEY": "wrong"}, **s3_iam}
+    profile_files(no_aws, "default" if profile == "default" else "lab", keys[in_files], None)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_iam["endpoint"])
+    if profile != "default":
+        monkeypatch.setenv("AWS_PROFILE", profile)
+    for name, value in (keys[in_env] if in_env else {}).items():
+        monkeypatch.setenv(name, value)
+    async with AsyncViesus(api_key=server.key, endpoint=server.endpoint) as viesus:
+        if words is None:  # listed with that key (moto checks it): the plan has the photo
+            plan = await viesus.plan_many([f"s3://{IAM_BUCKET}/in/"], None, tmp_path / "out")
+            assert [i.action for i in plan.items] == ["create"], plan
+            return
+        before = server.stats()["uploads"]["total"]
+        with pytest.raises(BucketError, match=re.escape(words)) as caught:
+            async for _ in viesus.enhance_many(
+                [f"s3://{IAM_BUCKET}/in/"], {"mode": "ENHANCE"}, tmp_path / "out"
+            ):
+                pass
+    message = str(caught.value)
+    assert "\n" not in message
+    assert f"s3://{IAM_BUCKET}" in message or "AWS_PROFILE" in message
+    for secret in (v["AWS_SECRET_ACCESS_KEY"] for v in keys.values() if isinstance(v, dict)):
+        assert secret not in message
+        assert secret not in repr(caught.value)
+    assert server.stats()["uploads"]["total"] == before  # refused before anything was sent
