@@ -199,7 +199,7 @@ async def test_mixed_sources_into_a_local_folder_and_an_expired_url_signed_again
     [
         ({"AWS_ACCESS_KEY_ID": ""}, "no credentials"),
         ({}, "no such bucket"),
-        ({"AWS_ENDPOINT_URL": "http://127.0.0.1:9"}, "unreachable"),
+        ({"AWS_ENDPOINT_URL": "http://127.0.0.1:9"}, "127.0.0.1:9 is unreachable .*running"),
     ],
 )
 async def test_bucket_errors_in_words_and_nothing_created(
@@ -244,6 +244,11 @@ def test_the_cli_takes_a_bucket_prefix_and_names_a_missing_bucket_in_one_line(
     assert missing.returncode != 0
     errors = [line for line in missing.stderr.splitlines() if line.strip()]
     assert errors == ["viesus: error: s3://no-such-photos: no such bucket (at " + s3 + ")"]
+    files = {"AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"), "AWS_PROFILE": "lab"}
+    no_profile = run_cli("enhance", "s3://cli-photos/", "--out", str(out), env={**env, **files})
+    errors = [line for line in no_profile.stderr.splitlines() if line.strip()]
+    assert len(errors) == 1, no_profile.stderr
+    assert errors[0].startswith("viesus: error: AWS_PROFILE=lab: no such profile in ")
 
 
 def test_the_cli_enhances_bucket_to_bucket_and_a_rerun_pays_nothing(

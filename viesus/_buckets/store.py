@@ -159,7 +159,10 @@ def bucket_error(exc: BaseException, where: Location, using: Settings) -> Bucket
             "s3:ListBucket, s3:GetObject and s3:PutObject on the bucket, or use another)"
         )
     if "error sending request" in text or "Connect" in text or "dns error" in text:
-        return BucketError(f"{name}: the endpoint {_endpoint_shown(using)} is unreachable")
+        return BucketError(
+            f"{name}: the endpoint {_endpoint_shown(using)} is unreachable (is it running? "
+            "check AWS_ENDPOINT_URL, or the profile's endpoint_url)"
+        )
     return BucketError(f"{name}: the bucket request failed ({type(exc).__name__})")
 
 
