@@ -116,7 +116,7 @@ class ProgressView:
                     failure_line(result.source, result.reason), markup=False
                 )
             return
-        where = result.output_path or reason_for(result.source, result.reason)
+        where = result.output_path or result.output_url or reason_for(result.source, result.reason)
         count = (
             f"{self.done()}/{self.total}"
             if self.batch is None
