@@ -4,11 +4,17 @@ presigned URL's lifetime chosen from the batch's pace. Pure functions, no server
 
 from __future__ import annotations
 
+import datetime
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
 
+from viesus._buckets import run
 from viesus._buckets.profiles import settings
+from viesus._buckets.run import MAX_EXPIRY, MIN_EXPIRY, BucketRun, expiry_for
+from viesus._buckets.store import Buckets
 from viesus._errors import ConfigurationError
 
 CREDENTIALS = """\
@@ -98,3 +104,37 @@ def test_no_files_and_no_environment_is_no_key(tmp_path: Path) -> None:
     )
     assert nothing.access_key_id is None
     assert nothing.region == "us-east-1"
+
+
+def test_a_presigned_url_lives_as_long_as_the_jobs_ahead_of_it_take_four_times_over() -> None:
+    minutes = datetime.timedelta(minutes=1)
+    assert expiry_for(10, None) == 20 * minutes  # no job finished yet: 30 s a job assumed
+    assert expiry_for(500, 2.0) == 4_000 * minutes / 60  # 500 jobs at 2 s each, x4
+    assert expiry_for(1, 0.2) == MIN_EXPIRY  # a fast batch: never under five minutes
+    assert expiry_for(0, None) == expiry_for(1, None)  # its own job counts at least
+    assert expiry_for(10_000, 100.0) == MAX_EXPIRY == datetime.timedelta(days=7)  # S3's cap
+    lifetimes = [expiry_for(n, 3.0) for n in range(0, 5_000, 250)]
+    assert lifetimes == sorted(lifetimes)  # more waiting never signs a shorter URL
+
+
+async def test_the_pace_is_the_batch_s_elapsed_time_per_finished_job(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = [100.0]
+    monkeypatch.setattr(run, "time", SimpleNamespace(monotonic=lambda: clock[0]))
+    lifetimes: list[datetime.timedelta] = []
+
+    class Signer:
+        async def sign(self, where: Any, expiry: datetime.timedelta) -> str:
+            lifetimes.append(expiry)
+            return "https://signed.example/"
+
+    batch = BucketRun(cast(Buckets, Signer()), None)
+    for n in range(100):
+        await batch.sign(f"s3://lab/in/{n}.jpg")
+    assert lifetimes[-1] == expiry_for(100, None)  # nothing finished: the assumption
+    clock[0] += 400.0
+    for n in range(50):
+        batch.finished(f"s3://lab/in/{n}.jpg")  # 50 jobs in 400 s: 8 s a job
+    await batch.sign("s3://lab/in/late.jpg")  # 50 still waiting, and this one
+    assert lifetimes[-1] == expiry_for(51, 8.0) == datetime.timedelta(seconds=4 * 51 * 8)
