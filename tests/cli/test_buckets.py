@@ -154,6 +154,9 @@ def test_fifty_objects_bucket_to_bucket_killed_resumed_renamed_changed_one_unrea
     copy = f"{prefix}moved/p00-copy.jpg -> s3://{SCENARIO}/enhanced/moved/p00-copy_enhanced.jpg"
     assert copy in stdout  # each line names the object written, not "unknown reason"
     assert "unknown reason" not in stdout
+    # a prefix's objects are not counted before the batch lists them: "[51]", not "[51/2]"
+    assert re.search(r"^\[51\] ", stdout, re.MULTILINE), stdout
+    assert not re.search(r"^\[\d+/", stdout, re.MULTILINE), stdout
     assert len(report) == 51, sorted(report)  # 49 + the copy + the missing one
     assert report[missing]["status"] == "failed"
     assert "no such object" in report[missing]["reason"]
