@@ -5,6 +5,10 @@ presigned URL's lifetime chosen from the batch's pace. Pure functions, no server
 from __future__ import annotations
 
 import datetime
+import http.server
+import os
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
@@ -12,6 +16,7 @@ from typing import Any, cast
 import pytest
 
 from viesus._buckets import run
+from viesus._buckets.locations import Location
 from viesus._buckets.profiles import settings
 from viesus._buckets.run import MAX_EXPIRY, MIN_EXPIRY, BucketRun, expiry_for
 from viesus._buckets.store import Buckets
@@ -138,3 +143,55 @@ async def test_the_pace_is_the_batch_s_elapsed_time_per_finished_job(
         batch.finished(f"s3://lab/in/{n}.jpg")  # 50 jobs in 400 s: 8 s a job
     await batch.sign("s3://lab/in/late.jpg")  # 50 still waiting, and this one
     assert lifetimes[-1] == expiry_for(51, 8.0) == datetime.timedelta(seconds=4 * 51 * 8)
+
+
+def test_an_access_key_id_without_its_secret_is_refused_naming_where(tmp_path: Path) -> None:
+    (tmp_path / "creds.ini").write_text("[default]\naws_access_key_id = AKIDHALF\n")
+    with pytest.raises(ConfigurationError, match=r"profile default \(credentials file\)"):
+        settings({"AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "creds.ini")})
+
+
+@pytest.fixture
+def recorder() -> Iterator[tuple[str, list[dict[str, str]]]]:
+    """An HTTP server on 127.0.0.1 that answers 404 to everything and keeps the headers."""
+    seen: list[dict[str, str]] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_HEAD(self) -> None:
+            seen.append({k.lower(): v for k, v in self.headers.items()})
+            self.send_response(404)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}", seen
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+async def test_a_profile_s_key_pair_never_takes_a_session_token_left_in_the_environment(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    recorder: tuple[str, list[dict[str, str]]],
+) -> None:
+    endpoint, seen = recorder
+    for name in [n for n in os.environ if n.startswith("AWS_")]:
+        monkeypatch.delenv(name)
+    (tmp_path / "creds.ini").write_text(
+        "[default]\naws_access_key_id = AKIDFILE\naws_secret_access_key = secret-file\n"
+    )
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "creds.ini"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "stale-token")  # belongs to no key pair here
+    buckets = Buckets()
+    assert await buckets.head(Location("lab-photos", "in/a.jpg")) is None
+    assert "Credential=AKIDFILE/" in seen[0]["authorization"]
+    assert "x-amz-security-token" not in seen[0]  # obstore alone would have added it
+    assert "secret-file" not in repr(buckets.store("lab-photos"))

@@ -55,6 +55,11 @@ def settings(environ: Mapping[str, str] | None = None) -> Settings:
             f"{_shown(env, 'AWS_CONFIG_FILE', 'config')} (add it, or unset AWS_PROFILE)"
         )
     keys, origin = _keys(env, credentials, config, name)
+    if keys and not keys.get("aws_secret_access_key"):
+        raise ConfigurationError(
+            f"the key pair from {origin} has an access key id but no secret access key "
+            "(AWS_SECRET_ACCESS_KEY, or aws_secret_access_key in the profile)"
+        )
     profile = config or {}
     return Settings(
         region=env.get("AWS_REGION")

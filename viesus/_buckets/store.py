@@ -21,7 +21,7 @@ from viesus._errors import ConfigurationError
 from viesus._redact import redact_url
 
 if TYPE_CHECKING:
-    from obstore.store import S3Store
+    from obstore.store import S3Credential, S3Store
 
 __all__ = ["BucketError", "Buckets", "MissingBucketsExtra"]
 
@@ -85,6 +85,9 @@ class Buckets:
                 config=_config(self.settings),  # type: ignore[arg-type]
                 client_options=options,  # type: ignore[arg-type]
                 retry_config=_RETRY,  # type: ignore[arg-type]
+                credential_provider=(
+                    None if self.settings.access_key_id is None else KeyPair(self.settings)
+                ),
             )
             self._stores[bucket] = found
         return found
@@ -172,15 +175,33 @@ def _endpoint_shown(using: Settings) -> str:
 
 
 def _config(using: Settings) -> dict[str, str]:
-    """obstore's config from the settings, only the values set (explicit values win over
-    obstore's own reading of the environment, so a profile's key is the one used)."""
+    """obstore's config from the settings: region and endpoint (the key pair goes through
+    :class:`KeyPair`)."""
     config = {"region": using.region}
-    for name, value in (
-        ("endpoint", using.endpoint),
-        ("access_key_id", using.access_key_id),
-        ("secret_access_key", using.secret_access_key),
-        ("token", using.session_token),
-    ):
-        if value:
-            config[name] = value
+    if using.endpoint:
+        config["endpoint"] = using.endpoint
     return config
+
+
+class KeyPair:
+    """The settings' key pair and token (or none) as obstore's credential provider.
+
+    Not config values: obstore also reads the environment, and would send an
+    ``AWS_SESSION_TOKEN`` left there with a profile's key pair (a request AWS refuses); a
+    provider's credential is taken whole. Its repr shows no secret."""
+
+    def __init__(self, using: Settings) -> None:
+        assert using.access_key_id is not None
+        assert using.secret_access_key is not None
+        self._credential: S3Credential = {
+            "access_key_id": using.access_key_id,
+            "secret_access_key": using.secret_access_key,
+            "token": using.session_token,
+            "expires_at": None,
+        }
+
+    def __call__(self) -> S3Credential:
+        return self._credential
+
+    def __repr__(self) -> str:
+        return "KeyPair(<hidden>)"
