@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import shutil
 import socket
 import subprocess
@@ -63,3 +64,35 @@ def moto_server() -> Iterator[str]:
 def make_bucket(endpoint: str, bucket: str) -> None:
     """Create ``bucket`` (moto takes an unsigned CreateBucket)."""
     httpx.put(f"{endpoint}/{bucket}", timeout=10).raise_for_status()
+
+
+def user_with_key(endpoint: str, name: str, actions: list[str]) -> dict[str, str]:
+    """An IAM user at moto allowed ``actions`` on every resource (none: no policy at all),
+    and its new key pair as ``AWS_*`` variables. Made before :func:`enforce_auth`."""
+    import boto3  # type: ignore[import-untyped]  # moto's own dependency
+
+    iam = boto3.client("iam", endpoint_url=endpoint, **_boto_credentials())
+    iam.create_user(UserName=name)
+    if actions:
+        statement = {"Effect": "Allow", "Action": actions, "Resource": "*"}
+        document = {"Version": "2012-10-17", "Statement": [statement]}
+        iam.put_user_policy(UserName=name, PolicyName="s3", PolicyDocument=json.dumps(document))
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    return {
+        "AWS_ACCESS_KEY_ID": key["AccessKeyId"],
+        "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"],
+        "AWS_REGION": "us-east-1",
+    }
+
+
+def enforce_auth(endpoint: str) -> None:
+    """From now on this moto server checks every request's signature and IAM policy."""
+    httpx.post(f"{endpoint}/moto-api/reset-auth", content=b"0", timeout=10).raise_for_status()
+
+
+def _boto_credentials() -> dict[str, str]:
+    return {
+        "aws_access_key_id": CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        "aws_secret_access_key": CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        "region_name": CREDENTIALS["AWS_REGION"],
+    }

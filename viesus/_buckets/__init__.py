@@ -4,9 +4,11 @@
 ``/`` is every image under that prefix, ``s3://bucket/key`` one object; the service fetches
 each from a presigned GET URL, and the outputs are streamed into the ``out_dir`` prefix
 (``EnhanceResult.output_url``), the tree under the sources' common prefix mirrored. Local
-files and URLs mix freely. Credentials and endpoint: the AWS_* environment variables.
+files and URLs mix freely. Credentials and endpoint: the AWS_* environment variables, else
+the ``AWS_PROFILE`` profile of ``~/.aws``.
 
-``locations``: what an ``s3://`` source or output is (no dependency); ``store``: the bucket
-client and its errors in words; ``run``: what one batch needs from its buckets (the
+``locations``: what an ``s3://`` source or output is (no dependency); ``profiles``: the
+settings from the environment and the shared files; ``store``: the bucket client and its
+errors in words; ``run``: what one batch needs from its buckets (the
 objects listed, presigned GET URLs for the service, the destination written by streaming).
 """

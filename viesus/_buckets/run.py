@@ -3,9 +3,11 @@ service, and the destination prefix written by streaming.
 
 No image byte of a bucket source passes through the client: the service fetches each
 object from a presigned GET URL (``createUploadFromUrl``), signed just before its wave is
-uploaded. [assumption] The service fetches a URL upload when it is created; an hour is
-far longer than any wave takes, and a URL that expired anyway (the upload fails
-``FETCH_FAILED``) is signed again and uploaded again, free: a failed upload created nothing.
+uploaded. [assumption] The service fetches a URL upload when it is created, or at the
+latest when its job starts; the URL's lifetime (:func:`expiry_for`) covers the jobs still
+ahead of it at the batch's pace, four times over, and a URL that expired anyway (the
+upload fails ``FETCH_FAILED``) is signed again and uploaded again, free: a failed upload
+created nothing.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import os
+import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -27,9 +30,24 @@ from viesus._output_names import KNOWN_EXTENSIONS
 from viesus._redact import redact_url
 from viesus._retries import NO_RETRY
 
-__all__ = ["EXPIRY", "BucketRun", "bucket_run"]
+__all__ = ["MAX_EXPIRY", "MIN_EXPIRY", "BucketRun", "bucket_run", "expiry_for"]
 
-EXPIRY = datetime.timedelta(hours=1)
+MIN_EXPIRY = datetime.timedelta(minutes=5)
+MAX_EXPIRY = datetime.timedelta(days=7)  # the longest a SigV4 presigned URL may live (S3)
+MARGIN = 4  # the URL outlives its wave's expected fetch this many times over
+# [assumption] What one job takes of the batch's time before any of its jobs has finished
+# (the emulator models about 2 s; a slow service or a big image much more).
+ASSUMED_SECONDS_PER_JOB = 30.0
+
+
+def expiry_for(waiting: int, seconds_per_job: float | None) -> datetime.timedelta:
+    """A presigned URL's lifetime: MARGIN times the time the batch needs, at its pace
+    (``seconds_per_job`` of its elapsed time per finished job; ``None``: none finished
+    yet, ASSUMED_SECONDS_PER_JOB), for the ``waiting`` signed jobs not yet finished
+    (this one included), within [MIN_EXPIRY, MAX_EXPIRY]."""
+    per_job = ASSUMED_SECONDS_PER_JOB if seconds_per_job is None else seconds_per_job
+    wanted = datetime.timedelta(seconds=MARGIN * max(waiting, 1) * max(per_job, 0.0))
+    return min(max(wanted, MIN_EXPIRY), MAX_EXPIRY)
 
 
 @dataclass
@@ -42,7 +60,9 @@ class BucketRun:
     objects: dict[str, BucketObject | None] = field(default_factory=dict)
     roots: dict[str, str] = field(default_factory=dict)
     existing: set[str] = field(default_factory=set)  # keys under ``out`` when the batch began
-    expiry: datetime.timedelta = EXPIRY
+    signed_at: float | None = None  # monotonic time of the batch's first signature
+    waiting: set[str] = field(default_factory=set)  # sources signed, their jobs not finished
+    finished_jobs: int = 0  # jobs of this batch that ended (any source), since signed_at
 
     @property
     def out_dir(self) -> Path:
@@ -78,7 +98,23 @@ class BucketRun:
         return expanded
 
     async def sign(self, source: str) -> str:
-        return await self.buckets.sign(parse(source), self.expiry)
+        """A presigned GET URL of ``source``, valid for as long as the batch's pace says
+        its job may wait (:func:`expiry_for`)."""
+        self.waiting.add(source)
+        return await self.buckets.sign(parse(source), self.expiry())
+
+    def expiry(self) -> datetime.timedelta:
+        now = time.monotonic()
+        if self.signed_at is None:
+            self.signed_at = now
+        pace = (now - self.signed_at) / self.finished_jobs if self.finished_jobs else None
+        return expiry_for(len(self.waiting), pace)
+
+    def finished(self, source: str) -> None:
+        """One of the batch's jobs ended (finished or failed): the pace's count."""
+        self.waiting.discard(source)
+        if self.signed_at is not None:
+            self.finished_jobs += 1
 
     def key_of(self, dest: Path) -> str:
         return dest.as_posix().removeprefix("./")

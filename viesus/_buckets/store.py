@@ -1,9 +1,9 @@
 """The bucket client (obstore's ``S3Store``, one per bucket) and its errors in words.
 
-Configured the way boto3 and the AWS CLI are: ``AWS_ENDPOINT_URL`` (any S3-compatible
-endpoint; ``http://`` allowed when the endpoint says so), ``AWS_ACCESS_KEY_ID``,
-``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN``, ``AWS_REGION`` (obstore reads them). A
-failure is one line naming the bucket and what to do: no such bucket, access denied, no
+Configured the way boto3 and the AWS CLI are (:mod:`viesus._buckets.profiles`): the
+``AWS_*`` environment, else the ``AWS_PROFILE`` profile of ``~/.aws/credentials`` and
+``~/.aws/config``; any S3-compatible endpoint (``http://`` allowed when the endpoint says
+so). A failure is one line naming the bucket and what to do: no such bucket, access denied, no
 credentials, credentials refused, endpoint unreachable. The store's own message is never
 shown: it may quote a request (and, for a presigned one, its signature).
 """
@@ -16,11 +16,12 @@ from collections.abc import AsyncIterable
 from typing import TYPE_CHECKING, Any, Final
 
 from viesus._buckets.locations import BucketObject, Location
+from viesus._buckets.profiles import Settings, settings
 from viesus._errors import ConfigurationError
 from viesus._redact import redact_url
 
 if TYPE_CHECKING:
-    from obstore.store import S3Store
+    from obstore.store import S3Credential, S3Store
 
 __all__ = ["BucketError", "Buckets", "MissingBucketsExtra"]
 
@@ -50,22 +51,25 @@ class MissingBucketsExtra(ConfigurationError):
         )
 
 
-def endpoint() -> str | None:
-    return os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
-
-
 class Buckets:
-    """One ``S3Store`` per bucket, made from the environment on first use."""
+    """One ``S3Store`` per bucket, made on first use from the settings read once here."""
 
     def __init__(self) -> None:
         try:
             import obstore  # noqa: F401
         except ModuleNotFoundError:
             raise MissingBucketsExtra from None
-        if not any(os.environ.get(name) for name in _CREDENTIAL_VARIABLES):
+        try:
+            self.settings = settings()
+        except ConfigurationError as exc:
+            raise BucketError(str(exc)) from None
+        if self.settings.access_key_id is None and not any(
+            os.environ.get(name) for name in _CREDENTIAL_VARIABLES
+        ):
             raise BucketError(
                 "no credentials for s3:// sources or outputs: set AWS_ACCESS_KEY_ID and "
-                "AWS_SECRET_ACCESS_KEY (and AWS_ENDPOINT_URL for a store other than AWS)"
+                "AWS_SECRET_ACCESS_KEY, or AWS_PROFILE to a profile in ~/.aws/credentials "
+                "(and AWS_ENDPOINT_URL for a store other than AWS)"
             )
         self._stores: dict[str, S3Store] = {}
 
@@ -74,12 +78,17 @@ class Buckets:
         if found is None:
             from obstore.store import S3Store
 
-            url = endpoint()
+            url = self.settings.endpoint
             options: dict[str, Any] = {"allow_http": bool(url and url.startswith("http://"))}
-            config: dict[str, Any] = {"endpoint": url} if url else {}
-            if not os.environ.get("AWS_REGION") and not os.environ.get("AWS_DEFAULT_REGION"):
-                config["region"] = "us-east-1"
-            found = S3Store(bucket, config=config, client_options=options, retry_config=_RETRY)  # type: ignore[arg-type]
+            found = S3Store(
+                bucket,
+                config=_config(self.settings),  # type: ignore[arg-type]
+                client_options=options,  # type: ignore[arg-type]
+                retry_config=_RETRY,  # type: ignore[arg-type]
+                credential_provider=(
+                    None if self.settings.access_key_id is None else KeyPair(self.settings)
+                ),
+            )
             self._stores[bucket] = found
         return found
 
@@ -90,7 +99,7 @@ class Buckets:
         try:
             found = await obstore.list(self.store(where.bucket), prefix=where.key).collect_async()
         except Exception as exc:
-            raise bucket_error(exc, where) from None
+            raise bucket_error(exc, where, self.settings) from None
         objects = [
             BucketObject(Location(where.bucket, meta["path"]), meta["e_tag"] or "", meta["size"])
             for meta in found
@@ -106,7 +115,7 @@ class Buckets:
         except FileNotFoundError:
             return None
         except Exception as exc:
-            raise bucket_error(exc, where) from None
+            raise bucket_error(exc, where, self.settings) from None
         return BucketObject(where, meta["e_tag"] or "", meta["size"])
 
     async def sign(self, where: Location, expiry: datetime.timedelta) -> str:
@@ -116,7 +125,7 @@ class Buckets:
         try:
             return await obstore.sign_async(self.store(where.bucket), "GET", where.key, expiry)
         except Exception as exc:
-            raise bucket_error(exc, where) from None
+            raise bucket_error(exc, where, self.settings) from None
 
     async def put(self, where: Location, chunks: AsyncIterable[bytes]) -> None:
         """Stream ``chunks`` into the object (multipart: memory stays flat)."""
@@ -131,28 +140,68 @@ class Buckets:
                 max_concurrency=PARTS_IN_FLIGHT,
             )
         except Exception as exc:
-            raise bucket_error(exc, where) from None
+            raise bucket_error(exc, where, self.settings) from None
 
 
-def bucket_error(exc: BaseException, where: Location) -> BucketError:
+def bucket_error(exc: BaseException, where: Location, using: Settings) -> BucketError:
     """The store's failure in words, naming the bucket (never the store's own message)."""
     from obstore import exceptions
 
     text = str(exc)
     name = f"s3://{where.bucket}"
+    refused = f"{name}: the credentials were refused (check the key pair from {using.origin})"
     if "NoSuchBucket" in text:
-        return BucketError(f"{name}: no such bucket (at {_endpoint_shown()})")
+        return BucketError(f"{name}: no such bucket (at {_endpoint_shown(using)})")
     if "InvalidAccessKeyId" in text or "SignatureDoesNotMatch" in text:
-        return BucketError(f"{name}: the credentials were refused (check AWS_ACCESS_KEY_ID)")
+        return BucketError(refused)
     if isinstance(exc, exceptions.UnauthenticatedError):
-        return BucketError(f"{name}: the credentials were refused (check AWS_ACCESS_KEY_ID)")
+        return BucketError(refused)
     if isinstance(exc, exceptions.PermissionDeniedError) or "AccessDenied" in text:
-        return BucketError(f"{name}: access denied (the credentials may not use it)")
+        return BucketError(
+            f"{name}: access denied to the key pair from {using.origin} (grant it "
+            "s3:ListBucket, s3:GetObject and s3:PutObject on the bucket, or use another)"
+        )
     if "error sending request" in text or "Connect" in text or "dns error" in text:
-        return BucketError(f"{name}: the endpoint {_endpoint_shown()} is unreachable")
+        return BucketError(
+            f"{name}: the endpoint {_endpoint_shown(using)} is unreachable (is it running? "
+            "check AWS_ENDPOINT_URL, or the profile's endpoint_url)"
+        )
     return BucketError(f"{name}: the bucket request failed ({type(exc).__name__})")
 
 
-def _endpoint_shown() -> str:
-    url = endpoint()
+def _endpoint_shown(using: Settings) -> str:
+    url = using.endpoint
     return redact_url(url) if url else "AWS S3"
+
+
+def _config(using: Settings) -> dict[str, str]:
+    """obstore's config from the settings: region and endpoint (the key pair goes through
+    :class:`KeyPair`)."""
+    config = {"region": using.region}
+    if using.endpoint:
+        config["endpoint"] = using.endpoint
+    return config
+
+
+class KeyPair:
+    """The settings' key pair and token (or none) as obstore's credential provider.
+
+    Not config values: obstore also reads the environment, and would send an
+    ``AWS_SESSION_TOKEN`` left there with a profile's key pair (a request AWS refuses); a
+    provider's credential is taken whole. Its repr shows no secret."""
+
+    def __init__(self, using: Settings) -> None:
+        assert using.access_key_id is not None
+        assert using.secret_access_key is not None
+        self._credential: S3Credential = {
+            "access_key_id": using.access_key_id,
+            "secret_access_key": using.secret_access_key,
+            "token": using.session_token,
+            "expires_at": None,
+        }
+
+    def __call__(self) -> S3Credential:
+        return self._credential
+
+    def __repr__(self) -> str:
+        return "KeyPair(<hidden>)"

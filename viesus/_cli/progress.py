@@ -52,7 +52,7 @@ class ProgressView:
     plain line says ``[N here of TOTAL in batch NAME]``.
     """
 
-    def __init__(self, total: int, console: Console, batch: str | None = None) -> None:
+    def __init__(self, total: int | None, console: Console, batch: str | None = None) -> None:
         self.total = total
         self.batch = batch
         self.counts: Counter[str] = Counter()
@@ -92,15 +92,15 @@ class ProgressView:
 
     def states(self) -> str:
         parts = [f"{k} {v}" for k, v in sorted(self.counts.items())]
-        if self.batch is None:
-            parts.insert(0, f"in flight {self.total - self.done()}")
-        else:
+        if self.batch is not None:
             parts.insert(0, f"this worker of batch {self.batch}:")
+        elif self.total is not None:  # None: an s3:// prefix, its objects listed in the batch
+            parts.insert(0, f"in flight {self.total - self.done()}")
         return ", ".join(parts) + f"; credits {self.credits}"
 
     def eta(self) -> str:
         done = self.done()
-        if done == 0 or done == self.total or self.batch is not None:
+        if done == 0 or done == self.total or self.batch is not None or self.total is None:
             return ""
         elapsed = time.monotonic() - self.started
         return f"ETA {elapsed / done * (self.total - done):.0f} s"
@@ -116,9 +116,9 @@ class ProgressView:
                     failure_line(result.source, result.reason), markup=False
                 )
             return
-        where = result.output_path or reason_for(result.source, result.reason)
+        where = result.output_path or result.output_url or reason_for(result.source, result.reason)
         count = (
-            f"{self.done()}/{self.total}"
+            f"{self.done()}" + ("" if self.total is None else f"/{self.total}")
             if self.batch is None
             else f"{self.done()} here of {self.total} in batch {self.batch}"
         )

@@ -20,6 +20,7 @@ from typing import Any
 from rich.console import Console
 
 from viesus import AsyncViesus, EnhanceOptions, EnhanceResult, Journal, LeaseTimes, SharedBatch
+from viesus._buckets.locations import is_bucket
 from viesus._cli.errors import EXIT_INTERRUPTED
 from viesus._cli.journal import JOURNAL_NAME, JournalChoice
 from viesus._cli.progress import Events, ProgressView
@@ -119,6 +120,15 @@ def _lease_times(seconds: float) -> LeaseTimes:
     return LeaseTimes(duration=seconds, renew_every=seconds / 6, create_window=seconds / 2)
 
 
+def known_total(sources: Sequence[str]) -> int | None:
+    """How many results the batch will give, or ``None`` when an ``s3://`` source is a
+    prefix (its objects are listed inside the batch, after the progress view starts)."""
+    for source in sources:
+        if is_bucket(source) and (source.endswith("/") or "/" not in source[len("s3://") :]):
+            return None
+    return len(sources)
+
+
 async def run_batch(
     viesus: AsyncViesus,
     sources: Sequence[str],
@@ -144,7 +154,7 @@ async def run_batch(
         loop.add_signal_handler(signal.SIGINT, handler)
     try:
         batch = choice.shared.batch if choice.shared else None
-        with ProgressView(len(sources), console, batch=batch) as view:
+        with ProgressView(known_total(sources), console, batch=batch) as view:
             stream = all_results(viesus, sources, options, config, out, root, choice)
             async with contextlib.aclosing(stream) as items:
                 async for result in items:

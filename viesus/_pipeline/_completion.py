@@ -104,6 +104,8 @@ def _report_unsettled(batch: BatchState, item: Item) -> None:
 async def complete(batch: BatchState, item: Item, outcome: Job | BaseException) -> None:
     """Wait for the item's job, download its output, journal it. Never raises for the item:
     every outcome becomes its result (the batch goes on)."""
+    if batch.buckets is not None:  # the pace that presigned URLs' lifetimes follow
+        batch.buckets.finished(item.source)
     try:
         await _finish_job(batch, item, outcome)
     except (ViesusError, OSError) as exc:
