@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.setup-stamp
 ENDPOINT ?= https://api.viesus.cloud/graphql
 
-.PHONY: setup test lint typecheck pytest generate generate-check pull schema-diff schema-check demo webapp serve bench bench-large bench-import bench-memory soak fuzz clean
+.PHONY: setup test lint typecheck pytest generate generate-check pull schema-diff schema-check demo webapp serve bench bench-large bench-buckets bench-import bench-memory soak fuzz clean
 
 setup: $(STAMP)
 
@@ -79,6 +79,11 @@ bench-large: setup
 	$(BIN)/python -m benchmarks --large
 
 # The import's cost next to its dependencies' (about a minute).
+# Bucket sources (moto's S3 server) next to local files, 1,000 images: requests per image and
+# the image bytes the client sends (issue 22). A few minutes.
+bench-buckets: setup
+	$(BIN)/python -m benchmarks.buckets
+
 bench-import: setup
 	$(BIN)/python -m benchmarks.import_time
 

@@ -316,7 +316,7 @@ class PollPlanner:
             if plan.hinted:
                 at = plan.not_before
             else:
-                predicted = self._carried(self._predicted(plan.seq, pace, now), pace)
+                predicted = self._carried(self._predicted(plan.seq, pace, now), pace, now)
                 at = min(max(plan.not_before, predicted), plan.deadline)
             if at <= now:
                 due.append((at + self._hold(plan, at), job_id))
@@ -331,7 +331,7 @@ class PollPlanner:
             if pace is None and index >= probes:
                 break  # the pace is unknown: only the oldest few are looked at
             unbounded = self._predicted(plan.seq, pace, now)
-            predicted = self._carried(unbounded, pace)
+            predicted = self._carried(unbounded, pace, now)
             if index == 0:
                 # The oldest unseen job is looked at at least every ``cap`` (or every
                 # PROBE_GAPS of the pace's gaps, if longer): a pace that was underrated would
@@ -450,12 +450,13 @@ class PollPlanner:
             at += self.schedule.safety_interval
         return at
 
-    def _carried(self, predicted: float, pace: float | None) -> float:
+    def _carried(self, predicted: float, pace: float | None, now: float) -> float:
         """``predicted``, or never if beyond EXTRAPOLATE_GAPS of the last calibration: the
-        deadlines and the probe decide there (they are set from the prediction itself)."""
-        if pace is None or predicted <= self._frontier_at + max(
-            self.schedule.cap, EXTRAPOLATE_GAPS / pace
-        ):
+        deadlines and the probe decide there (they are set from the prediction itself).
+        With webhooks the prediction is the safety net's (deliveries come first): kept."""
+        if pace is None or self._deliveries_arrive(now):
+            return predicted
+        if predicted <= self._frontier_at + max(self.schedule.cap, EXTRAPOLATE_GAPS / pace):
             return predicted
         return INFINITY
 
